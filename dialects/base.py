@@ -1,0 +1,174 @@
+"""The one interface every warehouse implements.
+
+The engine talks to a warehouse only through :class:`Dialect`: it never tests a warehouse's
+name. What differs between warehouses is declared as data (:class:`Capabilities`) or behind a
+small method (a row hash, the key as text, a streamed read, a bulk load). The SQL itself comes
+from ``sql_templates/`` and is rendered for the dialect by :mod:`engine.sql`.
+"""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from sqlglot import exp
+
+
+class ErrorKind(enum.Enum):
+    """How the engine should react to a warehouse error."""
+
+    TRANSIENT = "transient"  # retry the statement: lost connection, throttling, lock conflict
+    PERMISSION = "permission"  # print the GRANT statements the user needs
+    CONNECTION = "connection"  # cannot reach or log in to the warehouse
+    IN_USE = "in_use"  # the warehouse (file) is held by another process
+    SQL = "sql"  # the statement is wrong: usually the user's model SQL
+    TERMINAL = "terminal"  # anything else
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a warehouse can do, declared as data (read by the engine, never by name).
+
+    Attributes:
+        transactions: multi-statement transactions that can hold DDL and DML together.
+            Without them the engine orders its writes so that a crash between two of
+            them can never leave a claim of success behind.
+        temp_tables: session temporary tables (used for the run's stage).
+        merge: ``MERGE`` is available.
+        delete: ``DELETE`` is available (Spark without Delta has neither).
+        identifier_case: how the warehouse folds *unquoted* identifiers; the engine always
+            quotes, and uses this to name the objects users will query unquoted.
+        max_string_bytes: the longest string a column holds, or None for no practical limit;
+            sync-log ``fields`` are truncated to it (only in the log).
+        requires_location: queries run as jobs in a location (BigQuery).
+    """
+
+    transactions: bool
+    temp_tables: bool
+    merge: bool
+    delete: bool
+    identifier_case: str = "preserve"  # preserve | lower | upper
+    max_string_bytes: int | None = None
+    requires_location: bool = False
+
+
+class WarehouseError(Exception):
+    """A warehouse error, already classified, with a message a user can act on."""
+
+    def __init__(self, message: str, kind: ErrorKind, original: BaseException | None = None):
+        super().__init__(message)
+        self.kind = kind
+        self.original = original
+
+
+class Dialect(ABC):
+    """A connection to one warehouse, plus the few SQL fragments that differ per warehouse.
+
+    Subclasses set ``name`` (the ``type`` in the project file), ``sqlglot_dialect`` (what
+    sqlglot renders for) and ``capabilities``, and implement the abstract methods. A driver is
+    imported inside :meth:`connect`, never at module import time.
+    """
+
+    name: ClassVar[str]
+    sqlglot_dialect: ClassVar[str]
+    capabilities: ClassVar[Capabilities]
+
+    def __init__(self, settings: dict[str, Any], project_dir: Path):
+        self.settings = settings
+        self.project_dir = project_dir
+
+    # -- connection -------------------------------------------------------------------------
+    @abstractmethod
+    def connect(self) -> None:
+        """Open the connection (raises :class:`WarehouseError` of kind CONNECTION/IN_USE)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Close every connection this dialect opened."""
+
+    @abstractmethod
+    def describe(self) -> str:
+        """A short human description of the target (file path, host/database) for messages."""
+
+    # -- statements -------------------------------------------------------------------------
+    @abstractmethod
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> None:
+        """Run one statement that returns nothing."""
+
+    @abstractmethod
+    def fetchall(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        """Run one query and return all its rows (only for small results)."""
+
+    @abstractmethod
+    def stream(
+        self, sql: str, params: dict[str, Any] | None, batch_rows: int
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Yield a query's rows in batches of at most ``batch_rows`` dicts.
+
+        The read must not block or be invalidated by statements run through :meth:`execute`
+        while it is open (the runner writes rejections while it streams the delta), and it
+        must hold at most one batch in Python memory.
+        """
+
+    @abstractmethod
+    def bulk_insert(
+        self, table: exp.Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """Append rows to a table with the warehouse's fastest safe path (no values in SQL)."""
+
+    @abstractmethod
+    def transaction(self) -> AbstractContextManager[None]:
+        """A transaction where the warehouse has one; otherwise a context that does nothing."""
+
+    @abstractmethod
+    def list_tables(self, schema: str) -> list[str]:
+        """Names of the tables in a schema (empty if the schema does not exist)."""
+
+    @abstractmethod
+    def table_columns(self, table: exp.Table) -> list[tuple[str, str]]:
+        """(name, type) of each column of a table, in order."""
+
+    @abstractmethod
+    def query_columns(self, sql: str) -> list[tuple[str, str]]:
+        """(name, type) of each column a query returns, without running it in full."""
+
+    @abstractmethod
+    def classify_error(self, error: BaseException) -> ErrorKind:
+        """Map a driver exception to an :class:`ErrorKind`."""
+
+    # -- SQL fragments that differ per warehouse --------------------------------------------
+    @abstractmethod
+    def row_hash(self, values: Sequence[exp.Expression]) -> exp.Expression:
+        """An expression hashing the given values; equal values give equal hashes."""
+
+    @abstractmethod
+    def hash_version(self) -> str:
+        """A tag naming the hash definition; a change makes stored hashes incomparable."""
+
+    def key_text(self, value: exp.Expression) -> exp.Expression:
+        """The key as text, as ``row_id`` shows it."""
+        return exp.cast(value, exp.DataType.build("text"))
+
+    def setup_statements(self) -> list[str]:
+        """Statements run once per connection (session settings)."""
+        return []
+
+    def grant_statements(self, user: str, schemas: Sequence[str]) -> list[str]:
+        """The GRANT statements a user needs on the engine's schemas (printed by ``init``)."""
+        return [f"GRANT ALL ON SCHEMA {schema} TO {user};" for schema in schemas]
+
+    def current_user(self) -> str:
+        """The user the connection runs as (for GRANT hints)."""
+        return "<your_user>"
+
+    # -- helpers shared by every dialect ----------------------------------------------------
+    def wrap(self, error: BaseException, context: str) -> WarehouseError:
+        """Wrap a driver error with its kind and a message that says what was being done."""
+        kind = self.classify_error(error)
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        return WarehouseError(f"{context}: {first_line}", kind, error)

@@ -1,0 +1,224 @@
+"""DuckDB: the embedded default warehouse (a local file, no server).
+
+DuckDB runs inside the Python process, so its memory counts as ours: ``memory_limit`` (a
+source setting, default ``1GB``) caps it, and DuckDB spills to ``temp_directory`` beyond it.
+Only one process can open a DuckDB file for writing; a second one is told who holds it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlglot import exp
+
+from dialects.base import Capabilities, Dialect, ErrorKind, WarehouseError
+
+DEFAULT_MEMORY_LIMIT = "1GB"
+
+# A fixed tuple covering the types models use; its hash names the hash function's version,
+# so a DuckDB upgrade that changes hash() is detected instead of turning into phantom changes.
+_HASH_PROBE = (
+    "SELECT hash(42, 'lightning', 1.5::DOUBLE, TRUE, NULL, "
+    "TIMESTAMP '2024-01-02 03:04:05.123456', DATE '2024-01-02', 12.34::DECIMAL(10,2))"
+)
+
+
+_PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _bound(sql: str, params: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The parameters a statement uses (DuckDB refuses unused named parameters)."""
+    if not params:
+        return None
+    names = set(_PARAM.findall(sql))
+    return {k: v for k, v in params.items() if k in names} or None
+
+
+class DuckDBDialect(Dialect):
+    """The DuckDB dialect (``type: duckdb``; settings ``path``, ``memory_limit``, ``threads``)."""
+
+    name = "duckdb"
+    sqlglot_dialect = "duckdb"
+    capabilities = Capabilities(
+        transactions=True,
+        temp_tables=True,
+        merge=True,
+        delete=True,
+        identifier_case="preserve",
+        max_string_bytes=None,
+    )
+
+    def __init__(self, settings: dict[str, Any], project_dir: Path):
+        super().__init__(settings, project_dir)
+        self._con: Any = None
+        self._hash_version: str | None = None
+
+    @property
+    def path(self) -> Path:
+        raw = str(self.settings.get("path", "warehouse.duckdb"))
+        path = Path(raw)
+        return path if path.is_absolute() else (self.project_dir / path)
+
+    def describe(self) -> str:
+        return f"DuckDB file {self.path}"
+
+    def connect(self) -> None:
+        import duckdb
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        config: dict[str, Any] = {
+            "memory_limit": str(self.settings.get("memory_limit") or DEFAULT_MEMORY_LIMIT),
+        }
+        if self.settings.get("threads"):
+            config["threads"] = int(self.settings["threads"])
+        try:
+            self._con = duckdb.connect(str(self.path), config=config)
+        except Exception as error:  # noqa: BLE001 - classified below
+            raise self._connect_error(error) from error
+        for statement in self.setup_statements():
+            self._con.execute(statement)
+
+    def _connect_error(self, error: BaseException) -> WarehouseError:
+        kind = self.classify_error(error)
+        text = str(error)
+        if kind is ErrorKind.IN_USE:
+            pid = re.search(r"PID (\d+)", text)
+            holder = f" (process {pid.group(1)})" if pid else ""
+            return WarehouseError(
+                f"{self.describe()} is open in another process{holder}. DuckDB lets one "
+                "process write a file at a time: wait for that run to finish or stop that "
+                "process, then run again.",
+                kind,
+                error,
+            )
+        return WarehouseError(
+            f"Cannot open {self.describe()}: {text.splitlines()[0]}. Check `path` under the "
+            "source in lightning.yml and that the directory is writable.",
+            ErrorKind.CONNECTION,
+            error,
+        )
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+    @property
+    def con(self) -> Any:
+        if self._con is None:
+            raise RuntimeError("DuckDB dialect used before connect()")
+        return self._con
+
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> None:
+        self.con.execute(sql, _bound(sql, params))
+
+    def fetchall(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        return list(self.con.execute(sql, _bound(sql, params)).fetchall())
+
+    def stream(
+        self, sql: str, params: dict[str, Any] | None, batch_rows: int
+    ) -> Iterator[list[dict[str, Any]]]:
+        # A cursor is a second connection to the same database: the main connection stays
+        # free for writes while this read is open (it must read persistent tables only).
+        cursor = self.con.cursor()
+        try:
+            reader = cursor.sql(sql, params=_bound(sql, params)).to_arrow_reader(batch_rows)
+            for batch in reader:
+                if batch.num_rows:
+                    yield batch.to_pylist()
+        finally:
+            cursor.close()
+
+    def bulk_insert(
+        self, table: exp.Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        if not rows:
+            return
+        import pyarrow as pa
+
+        data = pa.table({name: [row[i] for row in rows] for i, name in enumerate(columns)})
+        view = "__lightning_bulk_rows"
+        self.con.register(view, data)
+        try:
+            insert = exp.insert(
+                exp.select(*[exp.column(c, quoted=True) for c in columns]).from_(view),
+                table,
+                columns=[exp.to_identifier(c, quoted=True) for c in columns],
+            )
+            self.con.execute(insert.sql(self.sqlglot_dialect))
+        finally:
+            self.con.unregister(view)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    def list_tables(self, schema: str) -> list[str]:
+        rows = self.fetchall(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = $schema",
+            {"schema": schema},
+        )
+        return [row[0] for row in rows]
+
+    def table_columns(self, table: exp.Table) -> list[tuple[str, str]]:
+        rows = self.fetchall(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = $schema AND table_name = $name ORDER BY ordinal_position",
+            {"schema": table.db, "name": table.name},
+        )
+        return [(row[0], row[1]) for row in rows]
+
+    def query_columns(self, sql: str) -> list[tuple[str, str]]:
+        relation = self.con.sql(sql)
+        return [(name, str(kind)) for name, kind in zip(relation.columns, relation.types)]
+
+    def classify_error(self, error: BaseException) -> ErrorKind:
+        import duckdb
+
+        text = str(error)
+        if "Could not set lock on file" in text or "Conflicting lock" in text:
+            return ErrorKind.IN_USE
+        if isinstance(error, duckdb.PermissionException):
+            return ErrorKind.PERMISSION
+        if isinstance(
+            error,
+            duckdb.ParserException
+            | duckdb.BinderException
+            | duckdb.CatalogException
+            | duckdb.ConversionException
+            | duckdb.InvalidInputException,
+        ):
+            return ErrorKind.SQL
+        if isinstance(error, duckdb.TransactionException):
+            return ErrorKind.TRANSIENT
+        if isinstance(error, duckdb.IOException):
+            return ErrorKind.CONNECTION
+        return ErrorKind.TERMINAL
+
+    def setup_statements(self) -> list[str]:
+        return ["SET preserve_insertion_order = false"]
+
+    def row_hash(self, values: Sequence[exp.Expression]) -> exp.Expression:
+        return exp.func("hash", *values) if values else exp.Literal.number(0)
+
+    def hash_version(self) -> str:
+        if self._hash_version is None:
+            probe = self.fetchall(_HASH_PROBE)[0][0]
+            self._hash_version = f"duckdb-hash:{probe}"
+        return self._hash_version
+
+    def key_text(self, value: exp.Expression) -> exp.Expression:
+        return exp.cast(value, exp.DataType.build("varchar"))
+
+    def grant_statements(self, user: str, schemas: Sequence[str]) -> list[str]:
+        return [f"-- DuckDB has no users: make {self.path} and its directory writable."]

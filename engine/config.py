@@ -1,0 +1,251 @@
+"""The project file (``lightning.yml``): loading, ``${ENV}`` secrets, validation.
+
+Errors name the key path and the fix, e.g.::
+
+    lightning.yml: syncs.users_to_api.mode: 'mirorr' is not one of insert, update, upsert,
+    mirror, all. Fix: set mode to one of those.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+PROJECT_FILE = "lightning.yml"
+PROJECT_ENV = "LIGHTNING_PROJECT"
+NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+Mode = Literal["insert", "update", "upsert", "mirror", "all"]
+DeleteBehavior = Literal["do_nothing", "clear", "delete"]
+SyncLogTable = Literal["changelog", "snapshot", "runs"]
+DEFAULT_SYNC_LOGS: tuple[SyncLogTable, ...] = ("changelog", "runs")
+
+
+class ConfigError(Exception):
+    """The project file is missing, unreadable or invalid; the message says how to fix it."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceConfig(BaseModel):
+    """A warehouse connection. ``type`` picks the dialect; the rest are its settings."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    type: str
+
+    def settings(self) -> dict[str, Any]:
+        """The dialect's settings (every key but ``type``)."""
+        return {k: v for k, v in self.model_dump().items() if k != "type"}
+
+
+class ModelConfig(_Strict):
+    """A model: SQL (or a table) on a source, with a primary key (one column or several)."""
+
+    source: str
+    primary_key: str | list[str]
+    sql: str | None = None
+    table: str | None = None
+
+    @model_validator(mode="after")
+    def _sql_or_table(self) -> ModelConfig:
+        if (self.sql is None) == (self.table is None):
+            raise ValueError("give exactly one of `sql` or `table`")
+        keys = self.key_columns
+        if not keys or any(not k.strip() for k in keys):
+            raise ValueError("primary_key must name at least one column")
+        if len(set(keys)) != len(keys):
+            raise ValueError("primary_key lists a column twice")
+        return self
+
+    @property
+    def key_columns(self) -> list[str]:
+        """The primary key as a list of column names."""
+        return [self.primary_key] if isinstance(self.primary_key, str) else list(self.primary_key)
+
+
+class DestinationConfig(BaseModel):
+    """A destination. ``type`` picks the module; the rest are its settings."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    type: str
+
+    def settings(self) -> dict[str, Any]:
+        """The destination's own settings (every key but ``type``)."""
+        return {k: v for k, v in self.model_dump().items() if k != "type"}
+
+
+class Mapping(_Strict):
+    """One field mapping: model column -> destination field."""
+
+    from_: str = Field(alias="from")
+    to: str
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class SyncConfig(BaseModel):
+    """A sync: model -> destination, with a mode, mappings and sync-log choice.
+
+    Destination-specific settings sit under a key named after the destination type
+    (``http:``, ``contentstack:``); the destination validates them.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    model: str
+    destination: str
+    mode: Mode = "upsert"
+    delete_behavior: DeleteBehavior = "do_nothing"
+    on_duplicate_keys: Literal["reject", "fail"] = "reject"
+    sync_logs: list[SyncLogTable] | Literal[False] = Field(
+        default_factory=lambda: list(DEFAULT_SYNC_LOGS)
+    )
+    mappings: list[Mapping] = Field(default_factory=list)
+
+    @field_validator("sync_logs", mode="before")
+    @classmethod
+    def _sync_logs(cls, value: Any) -> Any:
+        if value is True:
+            return list(DEFAULT_SYNC_LOGS)
+        if value is None:
+            return list(DEFAULT_SYNC_LOGS)
+        return value
+
+    @property
+    def log_tables(self) -> frozenset[str]:
+        """The sync-log tables this sync writes."""
+        return frozenset(self.sync_logs or ())
+
+    def extra_settings(self, key: str) -> dict[str, Any]:
+        """Destination-specific settings under ``key`` (empty if absent)."""
+        extra = self.model_extra or {}
+        value = extra.get(key) or {}
+        if not isinstance(value, dict):
+            raise ConfigError(f"`{key}` must be a mapping of settings")
+        return dict(value)
+
+
+Name = Annotated[str, Field(pattern=NAME_PATTERN)]
+
+
+class Project(_Strict):
+    """The whole project file."""
+
+    sources: dict[Name, SourceConfig]
+    models: dict[Name, ModelConfig]
+    destinations: dict[Name, DestinationConfig] = Field(default_factory=dict)
+    syncs: dict[Name, SyncConfig] = Field(default_factory=dict)
+    path: Path = Field(default=Path(PROJECT_FILE), exclude=True)
+
+    @property
+    def directory(self) -> Path:
+        """The directory relative paths in the file are resolved against."""
+        return self.path.resolve().parent
+
+    @model_validator(mode="after")
+    def _references(self) -> Project:
+        for name, model in self.models.items():
+            if model.source not in self.sources:
+                raise ValueError(
+                    f"models.{name}.source: no source named {model.source!r} "
+                    f"(sources: {', '.join(self.sources) or 'none'})"
+                )
+        for name, sync in self.syncs.items():
+            if sync.model not in self.models:
+                raise ValueError(
+                    f"syncs.{name}.model: no model named {sync.model!r} "
+                    f"(models: {', '.join(self.models) or 'none'})"
+                )
+            if sync.destination not in self.destinations:
+                raise ValueError(
+                    f"syncs.{name}.destination: no destination named {sync.destination!r} "
+                    f"(destinations: {', '.join(self.destinations) or 'none'})"
+                )
+        return self
+
+    def sync(self, name: str) -> SyncConfig:
+        """A sync by name, or a ConfigError listing the known ones."""
+        if name not in self.syncs:
+            known = ", ".join(sorted(self.syncs)) or "none defined"
+            raise ConfigError(f"{self.path}: no sync named {name!r} (syncs: {known})")
+        return self.syncs[name]
+
+
+def find_project_file(explicit: str | Path | None = None) -> Path:
+    """``--project``, else ``$LIGHTNING_PROJECT``, else ``./lightning.yml``."""
+    candidate = explicit or os.environ.get(PROJECT_ENV) or PROJECT_FILE
+    path = Path(candidate)
+    if path.is_dir():
+        path = path / PROJECT_FILE
+    if not path.exists():
+        raise ConfigError(
+            f"No project file at {path}. Create {PROJECT_FILE} in this directory, pass "
+            f"--project PATH, or set {PROJECT_ENV}."
+        )
+    return path
+
+
+def _expand_env(value: Any, where: str) -> Any:
+    if isinstance(value, str):
+
+        def lookup(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in os.environ:
+                raise ConfigError(
+                    f"{where}: environment variable {name} is not set. Export it "
+                    f"(export {name}=...) or change the value in the project file."
+                )
+            return os.environ[name]
+
+        return _ENV_REF.sub(lookup, value)
+    if isinstance(value, dict):
+        return {k: _expand_env(v, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand_env(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+def _format_validation(error: ValidationError, path: Path) -> str:
+    lines = [f"{path}: the project file is not valid:"]
+    for item in error.errors():
+        loc = ".".join(str(part) for part in item["loc"] if part != "__root__")
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = f"unknown key {loc.rsplit('.', 1)[-1]!r} (check its spelling)"
+        elif item["type"] == "missing":
+            message = "required key is missing"
+        elif item["type"] == "literal_error":
+            message = f"{item.get('input')!r} is not allowed; {message[0].lower()}{message[1:]}"
+        elif item["type"] == "string_pattern_mismatch":
+            message = (
+                f"{item.get('input')!r} is not a valid name: use letters, digits and "
+                "underscores, starting with a letter or underscore (at most 63 characters)"
+            )
+        message = message.removeprefix("Value error, ")
+        lines.append(f"  - {loc}: {message}" if loc else f"  - {message}")
+    return "\n".join(lines)
+
+
+def load_project(explicit: str | Path | None = None) -> Project:
+    """Find, read, expand and validate the project file."""
+    path = find_project_file(explicit)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{where}: {error}") from error
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping with sources, models, syncs")
+    raw = _expand_env(raw, "")
+    try:
+        return Project.model_validate({**raw, "path": path})
+    except ValidationError as error:
+        raise ConfigError(_format_validation(error, path)) from error

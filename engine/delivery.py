@@ -1,0 +1,254 @@
+"""Step 5 and 6: stream the delta to the destination and record what did not succeed.
+
+Python holds one page of the delta (``PAGE_ROWS``) plus the next one being read; a page is
+split into destination batches that run ``concurrency`` at a time. Only failures come back
+to the warehouse (bulk-loaded into the run's rejections table); successes are derived in
+SQL. When the destination raises a fatal error (or the run is cancelled), the run ends
+early but cleanly: in-flight batches finish or are cancelled, and every row not known to
+have been attempted is recorded as ``aborted`` so the next run retries it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlglot import exp
+
+from dialects.base import Dialect
+from engine.config import SyncConfig
+from engine.destinations.base import (
+    DeltaRow,
+    Destination,
+    FatalDestinationError,
+    Outcome,
+)
+from engine.model import BoundModel
+from engine.sql import SqlRenderer
+
+PAGE_ROWS = 10_000
+HEARTBEAT_SECONDS = 30.0
+INTERNAL_COLUMNS = ("_lightning_seq", "_lightning_row_id", "_lightning_op", "_lightning_match")
+REJECTION_COLUMNS = ("row_id", "op_type", "status", "failure_reason", "match_value")
+
+
+@dataclass
+class DeliveryReport:
+    """What delivery did: rows sent, failed, aborted; the fatal error if it ended early."""
+
+    attempted: int = 0
+    failed: int = 0
+    aborted: int = 0
+    fatal_error: str | None = None
+    seconds: float = 0.0
+    by_op: dict[str, int] = field(default_factory=dict)
+
+
+class CancelFlag:
+    """Set from a signal handler; delivery stops starting new batches once it is set."""
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+
+    def cancel(self, reason: str) -> None:
+        """Ask the run to stop early (it still commits what it did)."""
+        self.reason = self.reason or reason
+
+
+def to_delta_rows(page: list[dict[str, Any]], model: BoundModel, sync: SyncConfig) -> list[DeltaRow]:
+    """Turn streamed delta rows into DeltaRows (mapped payload plus the raw model row)."""
+    rows = []
+    for record in page:
+        op = record["_lightning_op"]
+        row_id = str(record["_lightning_row_id"])
+        match = record["_lightning_match"]
+        if op == "removed":
+            rows.append(DeltaRow(row_id, op, {}, {}, match if match is not None else row_id))
+            continue
+        model_row = {c: record[c] for c in model.columns}
+        fields = {m.to: model_row[m.from_] for m in sync.mappings}
+        rows.append(DeltaRow(row_id, op, fields, model_row, match if match is not None else row_id))
+    return rows
+
+
+def _batches(rows: list[DeltaRow], size: int) -> list[list[DeltaRow]]:
+    """Split a page into batches of one op each (the page is ordered by op)."""
+    batches: list[list[DeltaRow]] = []
+    current: list[DeltaRow] = []
+    for row in rows:
+        if current and (len(current) >= size or current[-1].op_type != row.op_type):
+            batches.append(current)
+            current = []
+        current.append(row)
+    if current:
+        batches.append(current)
+    return batches
+
+
+class Deliverer:
+    """Streams one run's delta to its destination (see module doc)."""
+
+    def __init__(
+        self,
+        dialect: Dialect,
+        renderer: SqlRenderer,
+        tables: dict[str, Any],
+        destination: Destination,
+        model: BoundModel,
+        sync: SyncConfig,
+        stream_sql: str,
+        on_progress: Callable[[int], None] | None = None,
+        heartbeat: Callable[[], None] | None = None,
+        cancel: CancelFlag | None = None,
+        page_rows: int = PAGE_ROWS,
+    ):
+        self.dialect = dialect
+        self.sql = renderer
+        self.tables = tables
+        self.destination = destination
+        self.model = model
+        self.sync = sync
+        self.stream_sql = stream_sql
+        self.on_progress = on_progress or (lambda n: None)
+        self.heartbeat = heartbeat or (lambda: None)
+        self.cancel = cancel or CancelFlag()
+        self.page_rows = page_rows
+        self.report = DeliveryReport()
+        self._rejections = tables["rejections"]
+
+    def _record(self, rows: list[tuple[Any, ...]]) -> None:
+        if rows:
+            self.dialect.bulk_insert(self._rejections, REJECTION_COLUMNS, rows)
+
+    async def run(self) -> DeliveryReport:
+        """Deliver every page; never raises for destination failures."""
+        started = time.perf_counter()
+        last_done_seq = 0
+        last_beat = time.monotonic()
+        pages: Iterator[list[dict[str, Any]]] = self.dialect.stream(
+            self.stream_sql, None, self.page_rows
+        )
+        # The next page is read in a thread while the current one is being delivered.
+        next_page = asyncio.ensure_future(asyncio.to_thread(next, pages, None))
+        try:
+            while True:
+                page = await next_page
+                if page is None:
+                    break
+                next_page = asyncio.ensure_future(asyncio.to_thread(next, pages, None))
+                if self.cancel.reason is not None:
+                    self.report.fatal_error = self.cancel.reason
+                    break
+                finished = await self._deliver_page(to_delta_rows(page, self.model, self.sync))
+                last_done_seq = int(page[-1]["_lightning_seq"])
+                if not finished:
+                    break
+                if time.monotonic() - last_beat > HEARTBEAT_SECONDS:
+                    self.heartbeat()
+                    last_beat = time.monotonic()
+        finally:
+            await asyncio.gather(next_page, return_exceptions=True)
+            close = getattr(pages, "close", None)
+            if close is not None:
+                close()
+        if self.report.fatal_error is not None:
+            self._abort_after(last_done_seq, self.report.fatal_error)
+        self.report.seconds = time.perf_counter() - started
+        return self.report
+
+    def abort_all(self, reason: str) -> None:
+        """Record every row of the delta as aborted (the destination could not start)."""
+        self._abort_after(0, reason)
+
+    def _abort_after(self, seq: int, reason: str) -> None:
+        statement = self.sql.one("abort_rest", self.tables)
+        before = self._count_aborted()
+        self.dialect.execute(statement, {"reason": f"aborted: {reason}", "after_seq": seq})
+        self.report.aborted += self._count_aborted() - before
+
+    def _count_aborted(self) -> int:
+        query = (
+            exp.select(exp.func("count", exp.Star()))
+            .from_(self._rejections.copy())
+            .where(exp.column("status", quoted=True).eq(exp.Literal.string("aborted")))
+        )
+        return int(self.dialect.fetchall(self.sql.expression(query))[0][0])
+
+    async def _deliver_page(self, rows: list[DeltaRow]) -> bool:
+        """Deliver one page; False if the run must end (fatal error or cancel)."""
+        failures: list[tuple[Any, ...]] = []
+        sendable: list[DeltaRow] = []
+        for row in rows:
+            reason = self.destination.check_row(row)
+            if reason is not None:
+                failures.append((row.row_id, row.op_type, "failed", reason, row.match_value))
+            else:
+                sendable.append(row)
+        self.report.attempted += len(rows) - len(sendable)
+        self.report.failed += len(rows) - len(sendable)
+
+        batches = _batches(sendable, max(1, self.destination.batch_size()))
+        semaphore = asyncio.Semaphore(max(1, self.destination.concurrency()))
+        done: set[int] = set()
+        fatal: list[str] = []
+
+        async def send(index: int, batch: list[DeltaRow]) -> None:
+            async with semaphore:
+                if fatal or self.cancel.reason is not None:
+                    return
+                try:
+                    outcomes = await self.destination.deliver(batch)
+                except FatalDestinationError as error:
+                    fatal.append(str(error))
+                    return
+                except Exception as error:  # noqa: BLE001 - a destination bug fails the batch
+                    outcomes = [
+                        Outcome(r.row_id, False, f"destination error: {error!r}") for r in batch
+                    ]
+                self._account(batch, outcomes, failures)
+                done.add(index)
+                self.on_progress(len(batch))
+
+        tasks = [asyncio.ensure_future(send(i, b)) for i, b in enumerate(batches)]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+        if fatal or self.cancel.reason is not None:
+            reason = fatal[0] if fatal else str(self.cancel.reason)
+            self.report.fatal_error = reason
+            for index, batch in enumerate(batches):
+                if index not in done:
+                    for row in batch:
+                        failures.append(
+                            (row.row_id, row.op_type, "aborted", f"aborted: {reason}", row.match_value)
+                        )
+                        self.report.aborted += 1
+        self._record(failures)
+        return not (fatal or self.cancel.reason is not None)
+
+    def _account(
+        self, batch: list[DeltaRow], outcomes: list[Outcome], failures: list[tuple[Any, ...]]
+    ) -> None:
+        by_id = {o.row_id: o for o in outcomes}
+        for row in batch:
+            outcome = by_id.get(row.row_id)
+            self.report.attempted += 1
+            self.report.by_op[row.op_type] = self.report.by_op.get(row.op_type, 0) + 1
+            if outcome is None:
+                outcome = Outcome(row.row_id, False, "destination returned no outcome for the row")
+            if not outcome.succeeded:
+                self.report.failed += 1
+                failures.append(
+                    (
+                        row.row_id,
+                        row.op_type,
+                        "failed",
+                        outcome.failure_reason or "failed",
+                        row.match_value,
+                    )
+                )

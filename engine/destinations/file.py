@@ -1,0 +1,70 @@
+"""The ``file`` destination: JSON Lines, one file per op per run.
+
+``<path>/<sync>/<sync_run_id>/added.jsonl`` (and ``changed.jsonl``, ``removed.jsonl``), each
+line ``{"row_id": ..., "fields": {...}}``. Removals carry no fields under ``delete`` and
+every mapped field set to null under ``clear``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import IO, Any
+
+from engine.config import DestinationConfig, SyncConfig
+from engine.destinations.base import Capabilities, DeltaRow, Destination, Outcome, RunContext
+
+
+class FileDestination(Destination):
+    """Writes each run's delta to JSON Lines files (settings: ``path``)."""
+
+    type_name = "file"
+    capabilities = Capabilities(
+        modes=frozenset({"insert", "update", "upsert", "mirror", "all"}),
+        delete_behaviors=frozenset({"do_nothing", "clear", "delete"}),
+        default_batch_size=1000,
+        max_batch_size=100_000,
+        default_concurrency=1,
+    )
+
+    def __init__(
+        self, config: DestinationConfig, sync: SyncConfig, sync_name: str, project_dir: Path
+    ):
+        super().__init__(config, sync, sync_name, project_dir)
+        raw = Path(str(config.settings().get("path", "out")))
+        self.root = raw if raw.is_absolute() else project_dir / raw
+        self._files: dict[str, IO[str]] = {}
+        self._context: RunContext | None = None
+        self.run_dir: Path | None = None
+
+    async def open(self, context: RunContext) -> None:
+        self._context = context
+        self.run_dir = self.root / context.sync_name / str(context.sync_run_id)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+
+    def _file(self, op: str) -> IO[str]:
+        if op not in self._files:
+            assert self.run_dir is not None, "open() was not called"
+            self._files[op] = (self.run_dir / f"{op}.jsonl").open("a", encoding="utf-8")
+        return self._files[op]
+
+    async def deliver(self, rows: list[DeltaRow]) -> list[Outcome]:
+        assert self._context is not None, "open() was not called"
+        outcomes = []
+        for row in rows:
+            fields: dict[str, Any] = row.fields
+            if row.op_type == "removed":
+                if self._context.delete_behavior == "clear":
+                    fields = {name: None for name in self._context.mapped_fields}
+                else:
+                    fields = {}
+            line = json.dumps({"row_id": row.row_id, "fields": fields}, default=str)
+            self._file(row.op_type).write(line + "\n")
+            outcomes.append(Outcome(row.row_id, True))
+        return outcomes
+
+    async def close(self) -> None:
+        for handle in self._files.values():
+            handle.flush()
+            handle.close()
+        self._files.clear()

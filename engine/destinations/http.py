@@ -1,0 +1,247 @@
+"""The ``http`` destination: a generic JSON-over-HTTP endpoint.
+
+Destination settings: ``base_url``, ``headers``, ``timeout_seconds``, ``max_attempts``.
+Sync settings (under ``http:``): ``added``/``changed``/``removed`` requests
+(``{method, path}``), ``batch_size``, ``concurrency``, ``rate_limit_per_second``.
+
+Contract: with ``batch_size: 1`` added and changed rows send the mapped fields as one JSON
+object; with a larger batch, a JSON array of objects each also carrying ``"row_id"`` (the
+path may then not use ``{row_id}``). ``removed`` sends no body under ``delete`` (a batch
+sends an array of ``{"row_id": ...}``); under ``clear`` it sends the ``changed`` request
+with every mapped field null. ``{row_id}`` in a path is URL-encoded.
+
+Failures: 429, 5xx, timeouts and connection errors are retried (see
+:mod:`engine.destinations.http_client`); 401/403 end the run (rows not attempted are
+aborted); any other 4xx fails the row with the status and body. A failed batch is halved
+and each half resent until the failing rows are isolated.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import quote
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from engine.config import DestinationConfig, SyncConfig
+from engine.destinations.base import (
+    Capabilities,
+    DeltaRow,
+    Destination,
+    DestinationAuthError,
+    DestinationConfigError,
+    Outcome,
+    RunContext,
+)
+from engine.destinations.http_client import (
+    HttpSender,
+    RetryPolicy,
+    Sent,
+    Unreachable,
+    describe_failure,
+    dumps,
+)
+
+AUTH_STATUS = frozenset({401, 403})
+
+
+class RequestSpec(BaseModel):
+    """One op's request: a method and a path relative to ``base_url``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "PUT"
+    path: str
+
+
+class HttpSyncSettings(BaseModel):
+    """The ``http:`` block of a sync."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    added: RequestSpec | None = None
+    changed: RequestSpec | None = None
+    removed: RequestSpec | None = None
+    batch_size: int = Field(default=1, ge=1, le=10_000)
+    concurrency: int = Field(default=8, ge=1, le=256)
+    rate_limit_per_second: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _batch_paths(self) -> HttpSyncSettings:
+        if self.batch_size > 1:
+            for op in ("added", "changed", "removed"):
+                spec = getattr(self, op)
+                if spec is not None and "{row_id}" in spec.path:
+                    raise ValueError(
+                        f"{op}.path uses {{row_id}} but batch_size is {self.batch_size}: a "
+                        "batch goes to one URL. Fix: drop {row_id} from the path or set "
+                        "batch_size: 1"
+                    )
+        return self
+
+
+class HttpDestinationSettings(BaseModel):
+    """The destination's own settings."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    base_url: str
+    headers: dict[str, str] = Field(default_factory=dict)
+    timeout_seconds: float = Field(default=30.0, gt=0)
+    max_attempts: int = Field(default=6, ge=1, le=20)
+
+
+def _settings_error(error: ValidationError, where: str) -> DestinationConfigError:
+    parts = []
+    for item in error.errors():
+        loc = ".".join(str(p) for p in item["loc"])
+        message = str(item["msg"]).removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown key (check its spelling)"
+        parts.append(f"{where}.{loc}: {message}" if loc else f"{where}: {message}")
+    return DestinationConfigError("; ".join(parts))
+
+
+class HttpDestination(Destination):
+    """Generic JSON-over-HTTP destination (see module doc)."""
+
+    type_name = "http"
+    capabilities = Capabilities(
+        modes=frozenset({"insert", "update", "upsert", "mirror", "all"}),
+        delete_behaviors=frozenset({"do_nothing", "clear", "delete"}),
+        default_batch_size=1,
+        max_batch_size=10_000,
+        default_concurrency=8,
+    )
+
+    def __init__(
+        self, config: DestinationConfig, sync: SyncConfig, sync_name: str, project_dir: Path
+    ):
+        super().__init__(config, sync, sync_name, project_dir)
+        try:
+            self.settings = HttpDestinationSettings.model_validate(config.settings())
+        except ValidationError as error:
+            raise _settings_error(error, f"destinations.{sync.destination}") from error
+        try:
+            self.sync_settings = HttpSyncSettings.model_validate(sync.extra_settings("http"))
+        except ValidationError as error:
+            raise _settings_error(error, f"syncs.{sync_name}.http") from error
+        self._check_requests(sync_name)
+        self._sender: HttpSender | None = None
+        self._context: RunContext | None = None
+
+    def _check_requests(self, sync_name: str) -> None:
+        needed = ["added", "changed"]
+        if self.sync.mode == "mirror" and self.sync.delete_behavior == "delete":
+            needed.append("removed")
+        for op in needed:
+            if getattr(self.sync_settings, op) is None:
+                raise DestinationConfigError(
+                    f"syncs.{sync_name}.http.{op}: missing. Fix: add "
+                    f'{op}: {{method: PUT, path: "/records/{{row_id}}"}} (a method and a path).'
+                )
+
+    def batch_size(self) -> int:
+        return self.sync_settings.batch_size
+
+    def concurrency(self) -> int:
+        return self.sync_settings.concurrency
+
+    async def open(self, context: RunContext) -> None:
+        self._context = context
+        self._sender = HttpSender(
+            base_url=self.settings.base_url,
+            headers=self.settings.headers,
+            concurrency=self.concurrency(),
+            rate_limit_per_second=self.sync_settings.rate_limit_per_second,
+            timeout_seconds=self.settings.timeout_seconds,
+            retry=RetryPolicy(max_attempts=self.settings.max_attempts),
+        )
+
+    async def close(self) -> None:
+        if self._sender is not None:
+            await self._sender.close()
+            self._sender = None
+
+    # -- building requests ------------------------------------------------------------------
+    def _request_for(self, row: DeltaRow) -> tuple[RequestSpec, bool]:
+        """The request spec for a row's op, and whether it carries the mapped fields."""
+        assert self._context is not None
+        if row.op_type == "removed":
+            if self._context.delete_behavior == "clear":
+                spec = self.sync_settings.changed
+                assert spec is not None
+                return spec, True
+            spec = self.sync_settings.removed
+            assert spec is not None
+            return spec, False
+        spec = self.sync_settings.added if row.op_type == "added" else self.sync_settings.changed
+        assert spec is not None
+        return spec, True
+
+    def _payload(self, row: DeltaRow) -> dict[str, Any]:
+        assert self._context is not None
+        if row.op_type == "removed":
+            return {name: None for name in self._context.mapped_fields}
+        return row.fields
+
+    # -- delivery ---------------------------------------------------------------------------
+    async def deliver(self, rows: list[DeltaRow]) -> list[Outcome]:
+        # A batch holds one op (the runner streams the delta ordered by op).
+        if len(rows) == 1 or self.sync_settings.batch_size == 1:
+            results = [await self._send_one(row) for row in rows]
+            return results
+        return await self._send_batch(rows)
+
+    async def _send_one(self, row: DeltaRow) -> Outcome:
+        assert self._sender is not None
+        spec, with_body = self._request_for(row)
+        path = spec.path.replace("{row_id}", quote(row.row_id, safe=""))
+        body: bytes | None
+        if self.sync_settings.batch_size > 1:  # a row isolated from a batch: still an array
+            item = {**self._payload(row), "row_id": row.row_id} if with_body else {
+                "row_id": row.row_id
+            }
+            body = dumps([item])
+        else:
+            body = dumps(self._payload(row)) if with_body else None
+        result = await self._sender.send(spec.method, path, body)
+        return self._outcome(row.row_id, result)
+
+    async def _send_batch(self, rows: list[DeltaRow]) -> list[Outcome]:
+        assert self._sender is not None
+        spec, with_body = self._request_for(rows[0])
+        if with_body:
+            items = [{**self._payload(row), "row_id": row.row_id} for row in rows]
+        else:
+            items = [{"row_id": row.row_id} for row in rows]
+        result = await self._sender.send(spec.method, spec.path, dumps(items))
+        if isinstance(result, Sent) and result.response.is_success:
+            return [Outcome(row.row_id, True) for row in rows]
+        self._raise_on_auth(result)
+        if isinstance(result, Sent) and 400 <= result.response.status_code < 500:
+            # A client error may come from one row: halve until the bad rows are isolated.
+            middle = len(rows) // 2
+            return await self._send_batch_or_one(rows[:middle]) + await self._send_batch_or_one(
+                rows[middle:]
+            )
+        reason = describe_failure(result)
+        return [Outcome(row.row_id, False, reason) for row in rows]
+
+    async def _send_batch_or_one(self, rows: list[DeltaRow]) -> list[Outcome]:
+        if len(rows) == 1:
+            return [await self._send_one(rows[0])]
+        return await self._send_batch(rows)
+
+    def _raise_on_auth(self, result: Sent | Unreachable) -> None:
+        if isinstance(result, Sent) and result.response.status_code in AUTH_STATUS:
+            raise DestinationAuthError(
+                f"The HTTP endpoint {self.settings.base_url} rejected the credentials "
+                f"({describe_failure(result)}). Fix: check the headers under "
+                f"destinations.{self.sync.destination} (e.g. a token in ${{API_TOKEN}}) and "
+                "run again; rows not yet sent were recorded as aborted and will be retried."
+            )
+
+    def _outcome(self, row_id: str, result: Sent | Unreachable) -> Outcome:
+        if isinstance(result, Sent) and result.response.is_success:
+            return Outcome(row_id, True)
+        self._raise_on_auth(result)
+        return Outcome(row_id, False, describe_failure(result))

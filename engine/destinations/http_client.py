@@ -1,0 +1,198 @@
+"""Shared HTTP machinery for destinations: one async httpx client, rate limit, retries.
+
+Every destination that speaks HTTP sends through :class:`HttpSender`:
+
+- one ``httpx.AsyncClient`` per run (connection reuse, pool sized to the concurrency);
+- a rate limit on every attempt, retries included (``aiolimiter``);
+- retries with exponential backoff and jitter on 429, 5xx, timeouts and connection errors
+  (``tenacity``), waiting what ``Retry-After`` says when the server sends it;
+- a final answer the caller classifies: :class:`Sent` (a response, perhaps still 429/5xx
+  after the last attempt) or :class:`Unreachable` (the transport failed every attempt).
+
+401 and 403 are never retried: they mean the credentials are wrong, and the caller raises
+:class:`~engine.destinations.base.DestinationAuthError`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import email.utils
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from aiolimiter import AsyncLimiter
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    retry_if_result,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+MAX_RETRY_AFTER_SECONDS = 300.0
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how long to retry a transient failure."""
+
+    max_attempts: int = 6
+    initial_backoff: float = 0.5
+    max_backoff: float = 30.0
+    jitter: float = 0.5
+
+
+@dataclass(frozen=True)
+class Sent:
+    """The last response of a request (after retries, if any)."""
+
+    response: httpx.Response
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Unreachable:
+    """Every attempt failed in the transport (timeout, refused, reset)."""
+
+    error: str
+    attempts: int
+
+
+def json_default(value: Any) -> Any:
+    """JSON for the values warehouses return (timestamps, decimals, UUIDs, bytes)."""
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, bytes | bytearray):
+        return value.hex()
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    raise TypeError(f"cannot send a value of type {type(value).__name__} as JSON")
+
+
+def dumps(payload: Any) -> bytes:
+    """Compact JSON bytes for a request body."""
+    return json.dumps(payload, default=json_default, separators=(",", ":")).encode()
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    """The wait a ``Retry-After`` header asks for (seconds or an HTTP date), if any."""
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        if parsed is None:
+            return None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=dt.UTC)
+        seconds = (parsed - dt.datetime.now(dt.UTC)).total_seconds()
+    return max(0.0, min(seconds, MAX_RETRY_AFTER_SECONDS))
+
+
+def describe_failure(result: Sent | Unreachable, limit: int = 500) -> str:
+    """A failure_reason: the status and the body (trimmed), or the transport error."""
+    if isinstance(result, Unreachable):
+        return f"request failed after {result.attempts} attempt(s): {result.error}"
+    response = result.response
+    body = response.text.strip().replace("\n", " ")
+    if len(body) > limit:
+        body = body[:limit] + "..."
+    suffix = f" after {result.attempts} attempts" if result.attempts > 1 else ""
+    return f"HTTP {response.status_code} {response.reason_phrase}{suffix}: {body}".rstrip(": ")
+
+
+class HttpSender:
+    """Sends requests with connection reuse, a rate limit and retries (see module doc)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        headers: dict[str, str] | None = None,
+        concurrency: int = 8,
+        rate_limit_per_second: float | None = None,
+        timeout_seconds: float = 30.0,
+        retry: RetryPolicy | None = None,
+    ):
+        self.retry = retry or RetryPolicy()
+        limits = httpx.Limits(
+            max_connections=max(1, concurrency), max_keepalive_connections=max(1, concurrency)
+        )
+        self.client = httpx.AsyncClient(
+            base_url=base_url,
+            headers=headers or {},
+            timeout=httpx.Timeout(timeout_seconds),
+            limits=limits,
+        )
+        self.limiter = (
+            AsyncLimiter(rate_limit_per_second, 1.0)
+            if rate_limit_per_second and rate_limit_per_second > 0
+            else None
+        )
+        self._backoff = wait_exponential_jitter(
+            initial=self.retry.initial_backoff, max=self.retry.max_backoff, jitter=self.retry.jitter
+        )
+
+    async def close(self) -> None:
+        """Close the connection pool."""
+        await self.client.aclose()
+
+    def _wait(self, state: RetryCallState) -> float:
+        outcome = state.outcome
+        if outcome is not None and not outcome.failed:
+            wait = retry_after_seconds(outcome.result())
+            if wait is not None:
+                return wait
+        return float(self._backoff(state))
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Sent | Unreachable:
+        """Send one request, retrying transient failures; never raises for HTTP errors."""
+        request_headers = dict(headers or {})
+        if body is not None:
+            request_headers.setdefault("content-type", "application/json")
+        attempts = 0
+
+        async def attempt() -> httpx.Response:
+            nonlocal attempts
+            attempts += 1
+            if self.limiter is not None:
+                await self.limiter.acquire()
+            response = await self.client.request(
+                method, url, content=body, headers=request_headers
+            )
+            await response.aread()
+            return response
+
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.retry.max_attempts),
+            wait=self._wait,
+            retry=(
+                retry_if_exception_type(httpx.TransportError)
+                | retry_if_result(lambda r: r.status_code in RETRYABLE_STATUS)
+            ),
+            # After the last attempt: return its response (a 429/5xx), or raise its error.
+            retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
+            reraise=True,
+        )
+        try:
+            response = await retrying(attempt)
+            return Sent(response, attempts)
+        except httpx.TransportError as error:
+            return Unreachable(f"{type(error).__name__}: {error}".rstrip(": "), attempts)

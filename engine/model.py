@@ -1,0 +1,176 @@
+"""A model as the engine uses it: one parsed SELECT, its columns, its key and its row hash.
+
+The key is compared as text (``row_id``). A composite key joins its parts with ``|`` after
+escaping ``\\`` as ``\\\\`` and ``|`` as ``\\|`` in each part, so different keys never give the
+same ``row_id``; a key with any NULL part is a NULL key (dropped and counted).
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError
+
+from dialects.base import Dialect, WarehouseError
+from engine.config import ModelConfig, SyncConfig
+from engine.sql import quoted_column
+
+KEY_SEPARATOR = "|"
+
+
+class ModelError(Exception):
+    """The model or a sync's use of it is invalid; the message names the fix."""
+
+
+def parse_model(name: str, model: ModelConfig, dialect: Dialect) -> exp.Query:
+    """The model as one sqlglot query; anything but exactly one SELECT is refused."""
+    if model.table is not None:
+        try:
+            table = exp.to_table(model.table, dialect=dialect.sqlglot_dialect)
+        except (ParseError, ValueError) as error:
+            raise ModelError(f"models.{name}.table: {model.table!r} is not a table name") from error
+        for part in table.parts:
+            part.set("quoted", True) if isinstance(part, exp.Identifier) else None
+        return exp.select("*").from_(table)
+    sql = (model.sql or "").strip().rstrip(";").strip()
+    try:
+        statements = [s for s in sqlglot.parse(sql, read=dialect.sqlglot_dialect) if s is not None]
+    except ParseError as error:
+        raise ModelError(
+            f"models.{name}.sql could not be parsed as {dialect.name} SQL: "
+            f"{str(error).splitlines()[0]}. Fix: the model must be one SELECT query."
+        ) from error
+    if len(statements) != 1:
+        raise ModelError(
+            f"models.{name}.sql holds {len(statements)} statements. Fix: the model must be "
+            "exactly one SELECT query (WITH allowed), with no other statements."
+        )
+    query = statements[0]
+    if not isinstance(query, exp.Query):
+        kind = type(query).__name__.upper()
+        raise ModelError(
+            f"models.{name}.sql is a {kind} statement, not a SELECT. Fix: the model must be "
+            "one SELECT query (WITH allowed); the engine never runs other statements from it."
+        )
+    return query
+
+
+@dataclass(frozen=True)
+class BoundModel:
+    """A model checked against the warehouse and a sync: columns, key, hashed columns."""
+
+    name: str
+    query: exp.Query
+    columns: list[str]
+    key_columns: list[str]
+    hashed_columns: list[str]
+    match_column: str | None
+
+    def row_id_expression(self, dialect: Dialect) -> exp.Expression:
+        """The key as text; composite keys escaped and joined (see module doc)."""
+        parts = [dialect.key_text(quoted_column(c)) for c in self.key_columns]
+        if len(parts) == 1:
+            return parts[0]
+        escaped: list[exp.Expression] = []
+        for part in parts:
+            step = exp.func("replace", part, exp.Literal.string("\\"), exp.Literal.string("\\\\"))
+            step = exp.func("replace", step, exp.Literal.string("|"), exp.Literal.string("\\|"))
+            escaped.append(step)
+        joined: exp.Expression = escaped[0]
+        for part in escaped[1:]:
+            joined = exp.DPipe(
+                this=exp.DPipe(this=joined, expression=exp.Literal.string(KEY_SEPARATOR)),
+                expression=part,
+                safe=False,
+            )
+        return joined
+
+    def hash_expression(self, dialect: Dialect) -> exp.Expression:
+        """The row hash over the mapped (and destination-read) columns only."""
+        return dialect.row_hash([quoted_column(c) for c in self.hashed_columns])
+
+    def match_expression(self, dialect: Dialect) -> exp.Expression:
+        """The match value kept in the plan (NULL when the key itself addresses the row)."""
+        if self.match_column is None:
+            return exp.cast(exp.Null(), exp.DataType.build("text"))
+        return dialect.key_text(quoted_column(self.match_column))
+
+    def signature(self, sync: SyncConfig) -> str:
+        """Changes when what is sent for a row changes without its values changing."""
+        payload = {
+            "mappings": [[m.from_, m.to] for m in sync.mappings],
+            "hashed": self.hashed_columns,
+            "match": self.match_column,
+        }
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _unknown_column(where: str, column: str, model_name: str, columns: Sequence[str]) -> ModelError:
+    close = difflib.get_close_matches(column, columns, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return ModelError(
+        f"{where}: {column!r} is not a column of model {model_name!r}.{hint} "
+        f"(columns: {', '.join(columns)})"
+    )
+
+
+def bind_model(
+    name: str,
+    model: ModelConfig,
+    sync_name: str,
+    sync: SyncConfig,
+    extra_columns: Sequence[tuple[str, str]],
+    match_column: str | None,
+    dialect: Dialect,
+) -> BoundModel:
+    """Check the model against the warehouse and the sync; raise ModelError on a bad column.
+
+    ``extra_columns`` are (setting path, column) pairs a destination reads besides the
+    mappings (a match column, an audiences column).
+    """
+    query = parse_model(name, model, dialect)
+    try:
+        described = dialect.query_columns(query.sql(dialect=dialect.sqlglot_dialect))
+    except Exception as error:  # noqa: BLE001 - classified by the dialect
+        wrapped = error if isinstance(error, WarehouseError) else dialect.wrap(error, "")
+        raise ModelError(
+            f"models.{name} failed in the warehouse: {str(wrapped).lstrip(': ')}. Fix the "
+            "model's SQL (run it in your warehouse's console to see the full error)."
+        ) from error
+    columns = [c for c, _ in described]
+    if len(set(columns)) != len(columns):
+        dupes = sorted({c for c in columns if columns.count(c) > 1})
+        raise ModelError(
+            f"models.{name} returns the column name(s) {', '.join(dupes)} more than once. Fix: "
+            "alias them so every column name is unique."
+        )
+    for key in model.key_columns:
+        if key not in columns:
+            raise _unknown_column(f"models.{name}.primary_key", key, name, columns)
+    hashed: list[str] = []
+    for index, mapping in enumerate(sync.mappings):
+        if mapping.from_ not in columns:
+            raise _unknown_column(
+                f"syncs.{sync_name}.mappings[{index}].from", mapping.from_, name, columns
+            )
+        if mapping.from_ not in hashed:
+            hashed.append(mapping.from_)
+    for where, column in extra_columns:
+        if column not in columns:
+            raise _unknown_column(where, column, name, columns)
+        if column not in hashed:
+            hashed.append(column)
+    return BoundModel(
+        name=name,
+        query=query,
+        columns=columns,
+        key_columns=model.key_columns,
+        hashed_columns=hashed,
+        match_column=match_column,
+    )

@@ -1,0 +1,260 @@
+"""Steps 2-4 of a run, all in SQL: stage the model, build the plan, validate keys, diff.
+
+Design (measured in ``bench/``): the model is read once into a stage; the persisted plan
+keeps only (row_id, row_hash, match_value, copies), one row per key, made by one GROUP BY
+that also finds NULL and duplicated keys; the delta is a FULL OUTER JOIN of the plan with the
+last committed plan and rejections, and only the delta's rows are joined back to the stage
+for their fields.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlglot import exp
+
+from dialects.base import Dialect
+from engine.config import SyncConfig
+from engine.model import BoundModel
+from engine.sql import SqlRenderer, quoted_column
+from engine.state import Commit, State, run_table_name
+
+ALL_OPS = ("added", "changed", "removed")
+
+
+class DuplicateKeysError(Exception):
+    """Duplicated keys with ``on_duplicate_keys: fail``: the run is refused before sending."""
+
+
+@dataclass(frozen=True)
+class KeyStats:
+    """What key validation found."""
+
+    null_key_rows: int = 0
+    duplicate_keys: int = 0
+    duplicate_rows: int = 0
+    duplicate_sample: tuple[str, ...] = ()
+
+
+@dataclass
+class PlanResult:
+    """The planned delta: counts by op, rows rejected before sending, key findings."""
+
+    planned: dict[str, int]
+    rejected_before_send: int
+    keys: KeyStats
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        """Planned ops in all."""
+        return sum(self.planned.values())
+
+
+def acted_ops(sync: SyncConfig) -> dict[str, bool]:
+    """Which planned ops this sync sends (SPEC section 3, modes and delete behaviors)."""
+    sends_removals = sync.mode == "mirror" and sync.delete_behavior != "do_nothing"
+    return {
+        "send_added": True,
+        "send_changed": sync.mode != "insert",
+        "send_removed": sends_removals,
+        "resend_unchanged": sync.mode == "all",
+    }
+
+
+@dataclass
+class RunTables:
+    """The tables one run reads and writes."""
+
+    stage: exp.Table
+    plan: exp.Table
+    rejections: exp.Table
+    delta: exp.Table
+    prev_plan: exp.Expression
+    prev_rejections: exp.Expression
+
+    def as_dict(self) -> dict[str, exp.Expression]:
+        """For template substitution."""
+        return {
+            "stage": self.stage,
+            "plan": self.plan,
+            "rejections": self.rejections,
+            "delta": self.delta,
+            "prev_plan": self.prev_plan,
+            "prev_rejections": self.prev_rejections,
+        }
+
+
+class Planner:
+    """Builds one run's stage, plan, rejections table and delta."""
+
+    def __init__(
+        self,
+        dialect: Dialect,
+        renderer: SqlRenderer,
+        state: State,
+        sync_name: str,
+        sync: SyncConfig,
+        model: BoundModel,
+        run_id: int,
+    ):
+        self.dialect = dialect
+        self.sql = renderer
+        self.state = state
+        self.sync_name = sync_name
+        self.sync = sync
+        self.model = model
+        self.run_id = run_id
+        self.timings: dict[str, float] = {}
+        stage = (
+            exp.Table(this=exp.to_identifier(f"lightning_stage_{run_id}", quoted=True))
+            if dialect.capabilities.temp_tables
+            else state.planner_table(run_table_name(sync_name, run_id, "stage"))
+        )
+        plan = state.planner_table(run_table_name(sync_name, run_id, "plan"))
+        rejections = state.planner_table(run_table_name(sync_name, run_id, "rejections"))
+        self.tables = RunTables(
+            stage=stage,
+            plan=plan,
+            rejections=rejections,
+            delta=state.planner_table(run_table_name(sync_name, run_id, "delta")),
+            prev_plan=exp.select("*").from_(plan.copy()).where(exp.false()),
+            prev_rejections=exp.select("*").from_(rejections.copy()).where(exp.false()),
+        )
+
+    @contextmanager
+    def _timed(self, phase: str) -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        self.timings[phase] = self.timings.get(phase, 0.0) + time.perf_counter() - started
+
+    def _run(
+        self,
+        template: str,
+        params: dict[str, Any] | None = None,
+        extra_tables: dict[str, exp.Expression] | None = None,
+        **kw: Any,
+    ) -> None:
+        tables = {**self.tables.as_dict(), **(extra_tables or {})}
+        for statement in self.sql.statements(template, tables, **kw):
+            self.dialect.execute(statement, params)
+
+    def _fetch(self, template: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        return self.dialect.fetchall(self.sql.one(template, self.tables.as_dict()), params)
+
+    # -- steps ------------------------------------------------------------------------------
+    def build_plan(self) -> KeyStats:
+        """Stage the model, build the plan table and validate keys (steps 2 and 3)."""
+        with self._timed("stage"):
+            self._run(
+                "stage",
+                exprs={
+                    "row_id": self.model.row_id_expression(self.dialect),
+                    "row_hash": self.model.hash_expression(self.dialect),
+                    "match_value": self.model.match_expression(self.dialect),
+                },
+                extra_tables={"model": self.model.query},
+                temporary=self.dialect.capabilities.temp_tables,
+            )
+        with self._timed("plan"):
+            self._run("plan")
+            self._run("rejections_table")
+        with self._timed("keys"):
+            null_rows, dup_keys, dup_rows = self._fetch("key_stats")[0]
+            sample: tuple[str, ...] = ()
+            if dup_keys:
+                sample = tuple(str(r[0]) for r in self._fetch("duplicate_sample"))
+            if null_rows:
+                self._run("plan_drop_null_key")
+        stats = KeyStats(int(null_rows), int(dup_keys), int(dup_rows), sample)
+        if stats.duplicate_keys and self.sync.on_duplicate_keys == "fail":
+            raise DuplicateKeysError(
+                f"Model {self.model.name!r} has {stats.duplicate_keys} primary key value(s) "
+                f"appearing more than once ({stats.duplicate_rows} rows), e.g. "
+                f"{', '.join(repr(k) for k in stats.duplicate_sample)}. Nothing was sent. "
+                f"Fix the model so {', '.join(self.model.key_columns)} is unique, or set "
+                f"on_duplicate_keys: reject on sync {self.sync_name!r} to reject only those rows."
+            )
+        return stats
+
+    def use_baseline(self, baseline: Commit | None) -> None:
+        """Diff against this committed run (None: no baseline, every row is added)."""
+        if baseline is None:
+            return
+        self.tables.prev_plan = self.state.planner_table(baseline.plan_table)
+        self.tables.prev_rejections = self.state.planner_table(baseline.rejections_table)
+
+    def build_delta(self, resend_unchanged: bool = False) -> tuple[dict[str, int], int]:
+        """Diff into the delta table (step 4); returns planned counts and pre-send rejections."""
+        params = acted_ops(self.sync)
+        params["resend_unchanged"] = params["resend_unchanged"] or resend_unchanged
+        with self._timed("diff"):
+            self._run("delta", params, exprs={"model_columns": self.model.columns})
+            self._run("reject_invalid_keys")
+            planned = {op: 0 for op in ALL_OPS}
+            for op, count in self._fetch("delta_counts"):
+                planned[str(op)] = int(count)
+        rejected = self._count_rejections()
+        return planned, rejected
+
+    def _count_rejections(self) -> int:
+        count = exp.select(exp.func("count", exp.Star())).from_(self.tables.rejections.copy())
+        return int(self.dialect.fetchall(self.sql.expression(count))[0][0])
+
+    def fields_json(self, alias: str, removed_aware: bool) -> exp.Expression:
+        """JSON of the raw model row (the sync logs' ``fields``)."""
+        pairs = [
+            exp.JSONKeyValue(this=exp.Literal.string(c), expression=quoted_column(c, alias))
+            for c in self.model.columns
+        ]
+        as_json: exp.Expression = exp.JSONObject(expressions=pairs)
+        if not removed_aware:
+            return as_json
+        key_name = self.model.key_columns[0] if len(self.model.key_columns) == 1 else "row_id"
+        removed = exp.JSONObject(
+            expressions=[
+                exp.JSONKeyValue(
+                    this=exp.Literal.string(key_name),
+                    expression=quoted_column("_lightning_row_id", alias),
+                )
+            ]
+        )
+        is_removed = exp.EQ(
+            this=quoted_column("_lightning_op", alias), expression=exp.Literal.string("removed")
+        )
+        return exp.Case(ifs=[exp.If(this=is_removed, true=removed)], default=as_json)
+
+    def sample(self, limit: int) -> list[tuple[str, str, Any]]:
+        """A few delta rows (op, row_id, fields JSON) for ``plan``."""
+        sql = self.sql.one(
+            "delta_sample", self.tables.as_dict(), {"fields_json": self.fields_json("d", True)}
+        )
+        return [(r[0], r[1], r[2]) for r in self.dialect.fetchall(sql, {"limit": limit})]
+
+    def stream_sql(self) -> str:
+        """The query streaming the delta's rows to send, in a stable order."""
+        return self.sql.one(
+            "delta_stream", self.tables.as_dict(), {"model_columns": self.model.columns}
+        )
+
+    def drop_run_tables(self, keep_committed_pair: bool) -> None:
+        """Drop the stage and delta (and the plan and rejections unless they are kept)."""
+        names: list[exp.Table] = [self.tables.stage, self.tables.delta]
+        if not keep_committed_pair:
+            names += [self.tables.plan, self.tables.rejections]
+        for table in names:
+            drop = exp.Drop(tables=[table.copy()], kind="TABLE", exists=True)
+            self.dialect.execute(self.sql.expression(drop))
+
+
+def timed_call(timings: dict[str, float], phase: str, fn: Callable[[], Any]) -> Any:
+    """Run ``fn`` and add its duration to ``timings[phase]``."""
+    started = time.perf_counter()
+    try:
+        return fn()
+    finally:
+        timings[phase] = timings.get(phase, 0.0) + time.perf_counter() - started

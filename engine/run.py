@@ -1,0 +1,415 @@
+"""One run of a sync, end to end (SPEC section 2), and the dry-run ``plan``.
+
+Order: config and destination checks, connect, schemas, model check, lock, clean up dead
+runs' tables, plan, diff, deliver, audit + commit (one transaction where the warehouse has
+them, else ordered so a crash never leaves a claim of success), release, retention.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from typing import Any
+
+from dialects import PLANNED, REGISTRY, Dialect, ErrorKind, WarehouseError, make_dialect
+from engine.audit import Audit, RunCounters, RunRecord, count_outcomes
+from engine.config import ConfigError, Project
+from engine.delivery import CancelFlag, Deliverer, DeliveryReport
+from engine.destinations import build_destination
+from engine.destinations.base import Destination, FatalDestinationError, RunContext
+from engine.model import BoundModel, bind_model
+from engine.planner import KeyStats, Planner
+from engine.sql import SqlRenderer
+from engine.state import AUDIT_SCHEMA, PLANNER_SCHEMA, State, utcnow
+
+
+class PrimaryKeyChangedError(Exception):
+    """The model's primary key differs from the baseline's; the user must pick a reset."""
+
+
+class PermissionProblem(Exception):
+    """The warehouse user lacks privileges on the engine's schemas."""
+
+    def __init__(self, message: str, grants: list[str]):
+        super().__init__(message)
+        self.grants = grants
+
+
+@dataclass
+class RunResult:
+    """What a run did."""
+
+    sync_name: str
+    sync_run_id: int
+    status: str
+    error: str | None
+    committed: bool
+    kind: str
+    counters: RunCounters = field(default_factory=RunCounters)
+    keys: KeyStats = field(default_factory=KeyStats)
+    timings: dict[str, float] = field(default_factory=dict)
+    delivery: DeliveryReport | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """For ``--json``."""
+        return {
+            "sync": self.sync_name,
+            "sync_run_id": self.sync_run_id,
+            "status": self.status,
+            "error": self.error,
+            "committed": self.committed,
+            "kind": self.kind,
+            "counts": self.counters.as_dict(),
+            "aborted": self.counters.aborted,
+            "keys": {
+                "null_key_rows": self.keys.null_key_rows,
+                "duplicate_keys": self.keys.duplicate_keys,
+                "duplicate_rows": self.keys.duplicate_rows,
+            },
+            "timings": {k: round(v, 4) for k, v in self.timings.items()},
+        }
+
+
+@dataclass
+class PlanPreview:
+    """A dry run's findings."""
+
+    sync_name: str
+    counts: dict[str, int]
+    rejected_before_send: int
+    keys: KeyStats
+    sample: list[tuple[str, str, Any]]
+    timings: dict[str, float]
+
+    def as_dict(self) -> dict[str, Any]:
+        """For ``--json``."""
+        return {
+            "sync": self.sync_name,
+            "counts": self.counts,
+            "rejected_before_send": self.rejected_before_send,
+            "keys": {
+                "null_key_rows": self.keys.null_key_rows,
+                "duplicate_keys": self.keys.duplicate_keys,
+                "duplicate_rows": self.keys.duplicate_rows,
+                "duplicate_sample": list(self.keys.duplicate_sample),
+            },
+            "sample": [
+                {"op_type": op, "row_id": rid, "fields": _json_or_text(fields)}
+                for op, rid, fields in self.sample
+            ],
+            "timings": {k: round(v, 4) for k, v in self.timings.items()},
+        }
+
+
+def _json_or_text(value: Any) -> Any:
+    if isinstance(value, str):
+        with suppress(ValueError):
+            return json.loads(value)
+    return value
+
+
+def dialect_for(project: Project, source_name: str) -> Dialect:
+    """The (unconnected) dialect of a source, or a ConfigError naming the fix."""
+    source = project.sources[source_name]
+    if source.type not in REGISTRY:
+        if source.type in PLANNED:
+            raise ConfigError(
+                f"sources.{source_name}.type: {source.type!r} is not supported by this version "
+                f"yet. Fix: use one of {', '.join(sorted(REGISTRY))}."
+            )
+        raise ConfigError(
+            f"sources.{source_name}.type: unknown warehouse type {source.type!r}. Fix: use one "
+            f"of {', '.join(sorted(REGISTRY))}."
+        )
+    return make_dialect(source.type, source.settings(), project.directory)
+
+
+@contextmanager
+def connected(dialect: Dialect) -> Iterator[State]:
+    """Connect, create the engine's schemas and tables if missing, and close at the end."""
+    dialect.connect()
+    try:
+        state = State(dialect, SqlRenderer(dialect))
+        try:
+            state.ensure_schemas()
+        except Exception as error:  # noqa: BLE001 - classified below
+            raise _schema_error(dialect, error) from error
+        yield state
+    finally:
+        dialect.close()
+
+
+def _schema_error(dialect: Dialect, error: BaseException) -> BaseException:
+    if isinstance(error, WarehouseError):
+        return error
+    kind = dialect.classify_error(error)
+    if kind is ErrorKind.PERMISSION:
+        grants = dialect.grant_statements(dialect.current_user(), [PLANNER_SCHEMA, AUDIT_SCHEMA])
+        return PermissionProblem(
+            f"The warehouse user cannot create or write the schemas {PLANNER_SCHEMA} and "
+            f"{AUDIT_SCHEMA} on {dialect.describe()}: {str(error).splitlines()[0]}. Fix: run "
+            "these statements as an administrator, then run again:\n" + "\n".join(grants),
+            grants,
+        )
+    return dialect.wrap(error, f"Cannot prepare the engine's schemas on {dialect.describe()}")
+
+
+class SyncJob:
+    """Everything one sync's run or plan needs, checked before anything runs."""
+
+    def __init__(self, project: Project, sync_name: str):
+        self.project = project
+        self.sync_name = sync_name
+        self.sync = project.sync(sync_name)
+        self.model_config = project.models[self.sync.model]
+        self.destination: Destination = build_destination(project, sync_name)
+        self.dialect = dialect_for(project, self.model_config.source)
+
+    def bind(self) -> BoundModel:
+        """Check the model against the warehouse (columns, key, mappings)."""
+        return bind_model(
+            self.sync.model,
+            self.model_config,
+            self.sync_name,
+            self.sync,
+            self.destination.source_columns(),
+            self.destination.match_column(),
+            self.dialect,
+        )
+
+    def planner(self, state: State, model: BoundModel, run_id: int) -> Planner:
+        """A planner for one run of this job."""
+        return Planner(
+            self.dialect, state.sql, state, self.sync_name, self.sync, model, run_id
+        )
+
+    def check_primary_key(self, state: State, model: BoundModel, resetting: bool) -> None:
+        """Refuse a run whose primary key changed unless a reset was asked for."""
+        commits = state.committed(self.sync_name)
+        if not commits or resetting:
+            return
+        before = json.loads(commits[0].primary_key)
+        if before != model.key_columns:
+            raise PrimaryKeyChangedError(
+                f"The primary key of model {self.sync.model!r} changed from "
+                f"{', '.join(before)} to {', '.join(model.key_columns)} since the last run of "
+                f"sync {self.sync_name!r}, so its rows cannot be compared. Pick one: "
+                f"`lightning-sync run {self.sync_name} --full-resync` (send every row again) or "
+                f"`lightning-sync run {self.sync_name} --reset-cdc` (send nothing, start "
+                "tracking from the current rows)."
+            )
+
+
+def plan_sync(project: Project, sync_name: str, sample_rows: int = 5) -> PlanPreview:
+    """Dry run: plan and diff, report counts and samples; send and commit nothing."""
+    job = SyncJob(project, sync_name)
+    with connected(job.dialect) as state:
+        model = job.bind()
+        run_id = state.acquire(sync_name)
+        planner = job.planner(state, model, run_id)
+        try:
+            job.check_primary_key(state, model, resetting=False)
+            keys = planner.build_plan()
+            commits = state.committed(sync_name)
+            baseline = commits[0] if commits else None
+            planner.use_baseline(baseline)
+            planned, rejected = planner.build_delta(_must_resend(job, state, model, baseline))
+            sample = planner.sample(sample_rows)
+            return PlanPreview(sync_name, planned, rejected, keys, sample, planner.timings)
+        finally:
+            with suppress(Exception):
+                planner.drop_run_tables(keep_committed_pair=False)
+            with suppress(Exception):
+                state.release(sync_name, run_id)
+
+
+def _must_resend(job: SyncJob, state: State, model: BoundModel, baseline: Any) -> bool:
+    """Stored hashes are incomparable (new mappings or hash function): resend every row."""
+    if baseline is None:
+        return False
+    return bool(
+        baseline.mapping_signature != model.signature(job.sync)
+        or baseline.hash_version != job.dialect.hash_version()
+    )
+
+
+def run_sync(
+    project: Project,
+    sync_name: str,
+    *,
+    full_resync: bool = False,
+    reset_cdc: bool = False,
+    on_planned: Callable[[int], None] | None = None,
+    on_progress: Callable[[int], None] | None = None,
+    cancel: CancelFlag | None = None,
+) -> RunResult:
+    """One run of a sync (see module doc). Raises on errors that prevent a commit."""
+    if full_resync and reset_cdc:
+        raise ConfigError("--full-resync and --reset-cdc exclude each other: pick one.")
+    job = SyncJob(project, sync_name)
+    kind = "full_resync" if full_resync else "reset_cdc" if reset_cdc else "run"
+    with connected(job.dialect) as state:
+        model = job.bind()
+        run_id = state.acquire(sync_name)
+        started = utcnow()
+        planner = job.planner(state, model, run_id)
+        audit = Audit(state.sql, state.audit_tables(), job.sync.log_tables)
+        committed = False
+        result = RunResult(sync_name, run_id, "succeeded", None, False, kind)
+        try:
+            state.drop_unkept(sync_name, current_run=run_id)
+            job.check_primary_key(state, model, resetting=full_resync or reset_cdc)
+            commits = state.committed(sync_name)
+            baseline = None if full_resync else (commits[0] if commits else None)
+            result.keys = planner.build_plan()
+            statements: list[tuple[str, dict[str, Any] | None]] = []
+            if not reset_cdc:
+                planner.use_baseline(baseline)
+                resend = _must_resend(job, state, model, baseline)
+                planned, _ = planner.build_delta(resend)
+                if on_planned is not None:
+                    on_planned(sum(planned.values()))
+                result.delivery = _deliver(job, planner, model, run_id, state, on_progress, cancel)
+                tables = planner.tables.as_dict()
+                result.counters = count_outcomes(job.dialect, state.sql, tables)
+                statements += audit.row_statements(
+                    tables,
+                    sync_name,
+                    run_id,
+                    planner.fields_json("d", removed_aware=True),
+                    planner.fields_json("s", removed_aware=False),
+                )
+            if result.delivery is not None and result.delivery.fatal_error:
+                result.status, result.error = "failed", result.delivery.fatal_error
+            statements.append((state.commit_statement(), _commit_params(job, planner, model)))
+            record = RunRecord(
+                sync_name,
+                run_id,
+                model.key_columns,
+                job.destination.type_name,
+                job.sync.model,
+                result.status,
+                result.error,
+                started,
+                utcnow(),
+            )
+            run_row = audit.run_statement(record, result.counters)
+            if run_row is not None:
+                statements.append(run_row)  # last: never claims success before the commit
+            with job.dialect.transaction():
+                for sql, params in statements:
+                    job.dialect.execute(sql, params)
+            committed = result.committed = True
+        except BaseException as error:
+            if not committed:
+                _record_failed_run(job, audit, model, run_id, started, error)
+                with suppress(Exception):
+                    planner.drop_run_tables(keep_committed_pair=False)
+            raise
+        finally:
+            with suppress(Exception):
+                state.release(sync_name, run_id)
+        result.timings = planner.timings
+        with suppress(Exception):
+            planner.drop_run_tables(keep_committed_pair=True)
+            state.drop_unkept(sync_name)
+        return result
+
+
+def _commit_params(job: SyncJob, planner: Planner, model: BoundModel) -> dict[str, Any]:
+    return {
+        "sync_id": job.sync_name,
+        "sync_run_id": planner.run_id,
+        "committed_at": utcnow(),
+        "plan_table": planner.tables.plan.name,
+        "rejections_table": planner.tables.rejections.name,
+        "primary_key": json.dumps(model.key_columns),
+        "hash_version": job.dialect.hash_version(),
+        "mapping_signature": model.signature(job.sync),
+    }
+
+
+def _record_failed_run(
+    job: SyncJob, audit: Audit, model: BoundModel, run_id: int, started: Any, error: BaseException
+) -> None:
+    """A ``sync_runs`` row with status failed for a run that did not commit (best effort)."""
+    message = str(error).strip() or type(error).__name__
+    record = RunRecord(
+        job.sync_name,
+        run_id,
+        model.key_columns,
+        job.destination.type_name,
+        job.sync.model,
+        "failed",
+        message[:4000],
+        started,
+        utcnow(),
+    )
+    statement = audit.run_statement(record, RunCounters())
+    if statement is not None:
+        with suppress(Exception):
+            job.dialect.execute(*statement)
+
+
+def _deliver(
+    job: SyncJob,
+    planner: Planner,
+    model: BoundModel,
+    run_id: int,
+    state: State,
+    on_progress: Callable[[int], None] | None,
+    cancel: CancelFlag | None,
+) -> DeliveryReport:
+    deliverer = Deliverer(
+        job.dialect,
+        state.sql,
+        planner.tables.as_dict(),
+        job.destination,
+        model,
+        job.sync,
+        planner.stream_sql(),
+        on_progress=on_progress,
+        heartbeat=lambda: state.heartbeat(job.sync_name, run_id),
+        cancel=cancel,
+    )
+    context = RunContext(
+        job.sync_name,
+        run_id,
+        job.sync.mode,
+        job.sync.delete_behavior,
+        [m.to for m in job.sync.mappings],
+    )
+
+    async def main() -> DeliveryReport:
+        flag = deliverer.cancel
+        loop = asyncio.get_running_loop()
+        handled = []
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with suppress(NotImplementedError, RuntimeError):
+                    loop.add_signal_handler(sig, flag.cancel, f"run cancelled ({sig.name})")
+                    handled.append(sig)
+        try:
+            try:
+                await job.destination.open(context)
+            except FatalDestinationError as error:
+                deliverer.report.fatal_error = str(error)
+                deliverer.abort_all(str(error))
+                return deliverer.report
+            try:
+                return await deliverer.run()
+            finally:
+                await job.destination.close()
+        finally:
+            for sig in handled:
+                loop.remove_signal_handler(sig)
+
+    started = planner.timings
+    report = asyncio.run(main())
+    started["deliver"] = report.seconds
+    return report

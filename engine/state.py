@@ -1,0 +1,204 @@
+"""The engine's state, kept only in the warehouse: schemas, locks, run ids, commits, retention.
+
+- A run counts only once its row in ``hightouch_planner.lightning_commits`` exists (the
+  commit marker); the last committed run's plan and rejections are the next run's baseline.
+- A sync is locked by a row in ``lightning_locks``; a lock whose process is gone (same host,
+  dead PID) or whose heartbeat is older than ``LOCK_TIMEOUT`` is taken over.
+- ``sync_run_id`` is max(now in microseconds, the largest id seen + 1): a BIGINT, unique
+  across syncs and increasing within a sync.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import socket
+from dataclasses import dataclass
+
+from sqlglot import exp
+
+from dialects.base import Dialect
+from engine.sql import SqlRenderer, fold_case, table
+
+PLANNER_SCHEMA = "hightouch_planner"
+AUDIT_SCHEMA = "hightouch_audit"
+LOCK_TIMEOUT = dt.timedelta(minutes=10)
+KEEP_COMMITTED = 2
+RUN_TABLE_KINDS = ("plan", "rejections", "delta")
+
+
+class SyncLockedError(Exception):
+    """Another run of the same sync holds the lock."""
+
+
+def utcnow() -> dt.datetime:
+    """Now in UTC, naive (the sync logs store UTC timestamps)."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def owner_tag() -> str:
+    """Who holds a lock: host and process id."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _owner_is_dead(owner: str) -> bool:
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+@dataclass(frozen=True)
+class Commit:
+    """One committed run of a sync (a row of the commit marker table)."""
+
+    sync_run_id: int
+    plan_table: str
+    rejections_table: str
+    primary_key: str
+    hash_version: str
+    mapping_signature: str
+
+
+def run_table_name(sync_name: str, sync_run_id: int, kind: str) -> str:
+    """``<sync>_<run>_<kind>`` (plan, rejections or delta), lower-case."""
+    return f"{sync_name.lower()}_{sync_run_id}_{kind}"
+
+
+class State:
+    """Reads and writes the engine's state tables for one dialect."""
+
+    def __init__(self, dialect: Dialect, renderer: SqlRenderer):
+        self.dialect = dialect
+        self.sql = renderer
+        self.commits = table(PLANNER_SCHEMA, "lightning_commits", dialect)
+        self.locks = table(PLANNER_SCHEMA, "lightning_locks", dialect)
+
+    def planner_table(self, name: str) -> exp.Table:
+        """A table in the planner schema."""
+        return table(PLANNER_SCHEMA, name, self.dialect)
+
+    def audit_table(self, name: str) -> exp.Table:
+        """A table in the audit schema."""
+        return table(AUDIT_SCHEMA, name, self.dialect)
+
+    # -- schemas and tables -----------------------------------------------------------------
+    def ensure_schemas(self) -> None:
+        """Create both schemas and the state and sync-log tables if missing."""
+        for schema in (PLANNER_SCHEMA, AUDIT_SCHEMA):
+            create = exp.Create(
+                this=exp.Table(this=exp.to_identifier(fold_case(schema, self.dialect), True)),
+                kind="SCHEMA",
+                exists=True,
+            )
+            self.dialect.execute(self.sql.expression(create))
+        for statement in self.sql.statements(
+            "state_tables", tables={"commits": self.commits, "locks": self.locks}
+        ):
+            self.dialect.execute(statement)
+        for statement in self.sql.statements("audit_tables", tables=self.audit_tables()):
+            self.dialect.execute(statement)
+
+    def audit_tables(self) -> dict[str, exp.Expression]:
+        """The three sync-log tables by template name."""
+        return {
+            "changelog": self.audit_table("sync_changelog"),
+            "snapshot": self.audit_table("sync_snapshot"),
+            "runs": self.audit_table("sync_runs"),
+        }
+
+    def drop(self, name: str) -> None:
+        """Drop a planner-schema table if it exists."""
+        drop = exp.Drop(tables=[self.planner_table(name)], kind="TABLE", exists=True)
+        self.dialect.execute(self.sql.expression(drop))
+
+    # -- locks ------------------------------------------------------------------------------
+    def acquire(self, sync_name: str) -> int:
+        """Lock the sync and allocate its run id, or raise SyncLockedError."""
+        tables = {"locks": self.locks, "commits": self.commits}
+        with self.dialect.transaction():
+            held = self.dialect.fetchall(
+                self.sql.one("lock_select", tables), {"sync_id": sync_name}
+            )
+            if held:
+                run_id, owner, heartbeat = held[0]
+                stale = heartbeat is None or utcnow() - heartbeat > LOCK_TIMEOUT
+                if not (stale or _owner_is_dead(str(owner))):
+                    expires = heartbeat + LOCK_TIMEOUT
+                    raise SyncLockedError(
+                        f"Sync {sync_name!r} is already running (run {run_id}, held by "
+                        f"{owner} since its last heartbeat at {heartbeat:%Y-%m-%d %H:%M:%S} "
+                        f"UTC). Wait for it to finish; if that process is gone, the lock "
+                        f"expires at {expires:%H:%M:%S} UTC."
+                    )
+                self.dialect.execute(self.sql.one("lock_steal", tables), {"sync_id": sync_name})
+            largest = self.dialect.fetchall(self.sql.one("max_run_id", tables))[0][0] or 0
+            now = utcnow()
+            micros = int(now.replace(tzinfo=dt.UTC).timestamp() * 1_000_000)
+            run_id = max(micros, int(largest) + 1)
+            self.dialect.execute(
+                self.sql.one("lock_insert", tables),
+                {"sync_id": sync_name, "sync_run_id": run_id, "owner": owner_tag(), "now": now},
+            )
+        return run_id
+
+    def heartbeat(self, sync_name: str, run_id: int) -> None:
+        """Keep the lock fresh during a long run."""
+        self.dialect.execute(
+            self.sql.one("lock_heartbeat", {"locks": self.locks}),
+            {"sync_id": sync_name, "sync_run_id": run_id, "now": utcnow()},
+        )
+
+    def release(self, sync_name: str, run_id: int) -> None:
+        """Release the lock this run holds."""
+        self.dialect.execute(
+            self.sql.one("lock_delete", {"locks": self.locks}),
+            {"sync_id": sync_name, "sync_run_id": run_id},
+        )
+
+    # -- commits ----------------------------------------------------------------------------
+    def committed(self, sync_name: str) -> list[Commit]:
+        """The sync's committed runs, newest first."""
+        rows = self.dialect.fetchall(
+            self.sql.one("commits_select", {"commits": self.commits}), {"sync_id": sync_name}
+        )
+        return [Commit(int(r[0]), r[1], r[2], r[3], r[4], r[5]) for r in rows]
+
+    def commit_statement(self) -> str:
+        """The commit marker insert."""
+        return self.sql.one("commit_insert", {"commits": self.commits})
+
+    def run_tables(self, sync_name: str) -> dict[int, list[str]]:
+        """The sync's run tables in the planner schema, by run id."""
+        pattern = re.compile(
+            rf"^{re.escape(sync_name.lower())}_(\d+)_({'|'.join(RUN_TABLE_KINDS)})$",
+            re.IGNORECASE,
+        )
+        found: dict[int, list[str]] = {}
+        for name in self.dialect.list_tables(fold_case(PLANNER_SCHEMA, self.dialect)):
+            match = pattern.match(name)
+            if match:
+                found.setdefault(int(match.group(1)), []).append(name)
+        return found
+
+    def drop_unkept(self, sync_name: str, current_run: int | None = None) -> list[str]:
+        """Drop run tables except the newest committed pairs and the current run's."""
+        keep = {c.sync_run_id for c in self.committed(sync_name)[:KEEP_COMMITTED]}
+        if current_run is not None:
+            keep.add(current_run)
+        dropped = []
+        for run_id, names in self.run_tables(sync_name).items():
+            for name in names:
+                if run_id not in keep or name.lower().endswith("_delta"):
+                    if run_id == current_run:
+                        continue
+                    self.drop(name)
+                    dropped.append(name)
+        return dropped

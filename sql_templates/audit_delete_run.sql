@@ -1,0 +1,2 @@
+-- Sync-log rows of a run that never committed (warehouses without transactions only).
+DELETE FROM __changelog__ WHERE sync_id = :sync_id AND sync_run_id = :sync_run_id;

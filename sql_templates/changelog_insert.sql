@@ -1,0 +1,11 @@
+INSERT INTO __changelog__ (sync_id, sync_run_id, op_type, row_id, status, failure_reason, fields)
+SELECT
+    :sync_id,
+    :sync_run_id,
+    d._lightning_op,
+    d._lightning_row_id,
+    COALESCE(r.status, 'succeeded'),
+    r.failure_reason,
+    __fields_json__
+FROM __delta__ AS d
+LEFT JOIN __rejections__ AS r ON r.row_id = d._lightning_row_id;

@@ -1,0 +1,9 @@
+SELECT
+    _lightning_seq,
+    _lightning_row_id,
+    _lightning_op,
+    _lightning_match,
+    d.__model_columns__
+FROM __delta__ AS d
+WHERE _lightning_reject_reason IS NULL
+ORDER BY _lightning_seq;

@@ -1,0 +1,1 @@
+DELETE FROM __plan__ WHERE row_id IS NULL;
