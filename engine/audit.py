@@ -55,9 +55,7 @@ class RunCounters:
         }
 
 
-def count_outcomes(
-    dialect: Dialect, renderer: SqlRenderer, tables: dict[str, Any]
-) -> RunCounters:
+def count_outcomes(dialect: Dialect, renderer: SqlRenderer, tables: dict[str, Any]) -> RunCounters:
     """Counters from the delta and the rejections (one grouped query)."""
     counters = RunCounters()
     for op, status, count in dialect.fetchall(renderer.one("run_counts", tables)):

@@ -274,7 +274,8 @@ def runs(
         print(json.dumps(rows, default=str))
         return
     table = Table(title=f"hightouch_audit.sync_runs for {sync}")
-    for column in ("sync_run_id", "status", "started_at", "planned", "succeeded", "failed", "error"):
+    columns = ("sync_run_id", "status", "started_at", "planned", "succeeded", "failed", "error")
+    for column in columns:
         table.add_column(column)
     for row in rows:
         planned = sum(row[f"num_planned_{op}"] for op in ("add", "change", "remove"))

@@ -58,7 +58,9 @@ class CancelFlag:
         self.reason = self.reason or reason
 
 
-def to_delta_rows(page: list[dict[str, Any]], model: BoundModel, sync: SyncConfig) -> list[DeltaRow]:
+def to_delta_rows(
+    page: list[dict[str, Any]], model: BoundModel, sync: SyncConfig
+) -> list[DeltaRow]:
     """Turn streamed delta rows into DeltaRows (mapped payload plus the raw model row)."""
     rows = []
     for record in page:
@@ -225,7 +227,13 @@ class Deliverer:
                 if index not in done:
                     for row in batch:
                         failures.append(
-                            (row.row_id, row.op_type, "aborted", f"aborted: {reason}", row.match_value)
+                            (
+                                row.row_id,
+                                row.op_type,
+                                "aborted",
+                                f"aborted: {reason}",
+                                row.match_value,
+                            )
                         )
                         self.report.aborted += 1
         self._record(failures)

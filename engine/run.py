@@ -184,9 +184,7 @@ class SyncJob:
 
     def planner(self, state: State, model: BoundModel, run_id: int) -> Planner:
         """A planner for one run of this job."""
-        return Planner(
-            self.dialect, state.sql, state, self.sync_name, self.sync, model, run_id
-        )
+        return Planner(self.dialect, state.sql, state, self.sync_name, self.sync, model, run_id)
 
     def check_primary_key(self, state: State, model: BoundModel, resetting: bool) -> None:
         """Refuse a run whose primary key changed unless a reset was asked for."""

@@ -197,9 +197,11 @@ class HttpDestination(Destination):
         path = spec.path.replace("{row_id}", quote(row.row_id, safe=""))
         body: bytes | None
         if self.sync_settings.batch_size > 1:  # a row isolated from a batch: still an array
-            item = {**self._payload(row), "row_id": row.row_id} if with_body else {
-                "row_id": row.row_id
-            }
+            item = (
+                {**self._payload(row), "row_id": row.row_id}
+                if with_body
+                else {"row_id": row.row_id}
+            )
             body = dumps([item])
         else:
             body = dumps(self._payload(row)) if with_body else None

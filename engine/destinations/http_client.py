@@ -174,9 +174,7 @@ class HttpSender:
             attempts += 1
             if self.limiter is not None:
                 await self.limiter.acquire()
-            response = await self.client.request(
-                method, url, content=body, headers=request_headers
-            )
+            response = await self.client.request(method, url, content=body, headers=request_headers)
             await response.aread()
             return response
 
