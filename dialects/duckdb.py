@@ -180,7 +180,9 @@ class DuckDBDialect(Dialect):
 
     def query_columns(self, sql: str) -> list[tuple[str, str]]:
         relation = self.con.sql(sql)
-        return [(name, str(kind)) for name, kind in zip(relation.columns, relation.types)]
+        return [
+            (name, str(kind)) for name, kind in zip(relation.columns, relation.types, strict=True)
+        ]
 
     def classify_error(self, error: BaseException) -> ErrorKind:
         import duckdb
