@@ -1,0 +1,29 @@
+INSERT INTO "hightouch_audit"."sync_changelog" (
+  "sync_id",
+  "sync_run_id",
+  "op_type",
+  "row_id",
+  "status",
+  "failure_reason",
+  "fields"
+)
+SELECT
+  $sync_id,
+  $sync_run_id,
+  "d"."_lightning_op",
+  "d"."_lightning_row_id",
+  COALESCE("r"."status", 'succeeded'),
+  "r"."failure_reason",
+  CASE
+    WHEN "d"."_lightning_op" = 'removed'
+    THEN JSON_OBJECT('row_id', "d"."_lightning_row_id")
+    ELSE JSON_OBJECT(
+      'account', "d"."account",
+      'id', "d"."id",
+      'email', "d"."email",
+      'we"ird', "d"."we""ird"
+    )
+  END
+FROM "hightouch_planner"."s_1700000000000000_delta" AS "d"
+LEFT JOIN "hightouch_planner"."s_1700000000000000_rejections" AS "r"
+  ON "r"."row_id" = "d"."_lightning_row_id";

@@ -1,0 +1,14 @@
+SELECT
+  "_lightning_seq",
+  "_lightning_row_id",
+  "_lightning_op",
+  "_lightning_match",
+  "d"."account",
+  "d"."id",
+  "d"."email",
+  "d"."we""ird"
+FROM "hightouch_planner"."s_1700000000000000_delta" AS "d"
+WHERE
+  "_lightning_reject_reason" IS NULL
+ORDER BY
+  "_lightning_seq";

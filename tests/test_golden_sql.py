@@ -1,0 +1,97 @@
+"""Golden SQL: every template rendered for each dialect, checked in and reviewed as a diff.
+
+A sqlglot upgrade or a template edit shows up here as a visible change. To accept a change,
+run ``LIGHTNING_UPDATE_GOLDEN=1 python -m pytest tests/test_golden_sql.py`` and review the
+diff of ``tests/golden/``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import sqlglot
+from sqlglot import exp
+
+from dialects import REGISTRY, make_dialect
+from engine.config import ModelConfig, SyncConfig
+from engine.model import BoundModel, parse_model
+from engine.planner import Planner
+from engine.sql import TEMPLATE_DIR, SqlRenderer
+from engine.state import State
+
+GOLDEN = Path(__file__).parent / "golden"
+UPDATE = os.environ.get("LIGHTNING_UPDATE_GOLDEN") == "1"
+TEMPLATES = sorted(p.stem for p in TEMPLATE_DIR.glob("*.sql"))
+
+
+def _render_all(dialect_name: str, tmp_path: Path) -> dict[str, str]:
+    dialect = make_dialect(dialect_name, {"path": str(tmp_path / "x.duckdb")}, tmp_path)
+    renderer = SqlRenderer(dialect)
+    state = State(dialect, renderer)
+    sync = SyncConfig.model_validate(
+        {
+            "model": "users",
+            "destination": "d",
+            "mappings": [{"from": "email", "to": "email"}, {"from": 'we"ird', "to": "w"}],
+        }
+    )
+    model_config = ModelConfig(source="wh", primary_key=["account", "id"], sql="select * from t")
+    model = BoundModel(
+        name="users",
+        query=parse_model("users", model_config, dialect),
+        columns=["account", "id", "email", 'we"ird'],
+        key_columns=["account", "id"],
+        hashed_columns=["email", 'we"ird'],
+        match_column="email",
+    )
+    planner = Planner(dialect, renderer, state, "s", sync, model, 1700000000000000)
+    tables: dict[str, exp.Expression] = {
+        **planner.tables.as_dict(),
+        **state.audit_tables(),
+        "commits": state.commits,
+        "locks": state.locks,
+        "model": model.query,
+    }
+    exprs = {
+        "row_id": model.row_id_expression(dialect),
+        "row_hash": model.hash_expression(dialect),
+        "match_value": model.match_expression(dialect),
+        "model_columns": model.columns,
+        "fields_json": planner.fields_json("d", removed_aware=True),
+    }
+    rendered = {}
+    for name in TEMPLATES:
+        statements = renderer.statements(name, tables, exprs)
+        pretty = [
+            sqlglot.transpile(s, read=dialect.sqlglot_dialect, pretty=True)[0] for s in statements
+        ]
+        rendered[name] = ";\n\n".join(pretty) + ";\n"
+    return rendered
+
+
+@pytest.mark.parametrize("dialect_name", sorted(REGISTRY))
+def test_templates_match_golden_files(dialect_name: str, tmp_path: Path) -> None:
+    rendered = _render_all(dialect_name, tmp_path)
+    folder = GOLDEN / dialect_name
+    if UPDATE:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, sql in rendered.items():
+            (folder / f"{name}.sql").write_text(sql, encoding="utf-8")
+    mismatched = [
+        name
+        for name, sql in rendered.items()
+        if not (folder / f"{name}.sql").exists()
+        or (folder / f"{name}.sql").read_text(encoding="utf-8") != sql
+    ]
+    assert not mismatched, (
+        f"rendered SQL differs from tests/golden/{dialect_name} for {mismatched}; review and "
+        "accept with LIGHTNING_UPDATE_GOLDEN=1"
+    )
+
+
+def test_identifiers_are_always_quoted(tmp_path: Path) -> None:
+    rendered = _render_all("duckdb", tmp_path)
+    assert '"we""ird"' in rendered["delta"]
+    assert '"hightouch_planner"."s_1700000000000000_plan"' in rendered["plan"]
