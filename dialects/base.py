@@ -154,6 +154,10 @@ class Dialect(ABC):
         """The key as text, as ``row_id`` shows it."""
         return exp.cast(value, exp.DataType.build("text"))
 
+    def is_integer_type(self, type_name: str) -> bool:
+        """Whether a column type is an integer (an integer key is stored as is, not as text)."""
+        return False
+
     def setup_statements(self) -> list[str]:
         """Statements run once per connection (session settings)."""
         return []

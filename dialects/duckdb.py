@@ -27,6 +27,10 @@ _HASH_PROBE = (
 )
 
 
+_INTEGER_TYPES = frozenset(
+    {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT"}
+    | {"UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"}
+)
 _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 
 
@@ -206,6 +210,9 @@ class DuckDBDialect(Dialect):
         if isinstance(error, duckdb.IOException):
             return ErrorKind.CONNECTION
         return ErrorKind.TERMINAL
+
+    def is_integer_type(self, type_name: str) -> bool:
+        return type_name.upper() in _INTEGER_TYPES
 
     def setup_statements(self) -> list[str]:
         return ["SET preserve_insertion_order = false"]

@@ -11,7 +11,7 @@ import difflib
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sqlglot
 from sqlglot import exp
@@ -71,9 +71,19 @@ class BoundModel:
     key_columns: list[str]
     hashed_columns: list[str]
     match_column: str | None
+    column_types: dict[str, str] = field(default_factory=dict)
 
-    def row_id_expression(self, dialect: Dialect) -> exp.Expression:
-        """The key as text; composite keys escaped and joined (see module doc)."""
+    def integer_key(self, dialect: Dialect) -> bool:
+        """A single integer key column: stored as an integer (equal as text iff equal)."""
+        if len(self.key_columns) != 1:
+            return False
+        return dialect.is_integer_type(self.column_types.get(self.key_columns[0], ""))
+
+    def row_id_expression(self, dialect: Dialect, as_text: bool = True) -> exp.Expression:
+        """The key: as text (composite keys escaped and joined, see module doc), or as the
+        integer itself when ``as_text`` is False and :meth:`integer_key` holds."""
+        if not as_text and self.integer_key(dialect):
+            return quoted_column(self.key_columns[0])
         parts = [dialect.key_text(quoted_column(c)) for c in self.key_columns]
         if len(parts) == 1:
             return parts[0]
@@ -173,4 +183,5 @@ def bind_model(
         key_columns=model.key_columns,
         hashed_columns=hashed,
         match_column=match_column,
+        column_types=dict(described),
     )

@@ -10,11 +10,12 @@ for their fields.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import sqlglot
 from sqlglot import exp
 
 from dialects.base import Dialect
@@ -110,6 +111,7 @@ class Planner:
         self.model = model
         self.run_id = run_id
         self.timings: dict[str, float] = {}
+        self.key_as_text = not model.integer_key(dialect)
         stage = (
             exp.Table(this=exp.to_identifier(f"lightning_stage_{run_id}", quoted=True))
             if dialect.capabilities.temp_tables
@@ -153,7 +155,7 @@ class Planner:
             self._run(
                 "stage",
                 exprs={
-                    "row_id": self.model.row_id_expression(self.dialect),
+                    "row_id": self.model.row_id_expression(self.dialect, as_text=self.key_as_text),
                     "row_hash": self.model.hash_expression(self.dialect),
                     "match_value": self.model.match_expression(self.dialect),
                 },
@@ -182,11 +184,29 @@ class Planner:
         return stats
 
     def use_baseline(self, baseline: Commit | None) -> None:
-        """Diff against this committed run (None: no baseline, every row is added)."""
+        """Diff against this committed run (None: no baseline, every row is added).
+
+        Call before :meth:`build_plan`: it decides how this run stores its key. An integer
+        key stays an integer unless the baseline stored it as text (then this run uses text
+        too); a baseline stored as an integer is read as text when this run needs text.
+        """
+        self.key_as_text = not self.model.integer_key(self.dialect)
         if baseline is None:
             return
-        self.tables.prev_plan = self.state.planner_table(baseline.plan_table)
-        self.tables.prev_rejections = self.state.planner_table(baseline.rejections_table)
+        prev_plan = self.state.planner_table(baseline.plan_table)
+        prev_rejections = self.state.planner_table(baseline.rejections_table)
+        prev_types = dict(self.dialect.table_columns(prev_plan))
+        prev_is_integer = self.dialect.is_integer_type(prev_types.get("row_id", ""))
+        if not prev_is_integer:
+            self.key_as_text = True
+        self.tables.prev_plan = prev_plan
+        self.tables.prev_rejections = prev_rejections
+        if prev_is_integer and self.key_as_text:
+            tables = {"prev_plan": prev_plan, "prev_rejections": prev_rejections}
+            self.tables.prev_plan = _parsed(self.sql.one("baseline_as_text", tables), self.dialect)
+            self.tables.prev_rejections = _parsed(
+                self.sql.one("rejections_as_text", tables), self.dialect
+            )
 
     def build_delta(self, resend_unchanged: bool = False) -> tuple[dict[str, int], int]:
         """Diff into the delta table (step 4); returns planned counts and pre-send rejections."""
@@ -251,10 +271,6 @@ class Planner:
             self.dialect.execute(self.sql.expression(drop))
 
 
-def timed_call(timings: dict[str, float], phase: str, fn: Callable[[], Any]) -> Any:
-    """Run ``fn`` and add its duration to ``timings[phase]``."""
-    started = time.perf_counter()
-    try:
-        return fn()
-    finally:
-        timings[phase] = timings.get(phase, 0.0) + time.perf_counter() - started
+def _parsed(sql: str, dialect: Dialect) -> exp.Expression:
+    """A rendered query back as an expression (to substitute it as a table)."""
+    return sqlglot.parse_one(sql, read=dialect.sqlglot_dialect)

@@ -212,10 +212,10 @@ def plan_sync(project: Project, sync_name: str, sample_rows: int = 5) -> PlanPre
         planner = job.planner(state, model, run_id)
         try:
             job.check_primary_key(state, model, resetting=False)
-            keys = planner.build_plan()
             commits = state.committed(sync_name)
             baseline = commits[0] if commits else None
             planner.use_baseline(baseline)
+            keys = planner.build_plan()
             planned, rejected = planner.build_delta(_must_resend(job, state, model, baseline))
             sample = planner.sample(sample_rows)
             return PlanPreview(sync_name, planned, rejected, keys, sample, planner.timings)
@@ -264,10 +264,10 @@ def run_sync(
             job.check_primary_key(state, model, resetting=full_resync or reset_cdc)
             commits = state.committed(sync_name)
             baseline = None if full_resync else (commits[0] if commits else None)
+            planner.use_baseline(baseline)
             result.keys = planner.build_plan()
             statements: list[tuple[str, dict[str, Any] | None]] = []
             if not reset_cdc:
-                planner.use_baseline(baseline)
                 resend = _must_resend(job, state, model, baseline)
                 planned, _ = planner.build_delta(resend)
                 if on_planned is not None:

@@ -3,7 +3,7 @@ SELECT
     :sync_id,
     :sync_run_id,
     d._lightning_op,
-    d._lightning_row_id,
+    CAST(d._lightning_row_id AS VARCHAR),
     COALESCE(r.status, 'succeeded'),
     r.failure_reason,
     __fields_json__

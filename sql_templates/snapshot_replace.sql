@@ -5,7 +5,7 @@ INSERT INTO __snapshot__ (sync_id, sync_run_id, row_id, op_type, status, failure
 SELECT
     :sync_id,
     :sync_run_id,
-    s._lightning_row_id,
+    CAST(s._lightning_row_id AS VARCHAR),
     COALESCE(d._lightning_op, 'unchanged'),
     COALESCE(r.status, 'succeeded'),
     r.failure_reason,
@@ -15,6 +15,6 @@ LEFT JOIN __delta__ AS d ON d._lightning_row_id = s._lightning_row_id
 LEFT JOIN __rejections__ AS r ON r.row_id = s._lightning_row_id
 WHERE s._lightning_row_id IS NOT NULL
 UNION ALL
-SELECT :sync_id, :sync_run_id, r.row_id, r.op_type, r.status, r.failure_reason, NULL
+SELECT :sync_id, :sync_run_id, CAST(r.row_id AS VARCHAR), r.op_type, r.status, r.failure_reason, NULL
 FROM __rejections__ AS r
 WHERE r.op_type = 'removed';

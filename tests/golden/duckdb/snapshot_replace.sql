@@ -16,7 +16,7 @@ INSERT INTO "hightouch_audit"."sync_snapshot" (
 SELECT
   $sync_id,
   $sync_run_id,
-  "s"."_lightning_row_id",
+  CAST("s"."_lightning_row_id" AS TEXT),
   COALESCE("d"."_lightning_op", 'unchanged'),
   COALESCE("r"."status", 'succeeded'),
   "r"."failure_reason",
@@ -41,7 +41,7 @@ UNION ALL
 SELECT
   $sync_id,
   $sync_run_id,
-  "r"."row_id",
+  CAST("r"."row_id" AS TEXT),
   "r"."op_type",
   "r"."status",
   "r"."failure_reason",
