@@ -11,10 +11,16 @@ Every destination that speaks HTTP sends through :class:`HttpSender`:
 
 401 and 403 are never retried: they mean the credentials are wrong, and the caller raises
 :class:`~engine.destinations.base.DestinationAuthError`.
+
+The client keeps httpx's API over aiohttp's connection pool (``httpx-aiohttp``): httpcore's
+own pool spends most of its time re-scanning connections once dozens of requests are in
+flight (measured here: 170-220 requests/s at 32 concurrent against a local server, versus
+680-780 with this transport; see bench/RESULTS.md).
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import decimal
 import email.utils
@@ -23,8 +29,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import httpx
 from aiolimiter import AsyncLimiter
+from httpx_aiohttp import AiohttpTransport
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -35,6 +43,8 @@ from tenacity import (
 )
 
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+# What a lost connection or a timeout can raise through the transport.
+TRANSPORT_ERRORS = (httpx.TransportError, aiohttp.ClientError, asyncio.TimeoutError)
 MAX_RETRY_AFTER_SECONDS = 300.0
 
 
@@ -134,6 +144,7 @@ class HttpSender:
             headers=headers or {},
             timeout=httpx.Timeout(timeout_seconds),
             limits=limits,
+            transport=AiohttpTransport(limits=limits),
         )
         self.limiter = (
             AsyncLimiter(rate_limit_per_second, 1.0)
@@ -182,7 +193,7 @@ class HttpSender:
             stop=stop_after_attempt(self.retry.max_attempts),
             wait=self._wait,
             retry=(
-                retry_if_exception_type(httpx.TransportError)
+                retry_if_exception_type(TRANSPORT_ERRORS)
                 | retry_if_result(lambda r: r.status_code in RETRYABLE_STATUS)
             ),
             # After the last attempt: return its response (a 429/5xx), or raise its error.
@@ -192,5 +203,5 @@ class HttpSender:
         try:
             response = await retrying(attempt)
             return Sent(response, attempts)
-        except httpx.TransportError as error:
+        except TRANSPORT_ERRORS as error:
             return Unreachable(f"{type(error).__name__}: {error}".rstrip(": "), attempts)
