@@ -20,6 +20,8 @@ from typing import Any
 import duckdb
 import yaml
 
+from bench.common import KEY, MAPPED
+from bench.delivery import create_delivery_table
 from engine.audit import Audit, RunCounters, RunRecord
 from engine.config import load_project
 from engine.delivery import to_delta_rows
@@ -117,7 +119,7 @@ def measure_plan(db_path: str, table: str, key: str, mapped: list[str], workdir:
                 planner.drop_run_tables(keep_committed_pair=False)
             with suppress(Exception):
                 state.release(SYNC, run_id)
-    warehouse = sum(phases[p] for p in ("stage", "plan", "keys", "diff"))
+    warehouse = sum(float(phases[p]) for p in ("stage", "plan", "keys", "diff"))
     return {
         "total_s": total,
         "phases": phases,
@@ -154,12 +156,7 @@ def measure_delivery(sink_url: str, rows: int, batch_size: int, concurrency: int
     """Stream ``rows`` added rows to the sink through the ``http`` destination."""
     with tempfile.TemporaryDirectory(prefix="lightning-bench-") as workdir:
         db_path = str(Path(workdir) / "delivery.duckdb")
-        with duckdb.connect(db_path) as con:
-            con.execute(
-                "CREATE TABLE delta_users AS SELECT i AS user_id, 'user' || i || '@example.com' "
-                "AS email, i % 100 AS age FROM range(?) AS t(i)",
-                [rows],
-            )
+        create_delivery_table(db_path, rows)  # the very rows the bare loops send
         path = "/users/{row_id}" if batch_size == 1 else "/users"
         http = {
             "added": {"method": "PUT", "path": path},
@@ -172,13 +169,13 @@ def measure_delivery(sink_url: str, rows: int, batch_size: int, concurrency: int
             workdir,
             db_path,
             "delta_users",
-            "user_id",
-            ["email", "age"],
+            KEY,
+            MAPPED,
             {"type": "http", "base_url": sink_url},
             {"http": http, "sync_logs": False},
         )
         result = run_sync(load_project(project_file), SYNC)
-        if result.status != "succeeded" or sum(result.counters.failed.values()):
+        if result.status != "succeeded" or any(result.counters.failed.values()):
             raise RuntimeError(f"delivery run failed: {json.dumps(result.as_dict())}")
         seconds = result.timings["deliver"]
         return {"rows_per_s": rows / seconds, "seconds": seconds}
