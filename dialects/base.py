@@ -154,6 +154,10 @@ class Dialect(ABC):
         """The key as text, as ``row_id`` shows it."""
         return exp.cast(value, exp.DataType.build("text"))
 
+    def is_driver_error(self, error: BaseException) -> bool:
+        """Whether an exception came from the warehouse (its driver), not from the engine."""
+        return self.classify_error(error) is not ErrorKind.TERMINAL
+
     def is_integer_type(self, type_name: str) -> bool:
         """Whether a column type is an integer (an integer key is stored as is, not as text)."""
         return False

@@ -73,13 +73,13 @@ class DuckDBDialect(Dialect):
     def connect(self) -> None:
         import duckdb
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         config: dict[str, Any] = {
             "memory_limit": str(self.settings.get("memory_limit") or DEFAULT_MEMORY_LIMIT),
         }
         if self.settings.get("threads"):
             config["threads"] = int(self.settings["threads"])
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             self._con = duckdb.connect(str(self.path), config=config)
         except Exception as error:  # noqa: BLE001 - classified below
             raise self._connect_error(error) from error
@@ -93,15 +93,16 @@ class DuckDBDialect(Dialect):
             pid = re.search(r"PID (\d+)", text)
             holder = f" (process {pid.group(1)})" if pid else ""
             return WarehouseError(
-                f"{self.describe()} is open in another process{holder}. DuckDB lets one "
+                f"{self.describe()} is in use by another process{holder}. DuckDB lets one "
                 "process write a file at a time: wait for that run to finish or stop that "
                 "process, then run again.",
                 kind,
                 error,
             )
+        first = (text.strip().splitlines() or [type(error).__name__])[0].rstrip(".!")
         return WarehouseError(
-            f"Cannot open {self.describe()}: {text.splitlines()[0]}. Check `path` under the "
-            "source in lightning.yml and that the directory is writable.",
+            f"Cannot open {self.describe()}: {first}. Check `path` under the source in "
+            "lightning.yml and that its directory exists (or can be created) and is writable.",
             ErrorKind.CONNECTION,
             error,
         )
@@ -210,6 +211,11 @@ class DuckDBDialect(Dialect):
         if isinstance(error, duckdb.IOException):
             return ErrorKind.CONNECTION
         return ErrorKind.TERMINAL
+
+    def is_driver_error(self, error: BaseException) -> bool:
+        import duckdb
+
+        return isinstance(error, duckdb.Error)
 
     def is_integer_type(self, type_name: str) -> bool:
         return type_name.upper() in _INTEGER_TYPES

@@ -8,6 +8,7 @@ Errors name the key path and the fix, e.g.::
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from pathlib import Path
@@ -109,6 +110,22 @@ class SyncConfig(BaseModel):
     )
     mappings: list[Mapping] = Field(default_factory=list)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _misspelled_keys(cls, value: Any) -> Any:
+        # Unknown keys are allowed (a block named after the destination type); one that is a
+        # near miss of a sync setting is a typo, reported before "required key is missing".
+        if isinstance(value, dict):
+            known = list(cls.model_fields)
+            for key in value:
+                if isinstance(key, str) and key not in cls.model_fields:
+                    close = difflib.get_close_matches(key, known, n=1, cutoff=0.75)
+                    if close:
+                        raise ValueError(
+                            f"unknown key {key!r}. Did you mean {close[0]!r}? Fix its spelling."
+                        )
+        return value
+
     @field_validator("sync_logs", mode="before")
     @classmethod
     def _sync_logs(cls, value: Any) -> Any:
@@ -117,6 +134,19 @@ class SyncConfig(BaseModel):
         if value is None:
             return list(DEFAULT_SYNC_LOGS)
         return value
+
+    @model_validator(mode="after")
+    def _unique_targets(self) -> SyncConfig:
+        seen: dict[str, int] = {}
+        for index, mapping in enumerate(self.mappings):
+            if mapping.to in seen:
+                first = seen[mapping.to]
+                raise ValueError(
+                    f"mappings[{index}].to: {mapping.to!r} is already the target of "
+                    f"mappings[{first}]. Fix: map each destination field once."
+                )
+            seen[mapping.to] = index
+        return self
 
     @property
     def log_tables(self) -> frozenset[str]:
@@ -167,6 +197,21 @@ class Project(_Strict):
                 raise ValueError(
                     f"syncs.{name}.destination: no destination named {sync.destination!r} "
                     f"(destinations: {', '.join(self.destinations) or 'none'})"
+                )
+            dest_type = self.destinations[sync.destination].type
+            for key in sync.model_extra or {}:
+                if key != dest_type:
+                    raise ValueError(
+                        f"syncs.{name}.{key}: unknown key {key!r} (check its spelling). "
+                        f"Settings for the {dest_type} destination go under `{dest_type}:`."
+                    )
+        folded: dict[str, str] = {}
+        for name in self.syncs:
+            other = folded.setdefault(name.lower(), name)
+            if other != name:
+                raise ValueError(
+                    f"syncs.{name}: differs from sync {other!r} only in letter case. Fix: "
+                    "rename one (the engine names its tables after the sync, ignoring case)."
                 )
         return self
 

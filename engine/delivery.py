@@ -63,6 +63,7 @@ def to_delta_rows(
 ) -> list[DeltaRow]:
     """Turn streamed delta rows into DeltaRows (mapped payload plus the raw model row)."""
     rows = []
+    stored = model.stage_columns().items()
     for record in page:
         op = record["_lightning_op"]
         row_id = str(record["_lightning_row_id"])
@@ -70,7 +71,7 @@ def to_delta_rows(
         if op == "removed":
             rows.append(DeltaRow(row_id, op, {}, {}, match if match is not None else row_id))
             continue
-        model_row = {c: record[c] for c in model.columns}
+        model_row = {column: record[name] for column, name in stored}
         fields = {m.to: model_row[m.from_] for m in sync.mappings}
         rows.append(DeltaRow(row_id, op, fields, model_row, match if match is not None else row_id))
     return rows
@@ -196,6 +197,7 @@ class Deliverer:
         semaphore = asyncio.Semaphore(max(1, self.destination.concurrency()))
         done: set[int] = set()
         fatal: list[str] = []
+        unanswered: dict[int, list[DeltaRow]] = {}  # rows of a batch cut short by a fatal error
 
         async def send(index: int, batch: list[DeltaRow]) -> None:
             async with semaphore:
@@ -205,6 +207,12 @@ class Deliverer:
                     outcomes = await self.destination.deliver(batch)
                 except FatalDestinationError as error:
                     fatal.append(str(error))
+                    answered = {o.row_id for o in error.outcomes}
+                    if answered:
+                        self._account(
+                            [r for r in batch if r.row_id in answered], error.outcomes, failures
+                        )
+                        unanswered[index] = [r for r in batch if r.row_id not in answered]
                     return
                 except Exception as error:  # noqa: BLE001 - a destination bug fails the batch
                     outcomes = [
@@ -225,7 +233,7 @@ class Deliverer:
             self.report.fatal_error = reason
             for index, batch in enumerate(batches):
                 if index not in done:
-                    for row in batch:
+                    for row in unanswered.get(index, batch):
                         failures.append(
                             (
                                 row.row_id,

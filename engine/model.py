@@ -17,7 +17,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
-from dialects.base import Dialect, WarehouseError
+from dialects.base import Dialect, ErrorKind, WarehouseError
 from engine.config import ModelConfig, SyncConfig
 from engine.sql import quoted_column
 
@@ -44,7 +44,7 @@ def parse_model(name: str, model: ModelConfig, dialect: Dialect) -> exp.Query:
     except ParseError as error:
         raise ModelError(
             f"models.{name}.sql could not be parsed as {dialect.name} SQL: "
-            f"{str(error).splitlines()[0]}. Fix: the model must be one SELECT query."
+            f"{str(error).splitlines()[0].rstrip('.!')}. Fix: the model must be one SELECT query."
         ) from error
     if len(statements) != 1:
         raise ModelError(
@@ -53,10 +53,16 @@ def parse_model(name: str, model: ModelConfig, dialect: Dialect) -> exp.Query:
         )
     query = statements[0]
     if not isinstance(query, exp.Query):
-        kind = type(query).__name__.upper()
+        first = sql.split(None, 1)[0] if sql else ""
+        if isinstance(query, exp.Command) or query.key == first.lower():
+            kind = first.upper()
+            article = "an" if kind[:1] in "AEIOU" else "a"
+            what = f"is {article} {kind} statement, not a SELECT"
+        else:
+            what = f"is not a SELECT query (it begins with {first!r} and does not parse as one)"
         raise ModelError(
-            f"models.{name}.sql is a {kind} statement, not a SELECT. Fix: the model must be "
-            "one SELECT query (WITH allowed); the engine never runs other statements from it."
+            f"models.{name}.sql {what}. Fix: the model must be one SELECT query (WITH "
+            "allowed); the engine never runs other statements from it."
         )
     return query
 
@@ -72,6 +78,20 @@ class BoundModel:
     hashed_columns: list[str]
     match_column: str | None
     column_types: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def stored_columns(self) -> list[str]:
+        """The names the model's columns have in the stage and the delta, by position.
+
+        A model column may be named anything, ``_lightning_op`` included: inside the engine's
+        tables it is stored as ``_lightning_col_<i>`` so it never collides with the engine's
+        own columns.
+        """
+        return [f"_lightning_col_{index}" for index in range(len(self.columns))]
+
+    def stage_columns(self) -> dict[str, str]:
+        """Model column -> stored name (the stage's select list)."""
+        return dict(zip(self.columns, self.stored_columns, strict=True))
 
     def integer_key(self, dialect: Dialect) -> bool:
         """A single integer key column: stored as an integer (equal as text iff equal)."""
@@ -149,9 +169,16 @@ def bind_model(
         described = dialect.query_columns(query.sql(dialect=dialect.sqlglot_dialect))
     except Exception as error:  # noqa: BLE001 - classified by the dialect
         wrapped = error if isinstance(error, WarehouseError) else dialect.wrap(error, "")
+        if wrapped.kind is not ErrorKind.SQL:  # the warehouse failed, not the model's SQL
+            raise WarehouseError(
+                f"Reading model {name!r} from {dialect.describe()} failed: "
+                f"{str(wrapped).lstrip(': ')}",
+                wrapped.kind,
+                error,
+            ) from error
         raise ModelError(
-            f"models.{name} failed in the warehouse: {str(wrapped).lstrip(': ')}. Fix the "
-            "model's SQL (run it in your warehouse's console to see the full error)."
+            f"models.{name} failed in the warehouse: {str(wrapped).lstrip(': ').rstrip('.!')}. "
+            "Fix the model's SQL (run it in your warehouse's console to see the full error)."
         ) from error
     columns = [c for c, _ in described]
     if len(set(columns)) != len(columns):

@@ -18,7 +18,7 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
-from dialects.base import Dialect
+from dialects.base import Dialect, WarehouseError
 from engine.config import SyncConfig
 from engine.model import BoundModel
 from engine.sql import SqlRenderer, quoted_column
@@ -152,16 +152,30 @@ class Planner:
     def build_plan(self) -> KeyStats:
         """Stage the model, build the plan table and validate keys (steps 2 and 3)."""
         with self._timed("stage"):
-            self._run(
-                "stage",
-                exprs={
-                    "row_id": self.model.row_id_expression(self.dialect, as_text=self.key_as_text),
-                    "row_hash": self.model.hash_expression(self.dialect),
-                    "match_value": self.model.match_expression(self.dialect),
-                },
-                extra_tables={"model": self.model.query},
-                temporary=self.dialect.capabilities.temp_tables,
-            )
+            try:
+                self._run(
+                    "stage",
+                    exprs={
+                        "row_id": self.model.row_id_expression(
+                            self.dialect, as_text=self.key_as_text
+                        ),
+                        "row_hash": self.model.hash_expression(self.dialect),
+                        "match_value": self.model.match_expression(self.dialect),
+                        "stage_columns": self.model.stage_columns(),
+                    },
+                    extra_tables={"model": self.model.query},
+                    temporary=self.dialect.capabilities.temp_tables,
+                )
+            except Exception as error:  # noqa: BLE001 - the model's own SQL failed on its rows
+                if not self.dialect.is_driver_error(error):
+                    raise
+                wrapped = self.dialect.wrap(error, f"models.{self.model.name}")
+                raise WarehouseError(
+                    f"{wrapped} (while reading the model's rows). Fix the model's SQL (run it "
+                    "in your warehouse's console to see the full error).",
+                    wrapped.kind,
+                    error,
+                ) from error
         with self._timed("plan"):
             self._run("plan")
             self._run("rejections_table")
@@ -213,7 +227,7 @@ class Planner:
         params = acted_ops(self.sync)
         params["resend_unchanged"] = params["resend_unchanged"] or resend_unchanged
         with self._timed("diff"):
-            self._run("delta", params, exprs={"model_columns": self.model.columns})
+            self._run("delta", params, exprs={"model_columns": self.model.stored_columns})
             self._run("reject_invalid_keys")
             planned = {op: 0 for op in ALL_OPS}
             for op, count in self._fetch("delta_counts"):
@@ -228,8 +242,8 @@ class Planner:
     def fields_json(self, alias: str, removed_aware: bool) -> exp.Expression:
         """JSON of the raw model row (the sync logs' ``fields``)."""
         pairs = [
-            exp.JSONKeyValue(this=exp.Literal.string(c), expression=quoted_column(c, alias))
-            for c in self.model.columns
+            exp.JSONKeyValue(this=exp.Literal.string(c), expression=quoted_column(stored, alias))
+            for c, stored in self.model.stage_columns().items()
         ]
         as_json: exp.Expression = exp.JSONObject(expressions=pairs)
         if not removed_aware:
@@ -253,12 +267,12 @@ class Planner:
         sql = self.sql.one(
             "delta_sample", self.tables.as_dict(), {"fields_json": self.fields_json("d", True)}
         )
-        return [(r[0], r[1], r[2]) for r in self.dialect.fetchall(sql, {"limit": limit})]
+        return [(r[0], str(r[1]), r[2]) for r in self.dialect.fetchall(sql, {"limit": limit})]
 
     def stream_sql(self) -> str:
         """The query streaming the delta's rows to send, in a stable order."""
         return self.sql.one(
-            "delta_stream", self.tables.as_dict(), {"model_columns": self.model.columns}
+            "delta_stream", self.tables.as_dict(), {"model_columns": self.model.stored_columns}
         )
 
     def drop_run_tables(self, keep_committed_pair: bool) -> None:

@@ -130,18 +130,28 @@ def dialect_for(project: Project, source_name: str) -> Dialect:
 
 
 @contextmanager
-def connected(dialect: Dialect) -> Iterator[State]:
-    """Connect, create the engine's schemas and tables if missing, and close at the end."""
+def connected(dialect: Dialect, prepare: bool = True) -> Iterator[State]:
+    """Connect, create the engine's schemas and tables if missing, and close at the end.
+
+    With ``prepare=False`` the caller runs :func:`prepare_schemas` itself (after its read-only
+    checks, so a bad model writes nothing to the warehouse).
+    """
     dialect.connect()
     try:
         state = State(dialect, SqlRenderer(dialect))
-        try:
-            state.ensure_schemas()
-        except Exception as error:  # noqa: BLE001 - classified below
-            raise _schema_error(dialect, error) from error
+        if prepare:
+            prepare_schemas(state)
         yield state
     finally:
         dialect.close()
+
+
+def prepare_schemas(state: State) -> None:
+    """Create the engine's schemas and tables if missing (a privilege problem says how)."""
+    try:
+        state.ensure_schemas()
+    except Exception as error:  # noqa: BLE001 - classified below
+        raise _schema_error(state.dialect, error) from error
 
 
 def _schema_error(dialect: Dialect, error: BaseException) -> BaseException:
@@ -206,8 +216,9 @@ class SyncJob:
 def plan_sync(project: Project, sync_name: str, sample_rows: int = 5) -> PlanPreview:
     """Dry run: plan and diff, report counts and samples; send and commit nothing."""
     job = SyncJob(project, sync_name)
-    with connected(job.dialect) as state:
+    with connected(job.dialect, prepare=False) as state:
         model = job.bind()
+        prepare_schemas(state)
         run_id = state.acquire(sync_name)
         planner = job.planner(state, model, run_id)
         try:
@@ -219,6 +230,12 @@ def plan_sync(project: Project, sync_name: str, sample_rows: int = 5) -> PlanPre
             planned, rejected = planner.build_delta(_must_resend(job, state, model, baseline))
             sample = planner.sample(sample_rows)
             return PlanPreview(sync_name, planned, rejected, keys, sample, planner.timings)
+        except Exception as error:
+            if job.dialect.is_driver_error(error):
+                raise job.dialect.wrap(
+                    error, f"Planning sync {sync_name!r} failed in the warehouse"
+                ) from error
+            raise
         finally:
             with suppress(Exception):
                 planner.drop_run_tables(keep_committed_pair=False)
@@ -251,8 +268,9 @@ def run_sync(
         raise ConfigError("--full-resync and --reset-cdc exclude each other: pick one.")
     job = SyncJob(project, sync_name)
     kind = "full_resync" if full_resync else "reset_cdc" if reset_cdc else "run"
-    with connected(job.dialect) as state:
+    with connected(job.dialect, prepare=False) as state:
         model = job.bind()
+        prepare_schemas(state)
         run_id = state.acquire(sync_name)
         started = utcnow()
         planner = job.planner(state, model, run_id)
@@ -308,6 +326,10 @@ def run_sync(
                 _record_failed_run(job, audit, model, run_id, started, error)
                 with suppress(Exception):
                     planner.drop_run_tables(keep_committed_pair=False)
+            if isinstance(error, Exception) and job.dialect.is_driver_error(error):
+                raise job.dialect.wrap(
+                    error, f"Run {run_id} of sync {sync_name!r} failed in the warehouse"
+                ) from error
             raise
         finally:
             with suppress(Exception):
@@ -395,9 +417,16 @@ def _deliver(
         try:
             try:
                 await job.destination.open(context)
-            except FatalDestinationError as error:
-                deliverer.report.fatal_error = str(error)
-                deliverer.abort_all(str(error))
+            except Exception as error:  # noqa: BLE001 - the run ends early, cleanly
+                reason = (
+                    str(error)
+                    if isinstance(error, FatalDestinationError)
+                    else f"the {job.destination.type_name} destination could not start: {error!r}"
+                )
+                deliverer.report.fatal_error = reason
+                deliverer.abort_all(reason)
+                with suppress(Exception):
+                    await job.destination.close()
                 return deliverer.report
             try:
                 return await deliverer.run()

@@ -6,7 +6,8 @@ canonical one) and parsed by sqlglot. They use three kinds of placeholder:
 - ``__name__`` as a *table*: replaced by a qualified table (or a subquery);
 - ``__name__`` as a *column*: replaced by an expression built in Python (a row hash, the key
   as text), or, when given a list of column names, spliced in as that many quoted columns
-  (``d.__model_columns__`` becomes ``d."a", d."b"``);
+  (``d.__model_columns__`` becomes ``d."a", d."b"``), or, when given a mapping of column
+  names to aliases, as that many aliased columns (``m.__x__`` becomes ``m."a" AS "c0"``);
 - ``:name`` as a *value*: left as a bound parameter, rendered in the driver's paramstyle.
 
 Every identifier is quoted; the engine's own names (from the template) are folded to the
@@ -32,7 +33,7 @@ TEMPLATE_DIR = Path(sql_templates.__file__).resolve().parent
 CANONICAL_DIALECT = "duckdb"
 _PLACEHOLDER = re.compile(r"^__([a-z0-9_]+)__$")
 
-Substitute = exp.Expression | Sequence[str]
+Substitute = exp.Expression | Sequence[str] | Mapping[str, str]
 
 
 @cache
@@ -149,7 +150,13 @@ class SqlRenderer:
                 value = exprs.get(key) if key else None
                 if key and value is not None and not isinstance(value, exp.Expression):
                     qualifier = item.table or None
-                    spliced.extend(quoted_column(col, qualifier) for col in value)
+                    if isinstance(value, Mapping):
+                        spliced.extend(
+                            exp.alias_(quoted_column(col, qualifier), alias, quoted=True)
+                            for col, alias in value.items()
+                        )
+                    else:
+                        spliced.extend(quoted_column(col, qualifier) for col in value)
                     changed = True
                 else:
                     spliced.append(item)

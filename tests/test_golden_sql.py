@@ -58,7 +58,8 @@ def _render_all(dialect_name: str, tmp_path: Path) -> dict[str, str]:
         "row_id": model.row_id_expression(dialect),
         "row_hash": model.hash_expression(dialect),
         "match_value": model.match_expression(dialect),
-        "model_columns": model.columns,
+        "model_columns": model.stored_columns,
+        "stage_columns": model.stage_columns(),
         "fields_json": planner.fields_json("d", removed_aware=True),
     }
     rendered = {}
@@ -93,5 +94,5 @@ def test_templates_match_golden_files(dialect_name: str, tmp_path: Path) -> None
 
 def test_identifiers_are_always_quoted(tmp_path: Path) -> None:
     rendered = _render_all("duckdb", tmp_path)
-    assert '"we""ird"' in rendered["delta"]
+    assert 'AS "model_row"' in rendered["stage"] and '"model_row"."we""ird"' in rendered["stage"]
     assert '"hightouch_planner"."s_1700000000000000_plan"' in rendered["plan"]

@@ -10,6 +10,7 @@ from engine.destinations.base import Destination, DestinationConfigError
 
 # type -> "module:Class"; a module (and its client library) is imported only when used.
 REGISTRY: dict[str, str] = {
+    "contentstack": "engine.destinations.contentstack:ContentstackDestination",
     "file": "engine.destinations.file:FileDestination",
     "http": "engine.destinations.http:HttpDestination",
 }

@@ -23,7 +23,15 @@ class DestinationConfigError(Exception):
 
 
 class FatalDestinationError(Exception):
-    """The destination cannot take any more rows this run (the run ends early, cleanly)."""
+    """The destination cannot take any more rows this run (the run ends early, cleanly).
+
+    ``outcomes`` holds the rows of the failing batch that were answered before the error
+    (a batch split in halves): the runner records them, and aborts only the rest.
+    """
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        self.outcomes: list[Outcome] = []
 
 
 class DestinationAuthError(FatalDestinationError):

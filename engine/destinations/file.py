@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import IO, Any
 
 from engine.config import DestinationConfig, SyncConfig
-from engine.destinations.base import Capabilities, DeltaRow, Destination, Outcome, RunContext
+from engine.destinations.base import (
+    Capabilities,
+    DeltaRow,
+    Destination,
+    FatalDestinationError,
+    Outcome,
+    RunContext,
+)
 
 
 class FileDestination(Destination):
@@ -40,7 +47,14 @@ class FileDestination(Destination):
     async def open(self, context: RunContext) -> None:
         self._context = context
         self.run_dir = self.root / context.sync_name / str(context.sync_run_id)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise FatalDestinationError(
+                f"The file destination {self.sync.destination!r} cannot write under "
+                f"{self.root}: {error}. Fix `path` under destinations.{self.sync.destination} "
+                "(a writable directory, or one that can be created) and run again."
+            ) from error
 
     def _file(self, op: str) -> IO[str]:
         if op not in self._files:

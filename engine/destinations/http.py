@@ -8,7 +8,9 @@ Contract: with ``batch_size: 1`` added and changed rows send the mapped fields a
 object; with a larger batch, a JSON array of objects each also carrying ``"row_id"`` (the
 path may then not use ``{row_id}``). ``removed`` sends no body under ``delete`` (a batch
 sends an array of ``{"row_id": ...}``); under ``clear`` it sends the ``changed`` request
-with every mapped field null. ``{row_id}`` in a path is URL-encoded.
+with every mapped field null. ``{row_id}`` in a path is URL-encoded. Under mode ``update``
+every row is sent as an update: added rows use the ``changed`` request (a row the endpoint
+cannot match fails and is retried next run).
 
 Failures: 429, 5xx, timeouts and connection errors are retried (see
 :mod:`engine.destinations.http_client`); 401/403 end the run (rows not attempted are
@@ -31,6 +33,7 @@ from engine.destinations.base import (
     Destination,
     DestinationAuthError,
     DestinationConfigError,
+    FatalDestinationError,
     Outcome,
     RunContext,
 )
@@ -129,7 +132,7 @@ class HttpDestination(Destination):
         self._context: RunContext | None = None
 
     def _check_requests(self, sync_name: str) -> None:
-        needed = ["added", "changed"]
+        needed = ["changed"] if self.sync.mode == "update" else ["added", "changed"]
         if self.sync.mode == "mirror" and self.sync.delete_behavior == "delete":
             needed.append("removed")
         for op in needed:
@@ -138,6 +141,14 @@ class HttpDestination(Destination):
                     f"syncs.{sync_name}.http.{op}: missing. Fix: add "
                     f'{op}: {{method: PUT, path: "/records/{{row_id}}"}} (a method and a path).'
                 )
+        if self.sync_settings.batch_size > 1:
+            for index, mapping in enumerate(self.sync.mappings):
+                if mapping.to == "row_id":
+                    raise DestinationConfigError(
+                        f"syncs.{sync_name}.mappings[{index}].to: 'row_id' is reserved when "
+                        "http.batch_size > 1 (each item of a batch carries its key as row_id). "
+                        "Fix: map it to another field name, or set batch_size: 1."
+                    )
 
     def batch_size(self) -> int:
         return self.sync_settings.batch_size
@@ -173,7 +184,8 @@ class HttpDestination(Destination):
             spec = self.sync_settings.removed
             assert spec is not None
             return spec, False
-        spec = self.sync_settings.added if row.op_type == "added" else self.sync_settings.changed
+        as_added = row.op_type == "added" and self._context.mode != "update"
+        spec = self.sync_settings.added if as_added else self.sync_settings.changed
         assert spec is not None
         return spec, True
 
@@ -222,9 +234,13 @@ class HttpDestination(Destination):
         if isinstance(result, Sent) and 400 <= result.response.status_code < 500:
             # A client error may come from one row: halve until the bad rows are isolated.
             middle = len(rows) // 2
-            return await self._send_batch_or_one(rows[:middle]) + await self._send_batch_or_one(
-                rows[middle:]
-            )
+            first = await self._send_batch_or_one(rows[:middle])
+            try:
+                second = await self._send_batch_or_one(rows[middle:])
+            except FatalDestinationError as error:
+                error.outcomes = first + error.outcomes  # the first half did arrive
+                raise
+            return first + second
         reason = describe_failure(result)
         return [Outcome(row.row_id, False, reason) for row in rows]
 

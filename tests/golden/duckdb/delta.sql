@@ -69,10 +69,10 @@ SELECT
   "a"."op_type" AS "_lightning_op",
   "a"."reject_reason" AS "_lightning_reject_reason",
   "a"."match_value" AS "_lightning_match",
-  "s"."account",
-  "s"."id",
-  "s"."email",
-  "s"."we""ird"
+  "s"."_lightning_col_0",
+  "s"."_lightning_col_1",
+  "s"."_lightning_col_2",
+  "s"."_lightning_col_3"
 FROM "acted" AS "a"
 LEFT JOIN "lightning_stage_1700000000000000" AS "s"
   ON "s"."_lightning_row_id" = "a"."row_id"

@@ -24,10 +24,10 @@ SELECT
     WHEN "d"."_lightning_op" = 'removed'
     THEN JSON_OBJECT('row_id', "d"."_lightning_row_id")
     ELSE JSON_OBJECT(
-      'account', "d"."account",
-      'id', "d"."id",
-      'email', "d"."email",
-      'we"ird', "d"."we""ird"
+      'account', "d"."_lightning_col_0",
+      'id', "d"."_lightning_col_1",
+      'email', "d"."_lightning_col_2",
+      'we"ird', "d"."_lightning_col_3"
     )
   END
 FROM "lightning_stage_1700000000000000" AS "s"

@@ -1,0 +1,1 @@
+"""Reproducible benchmarks for the Lightning sync engine: see bench/README.md."""

@@ -1,0 +1,168 @@
+"""Rows per second of a Contentstack users sync against the local fake, by concurrency.
+
+    python examples/contentstack/measure_throughput.py                    # 100,000 rows, 1/8/32
+    python examples/contentstack/measure_throughput.py --rows 10000 --concurrency 1
+    python examples/contentstack/measure_throughput.py --profile          # where time goes
+
+Each concurrency gets a fresh project and warehouse (``seed.py``'s users) and a fresh
+fake Contentstack (``tests/fakes/contentstack.py``) in its own process on 127.0.0.1, with
+``--latency`` seconds of server latency per request (5 ms by default) and no request
+recording. The sync is ``users_to_dal`` of the example project: ``PATCH
+/v2/attributes/user/email_sha256/{hash}`` with three attributes and an audiences list, one
+request per row. Printed per concurrency: delivery seconds, rows/second, the ceiling
+``concurrency / latency``, and the CPU the engine's process used per row (when that times
+the rate is near one core, the client's CPU, not the server or the rate limit, is the
+bound). ``--profile`` adds the functions that took the most CPU, grouped by package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from engine.config import load_project  # noqa: E402
+from engine.run import run_sync  # noqa: E402
+from examples.contentstack.seed import seed  # noqa: E402
+
+DAL_TOKEN = "at.fakedal.token"
+SERVER = """
+import sys, time
+sys.path.insert(0, {repo!r})
+from tests.fakes.contentstack import FakeContentstack
+fake = FakeContentstack(record_requests=False, latency_seconds={latency!r})
+fake.start()
+print(fake.url, flush=True)
+sys.stdin.read()
+fake.stop()
+"""
+
+
+def start_fake(latency: float) -> tuple[subprocess.Popen[str], str]:
+    """The fake in its own process (so it does not share this process's CPU); its URL."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", SERVER.format(repo=str(REPO), latency=latency)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    return process, process.stdout.readline().strip()
+
+
+def write_project(directory: Path, url: str, concurrency: int, rate: float | None) -> None:
+    """The example project, pointed at the fake, with the given concurrency and rate."""
+    project = yaml.safe_load((REPO / "examples/contentstack/lightning.yml").read_text())
+    dest = project["destinations"]["contentstack"]
+    dest.update(access_token=DAL_TOKEN, api_base_url=url, project_uid="p", auth_token="t")
+    block = project["syncs"]["users_to_dal"]["contentstack"]
+    block["concurrency"] = concurrency
+    block["rate_limit_per_second"] = rate
+    (directory / "lightning.yml").write_text(yaml.safe_dump(project, sort_keys=False))
+
+
+def profile_summary(profiler: cProfile.Profile, top: int = 12) -> str:
+    """Own CPU time by package, then the functions with the most own time."""
+    stats = pstats.Stats(profiler)
+    by_package: dict[str, float] = defaultdict(float)
+    rows = []
+    for (filename, line, name), (_, _, tottime, _, _) in stats.stats.items():  # type: ignore[attr-defined]
+        path = filename.replace("\\", "/")
+        if "site-packages/" in path:
+            package = path.split("site-packages/", 1)[1].split("/", 1)[0]
+        elif path.startswith(str(REPO)):
+            package = "lightning:" + path[len(str(REPO)) + 1 :].split("/", 1)[0]
+        elif path.startswith("~") or "<" in path:
+            package = "builtins"
+        else:
+            package = "stdlib:" + Path(path).stem
+        by_package[package] += tottime
+        rows.append((tottime, f"{Path(path).name}:{line}({name})"))
+    total = sum(by_package.values()) or 1.0
+    lines = ["  own CPU by package:"]
+    for package, seconds in sorted(by_package.items(), key=lambda kv: -kv[1])[:top]:
+        lines.append(f"    {seconds:7.2f} s {100 * seconds / total:5.1f}%  {package}")
+    lines.append("  top functions (own time):")
+    for seconds, where in sorted(rows, reverse=True)[:top]:
+        lines.append(f"    {seconds:7.2f} s  {where}")
+    return "\n".join(lines)
+
+
+def measure(
+    rows: int, concurrency: int, latency: float, rate: float | None, profile: bool
+) -> dict[str, float]:
+    """One sync of ``rows`` new users at ``concurrency``; its figures."""
+    process, url = start_fake(latency)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            directory = Path(tmp)
+            seed(directory / "warehouse.duckdb", rows)
+            write_project(directory, url, concurrency, rate)
+            project = load_project(directory / "lightning.yml")
+            profiler = cProfile.Profile() if profile else None
+            cpu = time.process_time()
+            if profiler is not None:
+                profiler.enable()
+            result = run_sync(project, "users_to_dal")
+            if profiler is not None:
+                profiler.disable()
+            cpu = time.process_time() - cpu
+    finally:
+        assert process.stdin is not None
+        process.stdin.close()
+        process.wait(timeout=30)
+    counts = result.counters.as_dict()
+    succeeded = counts["succeeded"]["added"]
+    if result.status != "succeeded" or succeeded != rows:
+        raise SystemExit(f"run did not deliver every row: {result.status} {counts}")
+    seconds = result.timings["deliver"]
+    figures = {
+        "concurrency": concurrency,
+        "rows": rows,
+        "deliver_seconds": seconds,
+        "rows_per_second": rows / seconds,
+        "ceiling": concurrency / latency if latency else float("inf"),
+        "cpu_ms_per_row": 1000 * cpu / rows,
+    }
+    print(
+        f"concurrency {concurrency:>3}: {rows:,} rows delivered in {seconds:,.1f} s = "
+        f"{rows / seconds:,.0f} rows/s (ceiling {figures['ceiling']:,.0f}); engine process "
+        f"CPU {figures['cpu_ms_per_row']:.2f} ms/row = "
+        f"{cpu / max(seconds, 1e-9):.0%} of one core over the run",
+        flush=True,
+    )
+    if profiler is not None:
+        print(profile_summary(profiler), flush=True)
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--latency", type=float, default=0.005, help="server latency, seconds")
+    parser.add_argument("--rate-limit", type=float, default=None, help="requests per second")
+    parser.add_argument("--profile", action="store_true", help="cProfile the engine's process")
+    args = parser.parse_args()
+    print(
+        f"{args.rows:,} users, server latency {args.latency * 1000:g} ms, rate limit "
+        f"{args.rate_limit or 'none'}",
+        flush=True,
+    )
+    for concurrency in args.concurrency:
+        measure(args.rows, concurrency, args.latency, args.rate_limit, args.profile)
+
+
+if __name__ == "__main__":
+    main()
