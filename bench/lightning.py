@@ -105,8 +105,7 @@ def measure_plan(db_path: str, table: str, key: str, mapped: list[str], workdir:
             commits = state.committed(SYNC)
             baseline = commits[0] if commits else None
             planner.use_baseline(baseline)
-            planner.build_plan()
-            planner.build_delta()
+            planner.plan_and_diff()
             stream_started = time.perf_counter()
             for page in job.dialect.stream(planner.stream_sql(), None, STREAM_PAGE_ROWS):
                 delta_rows += len(to_delta_rows(page, model, job.sync))

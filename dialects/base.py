@@ -46,6 +46,9 @@ class Capabilities:
         max_string_bytes: the longest string a column holds, or None for no practical limit;
             sync-log ``fields`` are truncated to it (only in the log).
         requires_location: queries run as jobs in a location (BigQuery).
+        snapshot_rereads: statements inside one transaction read the same snapshot, so the
+            planner can read the model twice (plan, then the delta's fields) instead of
+            copying it into a stage first.
     """
 
     transactions: bool
@@ -55,6 +58,7 @@ class Capabilities:
     identifier_case: str = "preserve"  # preserve | lower | upper
     max_string_bytes: int | None = None
     requires_location: bool = False
+    snapshot_rereads: bool = False
 
 
 class WarehouseError(Exception):

@@ -54,6 +54,7 @@ class DuckDBDialect(Dialect):
         delete=True,
         identifier_case="preserve",
         max_string_bytes=None,
+        snapshot_rereads=True,  # MVCC: a transaction reads one snapshot
     )
 
     def __init__(self, settings: dict[str, Any], project_dir: Path):

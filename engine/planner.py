@@ -112,6 +112,12 @@ class Planner:
         self.run_id = run_id
         self.timings: dict[str, float] = {}
         self.key_as_text = not model.integer_key(dialect)
+        # Copy the model into a stage, or read it twice inside one transaction (measured in
+        # bench/: on DuckDB the copy costs more than the second, filtered read).
+        setting = dialect.settings.get("stage_model")
+        self.staged = (
+            (not dialect.capabilities.snapshot_rereads) if setting is None else bool(setting)
+        )
         stage = (
             exp.Table(this=exp.to_identifier(f"lightning_stage_{run_id}", quoted=True))
             if dialect.capabilities.temp_tables
@@ -149,35 +155,65 @@ class Planner:
         return self.dialect.fetchall(self.sql.one(template, self.tables.as_dict()), params)
 
     # -- steps ------------------------------------------------------------------------------
+    def plan_and_diff(
+        self, diff: bool = True, resend_unchanged: bool = False
+    ) -> tuple[KeyStats, dict[str, int]]:
+        """Steps 2-4: plan, validate keys and (unless ``diff`` is False) build the delta.
+
+        Without a stage, the model is read twice (plan, then the delta's fields) inside one
+        transaction, so both reads see the same snapshot.
+        """
+        planned = dict.fromkeys(ALL_OPS, 0)
+        if self.staged:
+            stats = self.build_plan()
+            if diff:
+                planned, _ = self.build_delta(resend_unchanged)
+            return stats, planned
+        with self.dialect.transaction():
+            stats = self.build_plan()
+            if diff:
+                planned, _ = self.build_delta(resend_unchanged)
+        return stats, planned
+
+    def stage_query(self) -> exp.Expression:
+        """The model's rows with row_id, hash and match value (see stage_query.sql)."""
+        sql = self.sql.one(
+            "stage_query",
+            {"model": self.model.query},
+            {
+                "row_id": self.model.row_id_expression(self.dialect, as_text=self.key_as_text),
+                "row_hash": self.model.hash_expression(self.dialect),
+                "match_value": self.model.match_expression(self.dialect),
+                "stage_columns": self.model.stage_columns(),
+            },
+        )
+        return _parsed(sql, self.dialect)
+
     def build_plan(self) -> KeyStats:
-        """Stage the model, build the plan table and validate keys (steps 2 and 3)."""
-        with self._timed("stage"):
-            try:
-                self._run(
-                    "stage",
-                    exprs={
-                        "row_id": self.model.row_id_expression(
-                            self.dialect, as_text=self.key_as_text
-                        ),
-                        "row_hash": self.model.hash_expression(self.dialect),
-                        "match_value": self.model.match_expression(self.dialect),
-                        "stage_columns": self.model.stage_columns(),
-                    },
-                    extra_tables={"model": self.model.query},
-                    temporary=self.dialect.capabilities.temp_tables,
-                )
-            except Exception as error:  # noqa: BLE001 - the model's own SQL failed on its rows
-                if not self.dialect.is_driver_error(error):
-                    raise
-                wrapped = self.dialect.wrap(error, f"models.{self.model.name}")
-                raise WarehouseError(
-                    f"{wrapped} (while reading the model's rows). Fix the model's SQL (run it "
-                    "in your warehouse's console to see the full error).",
-                    wrapped.kind,
-                    error,
-                ) from error
+        """Stage the model (or not), build the plan table and validate keys (steps 2-3)."""
+        try:
+            if self.staged:
+                with self._timed("stage"):
+                    self._run(
+                        "stage",
+                        extra_tables={"stage_query": self.stage_query()},
+                        temporary=self.dialect.capabilities.temp_tables,
+                    )
+            else:
+                self.tables.stage = self.stage_query()
+            with self._timed("plan"):
+                self._run("plan")
+        except Exception as error:  # noqa: BLE001 - the model's own SQL failed on its rows
+            if not self.dialect.is_driver_error(error):
+                raise
+            wrapped = self.dialect.wrap(error, f"models.{self.model.name}")
+            raise WarehouseError(
+                f"{wrapped} (while reading the model's rows). Fix the model's SQL (run it "
+                "in your warehouse's console to see the full error).",
+                wrapped.kind,
+                error,
+            ) from error
         with self._timed("plan"):
-            self._run("plan")
             self._run("rejections_table")
         with self._timed("keys"):
             null_rows, dup_keys, dup_rows = self._fetch("key_stats")[0]
@@ -232,10 +268,11 @@ class Planner:
             planned = {op: 0 for op in ALL_OPS}
             for op, count in self._fetch("delta_counts"):
                 planned[str(op)] = int(count)
-        rejected = self._count_rejections()
+        rejected = self.count_rejections()
         return planned, rejected
 
-    def _count_rejections(self) -> int:
+    def count_rejections(self) -> int:
+        """Rows already in this run's rejections table."""
         count = exp.select(exp.func("count", exp.Star())).from_(self.tables.rejections.copy())
         return int(self.dialect.fetchall(self.sql.expression(count))[0][0])
 
@@ -277,7 +314,9 @@ class Planner:
 
     def drop_run_tables(self, keep_committed_pair: bool) -> None:
         """Drop the stage and delta (and the plan and rejections unless they are kept)."""
-        names: list[exp.Table] = [self.tables.stage, self.tables.delta]
+        names: list[exp.Expression] = [self.tables.delta]
+        if self.staged:
+            names.append(self.tables.stage)
         if not keep_committed_pair:
             names += [self.tables.plan, self.tables.rejections]
         for table in names:

@@ -226,8 +226,10 @@ def plan_sync(project: Project, sync_name: str, sample_rows: int = 5) -> PlanPre
             commits = state.committed(sync_name)
             baseline = commits[0] if commits else None
             planner.use_baseline(baseline)
-            keys = planner.build_plan()
-            planned, rejected = planner.build_delta(_must_resend(job, state, model, baseline))
+            keys, planned = planner.plan_and_diff(
+                resend_unchanged=_must_resend(job, state, model, baseline)
+            )
+            rejected = planner.count_rejections()
             sample = planner.sample(sample_rows)
             return PlanPreview(sync_name, planned, rejected, keys, sample, planner.timings)
         except Exception as error:
@@ -283,11 +285,11 @@ def run_sync(
             commits = state.committed(sync_name)
             baseline = None if full_resync else (commits[0] if commits else None)
             planner.use_baseline(baseline)
-            result.keys = planner.build_plan()
+            result.keys, planned = planner.plan_and_diff(
+                diff=not reset_cdc, resend_unchanged=_must_resend(job, state, model, baseline)
+            )
             statements: list[tuple[str, dict[str, Any] | None]] = []
             if not reset_cdc:
-                resend = _must_resend(job, state, model, baseline)
-                planned, _ = planner.build_delta(resend)
                 if on_planned is not None:
                     on_planned(sum(planned.values()))
                 result.delivery = _deliver(job, planner, model, run_id, state, on_progress, cancel)

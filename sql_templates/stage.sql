@@ -1,10 +1,4 @@
--- The model, read once: every later step reads this snapshot, never the model again.
--- Model columns are stored under positional names (the model's own names are user input and
--- could collide with the engine's columns); the sync logs and the payload map them back.
+-- The model, read once into a stage: every later step reads this snapshot, not the model.
+-- (Warehouses that can re-read the model at one snapshot skip this copy: see Planner.)
 CREATE TEMPORARY TABLE __stage__ AS
-SELECT
-    __row_id__ AS _lightning_row_id,
-    __row_hash__ AS _lightning_row_hash,
-    __match_value__ AS _lightning_match,
-    model_row.__stage_columns__
-FROM __model__ AS model_row;
+SELECT * FROM __stage_query__ AS staged;

@@ -53,6 +53,7 @@ def _render_all(dialect_name: str, tmp_path: Path) -> dict[str, str]:
         "commits": state.commits,
         "locks": state.locks,
         "model": model.query,
+        "stage_query": planner.stage_query(),
     }
     exprs = {
         "row_id": model.row_id_expression(dialect),

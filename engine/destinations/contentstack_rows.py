@@ -69,10 +69,11 @@ def audiences(row: DeltaRow, settings: ContentstackSyncSettings) -> list[str] | 
     if value is None:
         return None
     if isinstance(value, str):
+        text = value
         try:
-            value = json.loads(value) if value.strip() else []
+            value = json.loads(text) if text.strip() else []
         except ValueError:
-            value = [part.strip() for part in value.split(",") if part.strip()]
+            value = [part.strip() for part in text.split(",") if part.strip()]
     if not isinstance(value, list | tuple) or any(isinstance(v, dict | list) for v in value):
         return (
             f"audiences column {spec.from_!r} holds {type(value).__name__} "

@@ -152,7 +152,7 @@ class HttpSender:
             else None
         )
         self._backoff = wait_exponential_jitter(
-            initial=self.retry.initial_backoff, max=self.retry.max_backoff, jitter=self.retry.jitter
+            multiplier=self.retry.initial_backoff, max=self.retry.max_backoff, jitter=self.retry.jitter
         )
 
     async def close(self) -> None:
