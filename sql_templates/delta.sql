@@ -1,28 +1,52 @@
 -- The diff (SPEC section 3): the last committed rejections take precedence, then the plans.
 -- Only the ops this sync acts on are kept; fields are joined back from the stage.
 CREATE TABLE __delta__ AS
-WITH diff AS (
+WITH changes AS (
+    -- Keys whose plan rows differ (or that only one plan has); equal rows drop out here,
+    -- before any per-row CASE runs.
     SELECT
-        COALESCE(c.row_id, p.row_id, r.row_id) AS row_id,
-        CASE
-            WHEN c.row_id IS NOT NULL AND r.op_type = 'added' THEN 'added'
-            WHEN c.row_id IS NOT NULL AND r.op_type IS NOT NULL THEN 'changed'
-            WHEN c.row_id IS NOT NULL AND p.row_id IS NOT NULL
-                AND (c.row_hash IS NULL OR p.row_hash IS NULL OR c.row_hash <> p.row_hash)
-                THEN 'changed'
-            WHEN c.row_id IS NOT NULL AND p.row_id IS NOT NULL AND :resend_unchanged
-                THEN 'changed'
-            WHEN c.row_id IS NOT NULL AND p.row_id IS NOT NULL THEN NULL
-            WHEN c.row_id IS NOT NULL THEN 'added'
-            WHEN r.op_type = 'added' THEN NULL
-            WHEN r.op_type IS NOT NULL THEN 'removed'
-            ELSE 'removed'
-        END AS op_type,
-        CASE WHEN c.copies > 1 THEN 'primary key is not unique' END AS reject_reason,
-        COALESCE(c.match_value, p.match_value, r.match_value) AS match_value
+        COALESCE(c.row_id, p.row_id) AS row_id,
+        c.row_id IS NOT NULL AS in_current,
+        p.row_id IS NOT NULL AS in_previous,
+        c.copies AS copies,
+        COALESCE(c.match_value, p.match_value) AS match_value
     FROM __plan__ AS c
     FULL OUTER JOIN __prev_plan__ AS p ON c.row_id = p.row_id
-    FULL OUTER JOIN __prev_rejections__ AS r ON r.row_id = COALESCE(c.row_id, p.row_id)
+    WHERE c.row_id IS NULL
+        OR p.row_id IS NULL
+        OR c.row_hash IS NULL
+        OR p.row_hash IS NULL
+        OR c.row_hash <> p.row_hash
+        OR :resend_unchanged
+),
+retries AS (
+    -- The last committed rejections, looked up in this run's plan.
+    SELECT
+        r.row_id AS row_id,
+        r.op_type AS last_op,
+        c.row_id IS NOT NULL AS in_current,
+        c.copies AS copies,
+        COALESCE(c.match_value, r.match_value) AS match_value
+    FROM __prev_rejections__ AS r
+    LEFT JOIN __plan__ AS c ON c.row_id = r.row_id
+),
+diff AS (
+    SELECT
+        COALESCE(t.row_id, ch.row_id) AS row_id,
+        CASE
+            WHEN t.row_id IS NOT NULL AND t.in_current AND t.last_op = 'added' THEN 'added'
+            WHEN t.row_id IS NOT NULL AND t.in_current THEN 'changed'
+            WHEN t.row_id IS NOT NULL AND t.last_op = 'added' THEN NULL
+            WHEN t.row_id IS NOT NULL THEN 'removed'
+            WHEN ch.in_current AND ch.in_previous THEN 'changed'
+            WHEN ch.in_current THEN 'added'
+            ELSE 'removed'
+        END AS op_type,
+        CASE WHEN COALESCE(t.copies, ch.copies) > 1 THEN 'primary key is not unique' END
+            AS reject_reason,
+        COALESCE(t.match_value, ch.match_value) AS match_value
+    FROM changes AS ch
+    FULL OUTER JOIN retries AS t ON t.row_id = ch.row_id
 ),
 acted AS (
     SELECT * FROM diff

@@ -1,36 +1,13 @@
 /* The diff (SPEC section 3): the last committed rejections take precedence, then the plans. */
 /* Only the ops this sync acts on are kept; fields are joined back from the stage. */
 CREATE TABLE "hightouch_planner"."s_1700000000000000_delta" AS
-WITH "diff" AS (
+WITH "changes" AS (
   SELECT
-    COALESCE("c"."row_id", "p"."row_id", "r"."row_id") AS "row_id",
-    CASE
-      WHEN NOT "c"."row_id" IS NULL AND "r"."op_type" = 'added'
-      THEN 'added'
-      WHEN NOT "c"."row_id" IS NULL AND NOT "r"."op_type" IS NULL
-      THEN 'changed'
-      WHEN NOT "c"."row_id" IS NULL
-      AND NOT "p"."row_id" IS NULL
-      AND (
-        "c"."row_hash" IS NULL
-        OR "p"."row_hash" IS NULL
-        OR "c"."row_hash" <> "p"."row_hash"
-      )
-      THEN 'changed'
-      WHEN NOT "c"."row_id" IS NULL AND NOT "p"."row_id" IS NULL AND $resend_unchanged
-      THEN 'changed'
-      WHEN NOT "c"."row_id" IS NULL AND NOT "p"."row_id" IS NULL
-      THEN NULL
-      WHEN NOT "c"."row_id" IS NULL
-      THEN 'added'
-      WHEN "r"."op_type" = 'added'
-      THEN NULL
-      WHEN NOT "r"."op_type" IS NULL
-      THEN 'removed'
-      ELSE 'removed'
-    END AS "op_type",
-    CASE WHEN "c"."copies" > 1 THEN 'primary key is not unique' END AS "reject_reason",
-    COALESCE("c"."match_value", "p"."match_value", "r"."match_value") AS "match_value"
+    COALESCE("c"."row_id", "p"."row_id") AS "row_id",
+    NOT "c"."row_id" IS NULL AS "in_current",
+    NOT "p"."row_id" IS NULL AS "in_previous",
+    "c"."copies" AS "copies",
+    COALESCE("c"."match_value", "p"."match_value") AS "match_value"
   FROM "hightouch_planner"."s_1700000000000000_plan" AS "c"
   FULL OUTER JOIN (
     SELECT
@@ -40,14 +17,55 @@ WITH "diff" AS (
       FALSE
   ) AS "p"
     ON "c"."row_id" = "p"."row_id"
-  FULL OUTER JOIN (
+  WHERE
+    "c"."row_id" IS NULL
+    OR "p"."row_id" IS NULL
+    OR "c"."row_hash" IS NULL
+    OR "p"."row_hash" IS NULL
+    OR "c"."row_hash" <> "p"."row_hash"
+    OR $resend_unchanged
+), "retries" AS (
+  SELECT
+    "r"."row_id" AS "row_id",
+    "r"."op_type" AS "last_op",
+    NOT "c"."row_id" IS NULL AS "in_current",
+    "c"."copies" AS "copies",
+    COALESCE("c"."match_value", "r"."match_value") AS "match_value"
+  FROM (
     SELECT
       *
     FROM "hightouch_planner"."s_1700000000000000_rejections"
     WHERE
       FALSE
   ) AS "r"
-    ON "r"."row_id" = COALESCE("c"."row_id", "p"."row_id")
+  LEFT JOIN "hightouch_planner"."s_1700000000000000_plan" AS "c"
+    ON "c"."row_id" = "r"."row_id"
+), "diff" AS (
+  SELECT
+    COALESCE("t"."row_id", "ch"."row_id") AS "row_id",
+    CASE
+      WHEN NOT "t"."row_id" IS NULL AND "t"."in_current" AND "t"."last_op" = 'added'
+      THEN 'added'
+      WHEN NOT "t"."row_id" IS NULL AND "t"."in_current"
+      THEN 'changed'
+      WHEN NOT "t"."row_id" IS NULL AND "t"."last_op" = 'added'
+      THEN NULL
+      WHEN NOT "t"."row_id" IS NULL
+      THEN 'removed'
+      WHEN "ch"."in_current" AND "ch"."in_previous"
+      THEN 'changed'
+      WHEN "ch"."in_current"
+      THEN 'added'
+      ELSE 'removed'
+    END AS "op_type",
+    CASE
+      WHEN COALESCE("t"."copies", "ch"."copies") > 1
+      THEN 'primary key is not unique'
+    END AS "reject_reason",
+    COALESCE("t"."match_value", "ch"."match_value") AS "match_value"
+  FROM "changes" AS "ch"
+  FULL OUTER JOIN "retries" AS "t"
+    ON "t"."row_id" = "ch"."row_id"
 ), "acted" AS (
   SELECT
     *
