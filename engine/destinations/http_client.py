@@ -9,6 +9,11 @@ Every destination that speaks HTTP sends through :class:`HttpSender`:
 - a final answer the caller classifies: :class:`Sent` (a response, perhaps still 429/5xx
   after the last attempt) or :class:`Unreachable` (the transport failed every attempt).
 
+When several requests in a row could not reach the server at all (every attempt of each
+failed in the transport), the destination is taken to be down or misconfigured (a wrong
+``base_url``): :class:`DestinationUnreachableError` ends the run early instead of waiting
+out the retries of every remaining row, which are recorded as aborted and retried next run.
+
 401 and 403 are never retried: they mean the credentials are wrong, and the caller raises
 :class:`~engine.destinations.base.DestinationAuthError`.
 
@@ -41,6 +46,10 @@ from tenacity import (
     stop_after_attempt,
     wait_exponential_jitter,
 )
+
+from engine.destinations.base import FatalDestinationError
+
+UNREACHABLE_LIMIT = 5  # requests in a row that never reached the server: stop the run
 
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 # What a lost connection or a timeout can raise through the transport.
@@ -123,6 +132,10 @@ def describe_failure(result: Sent | Unreachable, limit: int = 500) -> str:
     return f"HTTP {response.status_code} {response.reason_phrase}{suffix}: {body}".rstrip(": ")
 
 
+class DestinationUnreachableError(FatalDestinationError):
+    """Several requests in a row could not reach the server."""
+
+
 class HttpSender:
     """Sends requests with connection reuse, a rate limit and retries (see module doc)."""
 
@@ -151,8 +164,12 @@ class HttpSender:
             if rate_limit_per_second and rate_limit_per_second > 0
             else None
         )
+        self.base_url = base_url
+        self.unreachable_in_a_row = 0
         self._backoff = wait_exponential_jitter(
-            multiplier=self.retry.initial_backoff, max=self.retry.max_backoff, jitter=self.retry.jitter
+            multiplier=self.retry.initial_backoff,
+            max=self.retry.max_backoff,
+            jitter=self.retry.jitter,
         )
 
     async def close(self) -> None:
@@ -202,6 +219,16 @@ class HttpSender:
         )
         try:
             response = await retrying(attempt)
-            return Sent(response, attempts)
         except TRANSPORT_ERRORS as error:
-            return Unreachable(f"{type(error).__name__}: {error}".rstrip(": "), attempts)
+            self.unreachable_in_a_row += 1
+            detail = f"{type(error).__name__}: {error}".rstrip(": ")
+            if self.unreachable_in_a_row >= UNREACHABLE_LIMIT:
+                raise DestinationUnreachableError(
+                    f"Cannot reach {self.base_url}: {self.unreachable_in_a_row} requests in a row "
+                    f"failed after {attempts} attempts each ({detail}). Fix: check that the "
+                    "destination is up and its URL setting is right, then run again; rows not "
+                    "yet sent were recorded as aborted and will be retried."
+                ) from error
+            return Unreachable(detail, attempts)
+        self.unreachable_in_a_row = 0
+        return Sent(response, attempts)
