@@ -61,19 +61,23 @@ class CancelFlag:
 def to_delta_rows(
     page: list[dict[str, Any]], model: BoundModel, sync: SyncConfig
 ) -> list[DeltaRow]:
-    """Turn streamed delta rows into DeltaRows (mapped payload plus the raw model row)."""
+    """Turn streamed delta rows into DeltaRows (the mapped payload plus the model columns the
+    sync reads, see :attr:`BoundModel.sent_columns`)."""
     rows = []
-    stored = model.stage_columns().items()
+    stage = model.stage_columns()
+    read = [(column, stage[column]) for column in model.sent_columns]
+    mapped = [(m.to, stage[m.from_]) for m in sync.mappings]
     for record in page:
         op = record["_lightning_op"]
         row_id = str(record["_lightning_row_id"])
         match = record["_lightning_match"]
+        address = match if match is not None else row_id
         if op == "removed":
-            rows.append(DeltaRow(row_id, op, {}, {}, match if match is not None else row_id))
+            rows.append(DeltaRow(row_id, op, {}, {}, address))
             continue
-        model_row = {column: record[name] for column, name in stored}
-        fields = {m.to: model_row[m.from_] for m in sync.mappings}
-        rows.append(DeltaRow(row_id, op, fields, model_row, match if match is not None else row_id))
+        fields = {to: record[name] for to, name in mapped}
+        model_row = {column: record[name] for column, name in read}
+        rows.append(DeltaRow(row_id, op, fields, model_row, address))
     return rows
 
 

@@ -93,6 +93,11 @@ class BoundModel:
         """Model column -> stored name (the stage's select list)."""
         return dict(zip(self.columns, self.stored_columns, strict=True))
 
+    @property
+    def sent_columns(self) -> list[str]:
+        """The model columns a delivery reads: mapped ones and those the destination reads."""
+        return self.hashed_columns
+
     def integer_key(self, dialect: Dialect) -> bool:
         """A single integer key column: stored as an integer (equal as text iff equal)."""
         if len(self.key_columns) != 1:

@@ -308,9 +308,9 @@ class Planner:
 
     def stream_sql(self) -> str:
         """The query streaming the delta's rows to send, in a stable order."""
-        return self.sql.one(
-            "delta_stream", self.tables.as_dict(), {"model_columns": self.model.stored_columns}
-        )
+        stored = self.model.stage_columns()
+        sent = [stored[column] for column in self.model.sent_columns]
+        return self.sql.one("delta_stream", self.tables.as_dict(), {"model_columns": sent})
 
     def drop_run_tables(self, keep_committed_pair: bool) -> None:
         """Drop the stage and delta (and the plan and rejections unless they are kept)."""

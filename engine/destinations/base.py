@@ -58,7 +58,8 @@ class DeltaRow:
         row_id: the key as text (composite keys joined, see :mod:`engine.keys`).
         op_type: added, changed or removed.
         fields: the mapped payload (destination field -> value); empty for removals.
-        model_row: the raw model row (column -> value); empty for removals.
+        model_row: the model columns the sync reads (mapped ones, and those the destination
+            declares in ``source_columns``), by model column name; empty for removals.
         match_value: what addresses the row in the destination (the match column's value,
             or the key), also known for removals.
     """
