@@ -336,7 +336,7 @@ def test_unchanged_values_of_every_type_are_not_a_change(ws: Workspace) -> None:
     ws.simple_project(sync={"mappings": mappings})
     first = run(ws)
     assert sent(ws, first)["added"] == [("1", {
-        "email": "a@x", "name": None, "ts": "2024-01-02 03:04:05.123456", "amount": "12.30",
+        "email": "a@x", "name": None, "ts": "2024-01-02T03:04:05.123456", "amount": 12.3,
         "flag": True, "tags": [1, 2], "meta": {"k": "v"}, "empty": "",
     })]
     assert planned(run(ws)) == NOTHING

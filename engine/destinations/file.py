@@ -7,7 +7,6 @@ every mapped field set to null under ``clear``.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import IO, Any
 
@@ -20,6 +19,7 @@ from engine.destinations.base import (
     Outcome,
     RunContext,
 )
+from engine.destinations.http_client import dumps
 
 
 class FileDestination(Destination):
@@ -72,8 +72,8 @@ class FileDestination(Destination):
                     fields = {name: None for name in self._context.mapped_fields}
                 else:
                     fields = {}
-            line = json.dumps({"row_id": row.row_id, "fields": fields}, default=str)
-            self._file(row.op_type).write(line + "\n")
+            line = dumps({"row_id": row.row_id, "fields": fields})
+            self._file(row.op_type).write(line.decode() + "\n")
             outcomes.append(Outcome(row.row_id, True))
         return outcomes
 

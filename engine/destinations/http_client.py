@@ -36,6 +36,7 @@ from typing import Any
 
 import aiohttp
 import httpx
+import orjson
 from aiolimiter import AsyncLimiter
 from httpx_aiohttp import AiohttpTransport
 from tenacity import (
@@ -99,8 +100,12 @@ def json_default(value: Any) -> Any:
 
 
 def dumps(payload: Any) -> bytes:
-    """Compact JSON bytes for a request body."""
-    return json.dumps(payload, default=json_default, separators=(",", ":")).encode()
+    """Compact JSON bytes for a request body (orjson; stdlib json for what orjson refuses,
+    such as integers beyond 64 bits)."""
+    try:
+        return orjson.dumps(payload, default=json_default)
+    except orjson.JSONEncodeError:
+        return json.dumps(payload, default=json_default, separators=(",", ":")).encode()
 
 
 def retry_after_seconds(response: httpx.Response) -> float | None:
