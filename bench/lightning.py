@@ -118,7 +118,7 @@ def measure_plan(db_path: str, table: str, key: str, mapped: list[str], workdir:
                 planner.drop_run_tables(keep_committed_pair=False)
             with suppress(Exception):
                 state.release(SYNC, run_id)
-    warehouse = sum(float(phases[p]) for p in ("stage", "plan", "keys", "diff"))
+    warehouse = sum(float(phases.get(p, 0.0)) for p in ("stage", "plan", "keys", "diff"))
     return {
         "total_s": total,
         "phases": phases,
