@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 import time
 import urllib.parse
@@ -15,8 +16,14 @@ import pytest
 import yaml
 
 from engine.destinations import build_destination
-from engine.destinations.contentstack_rows import api_reason, hash_email
-from engine.destinations.contentstack_settings import region_urls
+from engine.destinations.base import DeltaRow
+from engine.destinations.contentstack_rows import (
+    api_reason,
+    hash_email,
+    prepare_edge,
+    prepare_user,
+)
+from engine.destinations.contentstack_settings import ContentstackSyncSettings, region_urls
 from engine.destinations.http_client import Sent
 from examples.contentstack.seed import seed
 from tests.conftest import REPO, Workspace
@@ -211,6 +218,23 @@ def test_update_and_upsert_against_create_on_write(
         cs.create_on_write = True  # the profile can be created now: the retry succeeds
         run_ok(ws)
         assert statuses(ws) == {"2": ("succeeded", None)}
+
+
+def test_concurrency_and_rate_limit_are_respected(ws: Workspace, cs: FakeContentstack) -> None:
+    cs.latency_seconds = 0.01
+    users(ws, some_users(60))
+    block = {
+        "type": "users",
+        "match": {"from": "external_id", "to": "external_id"},
+        "concurrency": 4,
+        "rate_limit_per_second": 30,
+    }
+    project(ws, cs, block)
+    run_ok(ws)
+    sent = cs.requests_for("dal")
+    assert len(sent) == 60 and cs.peak_in_flight <= 4
+    # A burst of 30, then 30 per second: the last of 60 starts about 1 s after the first.
+    assert sent[-1].monotonic - sent[0].monotonic >= 0.9
 
 
 # -- per-user failures and retries ------------------------------------------------------------
@@ -654,6 +678,30 @@ def test_api_reason_shapes() -> None:
     assert api_reason(sent(404, "")) == "HTTP 404 Not Found"
 
 
+def test_audience_column_forms_and_edge_row_checks() -> None:
+    settings = ContentstackSyncSettings.model_validate(
+        {"match": {"from": "e", "to": "external_id"}, "audiences": {"from": "a"}}
+    )
+
+    def body(value: Any) -> Any:
+        row = DeltaRow("1", "added", {"plan": "pro"}, {"e": "x", "a": value}, "x")
+        prepared = prepare_user(row, settings)
+        return prepared if isinstance(prepared, str) else json.loads(prepared.body)
+
+    assert body(["a", "b", "a"])["external_audiences"] == ["a", "b"]
+    assert body('["a", "b"]')["external_audiences"] == ["a", "b"]
+    assert body("a, b")["external_audiences"] == ["a", "b"]
+    assert body("")["external_audiences"] == []
+    assert "external_audiences" not in body(None)
+    assert "not a list of audience IDs" in body({"x": 1})
+
+    edge = ContentstackSyncSettings.model_validate({"type": "attributes", "match": {"from": "u"}})
+    nested = DeltaRow("1", "added", {"tags": ["a"], "plan": "pro"}, {"u": "u1"}, "u1")
+    assert "flat" in str(prepare_edge(nested, edge)) and "tags" in str(prepare_edge(nested, edge))
+    spaced = DeltaRow("1", "added", {"plan": "pro"}, {"u": "u 1"}, "u 1")
+    assert "HTTP header" in str(prepare_edge(spaced, edge))
+
+
 # -- the example project ----------------------------------------------------------------------
 def test_example_project_syncs_both_ways(ws: Workspace, cs: FakeContentstack) -> None:
     example = yaml.safe_load((REPO / "examples/contentstack/lightning.yml").read_text())
@@ -666,6 +714,9 @@ def test_example_project_syncs_both_ways(ws: Workspace, cs: FakeContentstack) ->
         "CONTENTSTACK_PROJECT_UID": PROJECT,
         "CONTENTSTACK_AUTHTOKEN": MGMT_TOKEN,
     }
+    plan = ws.cli("plan", "users_to_dal", "--json", env=env)
+    assert plan.exit_code == 0, plan.stderr
+    assert plan.json()["counts"]["added"] == 40 and cs.requests == []  # a dry run sends nothing
     for sync in ("users_to_dal", "users_to_personalize"):
         result = ws.cli("run", sync, "--json", env=env)
         assert result.exit_code == 0, result.stderr

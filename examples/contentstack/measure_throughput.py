@@ -3,6 +3,7 @@
     python examples/contentstack/measure_throughput.py                    # 100,000 rows, 1/8/32
     python examples/contentstack/measure_throughput.py --rows 10000 --concurrency 1
     python examples/contentstack/measure_throughput.py --profile          # where time goes
+    python examples/contentstack/measure_throughput.py --verify           # check every request
 
 Each concurrency gets a fresh project and warehouse (``seed.py``'s users) and a fresh
 fake Contentstack (``tests/fakes/contentstack.py``) in its own process on 127.0.0.1, with
@@ -26,6 +27,7 @@ import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -38,21 +40,71 @@ from examples.contentstack.seed import seed  # noqa: E402
 
 DAL_TOKEN = "at.fakedal.token"
 SERVER = """
-import sys, time
+import sys
 sys.path.insert(0, {repo!r})
 from tests.fakes.contentstack import FakeContentstack
-fake = FakeContentstack(record_requests=False, latency_seconds={latency!r})
+fake = FakeContentstack(record_requests={verify!r}, latency_seconds={latency!r})
 fake.start()
 print(fake.url, flush=True)
 sys.stdin.read()
 fake.stop()
+if {verify!r}:
+    from examples.contentstack.measure_throughput import verify
+    print(verify(fake.requests, {rows!r}), flush=True)
 """
 
 
-def start_fake(latency: float) -> tuple[subprocess.Popen[str], str]:
-    """The fake in its own process (so it does not share this process's CPU); its URL."""
+def verify(requests: list[Any], rows: int) -> str:
+    """Check every recorded request of a users_to_dal run of ``rows`` seeded users."""
+    from engine.destinations.contentstack_rows import hash_email
+    from examples.contentstack.seed import AUDIENCES
+
+    expected = {hash_email(f"user{i}@example.com"): i for i in range(1, rows + 1)}
+    seen: set[int] = set()
+    problems: list[str] = []
+    for request in requests:
+        value = request.raw_path.removeprefix("/v2/attributes/user/email_sha256/")
+        i = expected.get(value)
+        body = request.json()
+        audiences = [AUDIENCES[0]] if i is not None and i % 2 == 0 else list(AUDIENCES)
+        checks = {
+            "method": request.method == "PATCH",
+            "status": request.status == 200,
+            "authorization": request.headers.get("authorization") == DAL_TOKEN,
+            "content-type": request.headers.get("content-type") == "application/json",
+            "identifier": i is not None and i not in seen,
+            "body": i is not None
+            and body.get("first_name") == f"First{i}"
+            and set(body) == {"first_name", "plan", "lifetime_value", "external_audiences"},
+            "audiences": body.get("external_audiences") == audiences,
+        }
+        failed = [name for name, ok in checks.items() if not ok]
+        if failed:
+            problems.append(f"{request.method} {request.raw_path}: {', '.join(failed)}")
+        if i is not None:
+            seen.add(i)
+    if len(seen) != rows:
+        problems.append(f"{rows - len(seen)} users were never sent")
+    if problems:
+        return f"verify: {len(problems)} problem(s), e.g. " + "; ".join(problems[:5])
+    return (
+        f"verify: all {len(requests):,} requests well-formed (PATCH, Authorization without "
+        "Bearer, SHA-256 of the normalized email in the path, attributes, audiences), one "
+        "per user"
+    )
+
+
+def start_fake(latency: float, verify_rows: int | None = None) -> tuple[subprocess.Popen[str], str]:
+    """The fake in its own process (so it does not share this process's CPU); its URL.
+
+    With ``verify_rows`` it records every request and, when stopped, prints whether each
+    was well-formed (see :func:`verify`).
+    """
+    code = SERVER.format(
+        repo=str(REPO), latency=latency, verify=verify_rows is not None, rows=verify_rows
+    )
     process = subprocess.Popen(
-        [sys.executable, "-c", SERVER.format(repo=str(REPO), latency=latency)],
+        [sys.executable, "-c", code],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -100,10 +152,15 @@ def profile_summary(profiler: cProfile.Profile, top: int = 12) -> str:
 
 
 def measure(
-    rows: int, concurrency: int, latency: float, rate: float | None, profile: bool
+    rows: int,
+    concurrency: int,
+    latency: float,
+    rate: float | None,
+    profile: bool = False,
+    check: bool = False,
 ) -> dict[str, float]:
     """One sync of ``rows`` new users at ``concurrency``; its figures."""
-    process, url = start_fake(latency)
+    process, url = start_fake(latency, rows if check else None)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             directory = Path(tmp)
@@ -121,7 +178,9 @@ def measure(
     finally:
         assert process.stdin is not None
         process.stdin.close()
-        process.wait(timeout=30)
+        assert process.stdout is not None
+        verdict = process.stdout.read().strip()
+        process.wait(timeout=60)
     counts = result.counters.as_dict()
     succeeded = counts["succeeded"]["added"]
     if result.status != "succeeded" or succeeded != rows:
@@ -144,6 +203,8 @@ def measure(
     )
     if profiler is not None:
         print(profile_summary(profiler), flush=True)
+    if verdict:
+        print("  " + verdict, flush=True)
     return figures
 
 
@@ -154,6 +215,11 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.005, help="server latency, seconds")
     parser.add_argument("--rate-limit", type=float, default=None, help="requests per second")
     parser.add_argument("--profile", action="store_true", help="cProfile the engine's process")
+    parser.add_argument(
+        "--verify",
+        action="store_true",
+        help="record every request in the fake and check each one (slows the fake down)",
+    )
     args = parser.parse_args()
     print(
         f"{args.rows:,} users, server latency {args.latency * 1000:g} ms, rate limit "
@@ -161,7 +227,7 @@ def main() -> None:
         flush=True,
     )
     for concurrency in args.concurrency:
-        measure(args.rows, concurrency, args.latency, args.rate_limit, args.profile)
+        measure(args.rows, concurrency, args.latency, args.rate_limit, args.profile, args.verify)
 
 
 if __name__ == "__main__":
