@@ -108,7 +108,7 @@ def measure_plan(db_path: str, table: str, key: str, mapped: list[str], workdir:
             planner.plan_and_diff()
             stream_started = time.perf_counter()
             for page in job.dialect.stream(planner.stream_sql(), None, STREAM_PAGE_ROWS):
-                delta_rows += len(to_delta_rows(page, model, job.sync))
+                delta_rows += len(to_delta_rows(page, model, job.sync, row_columns=[]))
             phases["stream"] = time.perf_counter() - stream_started
             total = time.perf_counter() - started
             phases.update(planner.timings)

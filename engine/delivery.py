@@ -59,13 +59,17 @@ class CancelFlag:
 
 
 def to_delta_rows(
-    page: list[dict[str, Any]], model: BoundModel, sync: SyncConfig
+    page: list[dict[str, Any]],
+    model: BoundModel,
+    sync: SyncConfig,
+    row_columns: list[str] | None = None,
 ) -> list[DeltaRow]:
     """Turn streamed delta rows into DeltaRows (the mapped payload plus the model columns the
     sync reads, see :attr:`BoundModel.sent_columns`)."""
     rows = []
     stage = model.stage_columns()
-    read = [(column, stage[column]) for column in model.sent_columns]
+    wanted = model.sent_columns if row_columns is None else row_columns
+    read = [(column, stage[column]) for column in wanted]
     mapped = [(m.to, stage[m.from_]) for m in sync.mappings]
     for record in page:
         op = record["_lightning_op"]
@@ -76,7 +80,7 @@ def to_delta_rows(
             rows.append(DeltaRow(row_id, op, {}, {}, address))
             continue
         fields = {to: record[name] for to, name in mapped}
-        model_row = {column: record[name] for column, name in read}
+        model_row = {column: record[name] for column, name in read} if read else {}
         rows.append(DeltaRow(row_id, op, fields, model_row, address))
     return rows
 
@@ -125,6 +129,8 @@ class Deliverer:
         self.page_rows = page_rows
         self.report = DeliveryReport()
         self._rejections = tables["rejections"]
+        # The destination reads these model columns besides its mapped payload.
+        self._row_columns = [column for _, column in destination.source_columns()]
 
     def _record(self, rows: list[tuple[Any, ...]]) -> None:
         if rows:
@@ -149,7 +155,8 @@ class Deliverer:
                 if self.cancel.reason is not None:
                     self.report.fatal_error = self.cancel.reason
                     break
-                finished = await self._deliver_page(to_delta_rows(page, self.model, self.sync))
+                rows = to_delta_rows(page, self.model, self.sync, self._row_columns)
+                finished = await self._deliver_page(rows)
                 last_done_seq = int(page[-1]["_lightning_seq"])
                 if not finished:
                     break

@@ -50,7 +50,7 @@ class Capabilities:
     default_rate_limit_per_second: float | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class DeltaRow:
     """One planned op for one row.
 
@@ -58,8 +58,8 @@ class DeltaRow:
         row_id: the key as text (composite keys joined, see :mod:`engine.keys`).
         op_type: added, changed or removed.
         fields: the mapped payload (destination field -> value); empty for removals.
-        model_row: the model columns the sync reads (mapped ones, and those the destination
-            declares in ``source_columns``), by model column name; empty for removals.
+        model_row: the model columns the destination declares in ``source_columns`` (a match
+            column, an audiences column), by model column name; empty for removals.
         match_value: what addresses the row in the destination (the match column's value,
             or the key), also known for removals.
     """
