@@ -1,6 +1,7 @@
 """Steps 2-4 of a run, all in SQL: stage the model, build the plan, validate keys, diff.
 
-Design (measured in ``bench/``): the model is read once into a stage; the persisted plan
+Design (measured in ``bench/``): the model is read into a stage, or, where one transaction
+reads one snapshot (DuckDB), read twice in that transaction instead; the persisted plan
 keeps only (row_id, row_hash, match_value, copies), one row per key, made by one GROUP BY
 that also finds NULL and duplicated keys; the delta is a FULL OUTER JOIN of the plan with the
 last committed plan and rejections, and only the delta's rows are joined back to the stage
