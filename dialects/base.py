@@ -147,14 +147,14 @@ class Dialect(ABC):
 
     # -- SQL fragments that differ per warehouse --------------------------------------------
     @abstractmethod
-    def row_hash(self, values: Sequence[exp.Expression]) -> exp.Expression:
+    def row_hash(self, values: Sequence[exp.Expr]) -> exp.Expr:
         """An expression hashing the given values; equal values give equal hashes."""
 
     @abstractmethod
     def hash_version(self) -> str:
         """A tag naming the hash definition; a change makes stored hashes incomparable."""
 
-    def key_text(self, value: exp.Expression) -> exp.Expression:
+    def key_text(self, value: exp.Expr) -> exp.Expr:
         """The key as text, as ``row_id`` shows it."""
         return exp.cast(value, exp.DataType.build("text"))
 

@@ -224,7 +224,7 @@ class DuckDBDialect(Dialect):
     def setup_statements(self) -> list[str]:
         return ["SET preserve_insertion_order = false"]
 
-    def row_hash(self, values: Sequence[exp.Expression]) -> exp.Expression:
+    def row_hash(self, values: Sequence[exp.Expr]) -> exp.Expr:
         return exp.func("hash", *values) if values else exp.Literal.number(0)
 
     def hash_version(self) -> str:
@@ -233,7 +233,7 @@ class DuckDBDialect(Dialect):
             self._hash_version = f"duckdb-hash:{probe}"
         return self._hash_version
 
-    def key_text(self, value: exp.Expression) -> exp.Expression:
+    def key_text(self, value: exp.Expr) -> exp.Expr:
         return exp.cast(value, exp.DataType.build("varchar"))
 
     def grant_statements(self, user: str, schemas: Sequence[str]) -> list[str]:

@@ -104,7 +104,7 @@ class BoundModel:
             return False
         return dialect.is_integer_type(self.column_types.get(self.key_columns[0], ""))
 
-    def row_id_expression(self, dialect: Dialect, as_text: bool = True) -> exp.Expression:
+    def row_id_expression(self, dialect: Dialect, as_text: bool = True) -> exp.Expr:
         """The key: as text (composite keys escaped and joined, see module doc), or as the
         integer itself when ``as_text`` is False and :meth:`integer_key` holds."""
         if not as_text and self.integer_key(dialect):
@@ -112,12 +112,12 @@ class BoundModel:
         parts = [dialect.key_text(quoted_column(c)) for c in self.key_columns]
         if len(parts) == 1:
             return parts[0]
-        escaped: list[exp.Expression] = []
+        escaped: list[exp.Expr] = []
         for part in parts:
             step = exp.func("replace", part, exp.Literal.string("\\"), exp.Literal.string("\\\\"))
             step = exp.func("replace", step, exp.Literal.string("|"), exp.Literal.string("\\|"))
             escaped.append(step)
-        joined: exp.Expression = escaped[0]
+        joined: exp.Expr = escaped[0]
         for part in escaped[1:]:
             joined = exp.DPipe(
                 this=exp.DPipe(this=joined, expression=exp.Literal.string(KEY_SEPARATOR)),
@@ -126,11 +126,11 @@ class BoundModel:
             )
         return joined
 
-    def hash_expression(self, dialect: Dialect) -> exp.Expression:
+    def hash_expression(self, dialect: Dialect) -> exp.Expr:
         """The row hash over the mapped (and destination-read) columns only."""
         return dialect.row_hash([quoted_column(c) for c in self.hashed_columns])
 
-    def match_expression(self, dialect: Dialect) -> exp.Expression:
+    def match_expression(self, dialect: Dialect) -> exp.Expr:
         """The match value kept in the plan (NULL when the key itself addresses the row)."""
         if self.match_column is None:
             return exp.cast(exp.Null(), exp.DataType.build("text"))

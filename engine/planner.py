@@ -72,14 +72,14 @@ def acted_ops(sync: SyncConfig) -> dict[str, bool]:
 class RunTables:
     """The tables one run reads and writes."""
 
-    stage: exp.Table
+    stage: exp.Expr
     plan: exp.Table
     rejections: exp.Table
     delta: exp.Table
-    prev_plan: exp.Expression
-    prev_rejections: exp.Expression
+    prev_plan: exp.Expr
+    prev_rejections: exp.Expr
 
-    def as_dict(self) -> dict[str, exp.Expression]:
+    def as_dict(self) -> dict[str, exp.Expr]:
         """For template substitution."""
         return {
             "stage": self.stage,
@@ -145,7 +145,7 @@ class Planner:
         self,
         template: str,
         params: dict[str, Any] | None = None,
-        extra_tables: dict[str, exp.Expression] | None = None,
+        extra_tables: dict[str, exp.Expr] | None = None,
         **kw: Any,
     ) -> None:
         tables = {**self.tables.as_dict(), **(extra_tables or {})}
@@ -176,7 +176,7 @@ class Planner:
                 planned, _ = self.build_delta(resend_unchanged)
         return stats, planned
 
-    def stage_query(self) -> exp.Expression:
+    def stage_query(self) -> exp.Expr:
         """The model's rows with row_id, hash and match value (see stage_query.sql)."""
         sql = self.sql.one(
             "stage_query",
@@ -277,13 +277,13 @@ class Planner:
         count = exp.select(exp.func("count", exp.Star())).from_(self.tables.rejections.copy())
         return int(self.dialect.fetchall(self.sql.expression(count))[0][0])
 
-    def fields_json(self, alias: str, removed_aware: bool) -> exp.Expression:
+    def fields_json(self, alias: str, removed_aware: bool) -> exp.Expr:
         """JSON of the raw model row (the sync logs' ``fields``)."""
         pairs = [
             exp.JSONKeyValue(this=exp.Literal.string(c), expression=quoted_column(stored, alias))
             for c, stored in self.model.stage_columns().items()
         ]
-        as_json: exp.Expression = exp.JSONObject(expressions=pairs)
+        as_json: exp.Expr = exp.JSONObject(expressions=pairs)
         if not removed_aware:
             return as_json
         key_name = self.model.key_columns[0] if len(self.model.key_columns) == 1 else "row_id"
@@ -315,7 +315,7 @@ class Planner:
 
     def drop_run_tables(self, keep_committed_pair: bool) -> None:
         """Drop the stage and delta (and the plan and rejections unless they are kept)."""
-        names: list[exp.Expression] = [self.tables.delta]
+        names: list[exp.Expr] = [self.tables.delta]
         if self.staged:
             names.append(self.tables.stage)
         if not keep_committed_pair:
@@ -325,6 +325,6 @@ class Planner:
             self.dialect.execute(self.sql.expression(drop))
 
 
-def _parsed(sql: str, dialect: Dialect) -> exp.Expression:
+def _parsed(sql: str, dialect: Dialect) -> exp.Expr:
     """A rendered query back as an expression (to substitute it as a table)."""
     return sqlglot.parse_one(sql, read=dialect.sqlglot_dialect)

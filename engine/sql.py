@@ -33,11 +33,11 @@ TEMPLATE_DIR = Path(sql_templates.__file__).resolve().parent
 CANONICAL_DIALECT = "duckdb"
 _PLACEHOLDER = re.compile(r"^__([a-z0-9_]+)__$")
 
-Substitute = exp.Expression | Sequence[str] | Mapping[str, str]
+Substitute = exp.Expr | Sequence[str] | Mapping[str, str]
 
 
 @cache
-def _parse_template(path: Path) -> tuple[exp.Expression, ...]:
+def _parse_template(path: Path) -> tuple[exp.Expr, ...]:
     text = path.read_text(encoding="utf-8")
     return tuple(e for e in sqlglot.parse(text, read=CANONICAL_DIALECT) if e is not None)
 
@@ -85,7 +85,7 @@ class SqlRenderer:
     def statements(
         self,
         name: str,
-        tables: Mapping[str, exp.Expression] | None = None,
+        tables: Mapping[str, exp.Expr] | None = None,
         exprs: Mapping[str, Substitute] | None = None,
         temporary: bool = True,
     ) -> list[str]:
@@ -109,7 +109,7 @@ class SqlRenderer:
     def one(
         self,
         name: str,
-        tables: Mapping[str, exp.Expression] | None = None,
+        tables: Mapping[str, exp.Expr] | None = None,
         exprs: Mapping[str, Substitute] | None = None,
     ) -> str:
         """The template's single statement as SQL text."""
@@ -118,12 +118,12 @@ class SqlRenderer:
             raise ValueError(f"template {name!r} holds {len(statements)} statements, not one")
         return statements[0]
 
-    def expression(self, expression: exp.Expression) -> str:
+    def expression(self, expression: exp.Expr) -> str:
         """Render an expression built in Python (DDL the engine builds with sqlglot)."""
         return expression.sql(dialect=self.dialect.sqlglot_dialect)
 
     @cache  # noqa: B019 - one renderer per dialect, few templates
-    def _parse_override(self, path: Path) -> tuple[exp.Expression, ...]:
+    def _parse_override(self, path: Path) -> tuple[exp.Expr, ...]:
         text = path.read_text(encoding="utf-8")
         return tuple(
             e for e in sqlglot.parse(text, read=self.dialect.sqlglot_dialect) if e is not None
@@ -131,10 +131,10 @@ class SqlRenderer:
 
     def _substitute(
         self,
-        tree: exp.Expression,
-        tables: Mapping[str, exp.Expression],
+        tree: exp.Expr,
+        tables: Mapping[str, exp.Expr],
         exprs: Mapping[str, Substitute],
-    ) -> exp.Expression:
+    ) -> exp.Expr:
         # 1. The template's own identifiers: quoted, folded to the warehouse's case.
         for ident in list(tree.find_all(exp.Identifier)):
             if not _PLACEHOLDER.match(ident.name):
@@ -143,12 +143,12 @@ class SqlRenderer:
 
         # 2. Column lists spliced into SELECT lists.
         for select in list(tree.find_all(exp.Select)):
-            spliced: list[exp.Expression] = []
+            spliced: list[exp.Expr] = []
             changed = False
             for item in select.expressions:
                 key = _placeholder_name(item) if isinstance(item, exp.Column) else None
                 value = exprs.get(key) if key else None
-                if key and value is not None and not isinstance(value, exp.Expression):
+                if key and value is not None and not isinstance(value, exp.Expr):
                     qualifier = item.table or None
                     if isinstance(value, Mapping):
                         spliced.extend(
@@ -164,7 +164,7 @@ class SqlRenderer:
                 select.set("expressions", spliced)
 
         # 3. Tables and single expressions.
-        def replace(node: exp.Expression) -> exp.Expression:
+        def replace(node: exp.Expr) -> exp.Expr:
             if isinstance(node, exp.Table) and not node.db:
                 key = _placeholder_name(node)
                 if key is not None:
@@ -184,7 +184,7 @@ class SqlRenderer:
                 key = _placeholder_name(node)
                 if key is not None:
                     value = exprs.get(key)
-                    if not isinstance(value, exp.Expression):
+                    if not isinstance(value, exp.Expr):
                         raise KeyError(f"template needs expression __{key}__")
                     return value.copy()
             return node
@@ -192,7 +192,7 @@ class SqlRenderer:
         return tree.transform(replace, copy=False)
 
 
-def _placeholder_name(node: exp.Expression) -> str | None:
+def _placeholder_name(node: exp.Expr) -> str | None:
     name = node.name if isinstance(node, exp.Column | exp.Table) else None
     if not name:
         return None

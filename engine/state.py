@@ -106,7 +106,7 @@ class State:
         for statement in self.sql.statements("audit_tables", tables=self.audit_tables()):
             self.dialect.execute(statement)
 
-    def audit_tables(self) -> dict[str, exp.Expression]:
+    def audit_tables(self) -> dict[str, exp.Expr]:
         """The three sync-log tables by template name."""
         return {
             "changelog": self.audit_table("sync_changelog"),

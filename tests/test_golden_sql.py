@@ -47,7 +47,7 @@ def _render_all(dialect_name: str, tmp_path: Path) -> dict[str, str]:
         match_column="email",
     )
     planner = Planner(dialect, renderer, state, "s", sync, model, 1700000000000000)
-    tables: dict[str, exp.Expression] = {
+    tables: dict[str, exp.Expr] = {
         **planner.tables.as_dict(),
         **state.audit_tables(),
         "commits": state.commits,

@@ -223,7 +223,7 @@ class HttpSender:
             reraise=True,
         )
         try:
-            response = await retrying(attempt)
+            response: httpx.Response = await retrying(attempt)
         except TRANSPORT_ERRORS as error:
             self.unreachable_in_a_row += 1
             detail = f"{type(error).__name__}: {error}".rstrip(": ")

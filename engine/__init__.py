@@ -1,0 +1,1 @@
+"""Lightning: in-warehouse reverse ETL (planner, delivery, sync logs, CLI)."""
