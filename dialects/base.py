@@ -111,8 +111,9 @@ class Dialect(ABC):
     @abstractmethod
     def stream(
         self, sql: str, params: dict[str, Any] | None, batch_rows: int
-    ) -> Iterator[list[dict[str, Any]]]:
-        """Yield a query's rows in batches of at most ``batch_rows`` dicts.
+    ) -> Iterator[dict[str, list[Any]]]:
+        """Yield a query's rows in batches of at most ``batch_rows`` rows, each batch as
+        columns (column name -> its values, every list as long as the batch).
 
         The read must not block or be invalidated by statements run through :meth:`execute`
         while it is open (the runner writes rejections while it streams the delta), and it
@@ -157,6 +158,13 @@ class Dialect(ABC):
     def key_text(self, value: exp.Expr) -> exp.Expr:
         """The key as text, as ``row_id`` shows it."""
         return exp.cast(value, exp.DataType.build("text"))
+
+    def json_value(self, value: exp.Expr, type_name: str) -> exp.Expr | None:
+        """``value`` (of column type ``type_name``) as a value of a JSON object the warehouse
+        builds for a delivery payload, written as the engine's Python encoder would write it
+        (ISO 8601 timestamps, NaN and infinities as null). None where the dialect does not
+        handle the type: the payload is then built in Python (same result, more CPU)."""
+        return None
 
     def is_driver_error(self, error: BaseException) -> bool:
         """Whether an exception came from the warehouse (its driver), not from the engine."""

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import sqlglot
 from sqlglot import exp
 
 from dialects.base import Capabilities, Dialect, ErrorKind, WarehouseError
@@ -31,6 +32,15 @@ _INTEGER_TYPES = frozenset(
     {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT"}
     | {"UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"}
 )
+# Types whose DuckDB JSON text is what the Python encoder writes for the fetched value.
+_JSON_AS_IS = _INTEGER_TYPES | {"BOOLEAN", "VARCHAR", "DATE"}
+# Python's datetime.isoformat(): microseconds only when there are some.
+_JSON_TIMESTAMP = (
+    "CASE WHEN microsecond(__v__) % 1000000 = 0 THEN strftime(__v__, '%Y-%m-%dT%H:%M:%S') "
+    "ELSE strftime(__v__, '%Y-%m-%dT%H:%M:%S.%f') END"
+)
+# orjson writes NaN and the infinities as null; FLOAT is widened as Python widens it.
+_JSON_FLOAT = "CASE WHEN isfinite(__v__) THEN CAST(__v__ AS DOUBLE) END"
 _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 
 
@@ -127,7 +137,7 @@ class DuckDBDialect(Dialect):
 
     def stream(
         self, sql: str, params: dict[str, Any] | None, batch_rows: int
-    ) -> Iterator[list[dict[str, Any]]]:
+    ) -> Iterator[dict[str, list[Any]]]:
         # A cursor is a second connection to the same database: the main connection stays
         # free for writes while this read is open (it must read persistent tables only).
         cursor = self.con.cursor()
@@ -135,7 +145,7 @@ class DuckDBDialect(Dialect):
             reader = cursor.sql(sql, params=_bound(sql, params)).to_arrow_reader(batch_rows)
             for batch in reader:
                 if batch.num_rows:
-                    yield batch.to_pylist()
+                    yield batch.to_pydict()
         finally:
             cursor.close()
 
@@ -236,5 +246,24 @@ class DuckDBDialect(Dialect):
     def key_text(self, value: exp.Expr) -> exp.Expr:
         return exp.cast(value, exp.DataType.build("varchar"))
 
+    def json_value(self, value: exp.Expr, type_name: str) -> exp.Expr | None:
+        kind = type_name.upper()
+        if kind in _JSON_AS_IS or kind.startswith("DECIMAL"):
+            return value
+        template = {"TIMESTAMP": _JSON_TIMESTAMP, "DOUBLE": _JSON_FLOAT, "FLOAT": _JSON_FLOAT}
+        if kind not in template:
+            return None
+        return _with_value(template[kind], value)
+
     def grant_statements(self, user: str, schemas: Sequence[str]) -> list[str]:
         return [f"-- DuckDB has no users: make {self.path} and its directory writable."]
+
+
+def _with_value(template: str, value: exp.Expr) -> exp.Expr:
+    """A DuckDB expression template with ``__v__`` replaced by ``value``."""
+    parsed = sqlglot.parse_one(template, read="duckdb")
+    return parsed.transform(
+        lambda node: value.copy()
+        if isinstance(node, exp.Column) and node.name == "__v__"
+        else node
+    )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,7 @@ from engine.destinations.base import (
     FatalDestinationError,
     Outcome,
 )
+from engine.destinations.http_client import dumps
 from engine.model import BoundModel
 from engine.sql import SqlRenderer
 
@@ -59,30 +61,56 @@ class CancelFlag:
 
 
 def to_delta_rows(
-    page: list[dict[str, Any]],
+    page: dict[str, list[Any]],
     model: BoundModel,
     sync: SyncConfig,
     row_columns: list[str] | None = None,
+    payload_json: bool = False,
 ) -> list[DeltaRow]:
-    """Turn streamed delta rows into DeltaRows (the mapped payload plus the model columns the
-    sync reads, see :attr:`BoundModel.sent_columns`)."""
-    rows = []
+    """Turn a streamed page of the delta (as columns) into DeltaRows: the mapped payload
+    (``fields``, or with ``payload_json`` the JSON object ``payload``) plus the model columns
+    the destination reads (``row_columns``; by default every sent column, see
+    :attr:`BoundModel.sent_columns`)."""
     stage = model.stage_columns()
     wanted = model.sent_columns if row_columns is None else row_columns
-    read = [(column, stage[column]) for column in wanted]
-    mapped = [(m.to, stage[m.from_]) for m in sync.mappings]
-    for record in page:
-        op = record["_lightning_op"]
-        row_id = str(record["_lightning_row_id"])
-        match = record["_lightning_match"]
-        address = match if match is not None else row_id
+    ops: list[str] = page["_lightning_op"]
+    ids = [str(value) for value in page["_lightning_row_id"]]
+    addresses = [
+        match if match is not None else row_id
+        for match, row_id in zip(page["_lightning_match"], ids, strict=True)
+    ]
+    model_rows = _records(page, stage, wanted, wanted, len(ids))
+    built: list[str | None] | None = page.get("_lightning_payload")
+    payloads: list[bytes | None]
+    if payload_json and built is not None and None not in built:  # built by the warehouse
+        payloads = [value.encode() for value in built]  # type: ignore[union-attr]
+        fields: list[dict[str, Any]] = [{} for _ in ids]
+    else:
+        sources = [m.from_ for m in sync.mappings]
+        fields = _records(page, stage, sources, [m.to for m in sync.mappings], len(ids))
+        payloads = [None] * len(ids)
+        if payload_json:  # the warehouse left it to Python
+            payloads = [dumps(record) for record in fields]
+            fields = [{} for _ in ids]
+    rows = []
+    for row_id, op, record, model_row, address, payload in zip(
+        ids, ops, fields, model_rows, addresses, payloads, strict=True
+    ):
         if op == "removed":
-            rows.append(DeltaRow(row_id, op, {}, {}, address))
-            continue
-        fields = {to: record[name] for to, name in mapped}
-        model_row = {column: record[name] for column, name in read} if read else {}
-        rows.append(DeltaRow(row_id, op, fields, model_row, address))
+            rows.append(DeltaRow(row_id, op, {}, {}, address))  # type: ignore[arg-type]
+        else:
+            rows.append(DeltaRow(row_id, op, record, model_row, address, payload))  # type: ignore[arg-type]
     return rows
+
+
+def _records(
+    page: dict[str, list[Any]], stage: dict[str, str], columns: list[str], keys: list[str], n: int
+) -> list[dict[str, Any]]:
+    """One dict per row: ``keys`` -> the values of the model ``columns`` (stored names)."""
+    if not columns:
+        return [{} for _ in range(n)]
+    values = zip(*(page[stage[column]] for column in columns), strict=True)
+    return [dict(zip(keys, row, strict=True)) for row in values]
 
 
 def _batches(rows: list[DeltaRow], size: int) -> list[list[DeltaRow]]:
@@ -131,6 +159,8 @@ class Deliverer:
         self._rejections = tables["rejections"]
         # The destination reads these model columns besides its mapped payload.
         self._row_columns = [column for _, column in destination.source_columns()]
+        self._payload_json = destination.capabilities.json_payload
+        self._checks_rows = type(destination).check_row is not Destination.check_row
 
     def _record(self, rows: list[tuple[Any, ...]]) -> None:
         if rows:
@@ -141,7 +171,7 @@ class Deliverer:
         started = time.perf_counter()
         last_done_seq = 0
         last_beat = time.monotonic()
-        pages: Iterator[list[dict[str, Any]]] = self.dialect.stream(
+        pages: Iterator[dict[str, list[Any]]] = self.dialect.stream(
             self.stream_sql, None, self.page_rows
         )
         # The next page is read in a thread while the current one is being delivered.
@@ -155,9 +185,11 @@ class Deliverer:
                 if self.cancel.reason is not None:
                     self.report.fatal_error = self.cancel.reason
                     break
-                rows = to_delta_rows(page, self.model, self.sync, self._row_columns)
+                rows = to_delta_rows(
+                    page, self.model, self.sync, self._row_columns, self._payload_json
+                )
                 finished = await self._deliver_page(rows)
-                last_done_seq = int(page[-1]["_lightning_seq"])
+                last_done_seq = int(page["_lightning_seq"][-1])
                 if not finished:
                     break
                 if time.monotonic() - last_beat > HEARTBEAT_SECONDS:
@@ -194,13 +226,15 @@ class Deliverer:
     async def _deliver_page(self, rows: list[DeltaRow]) -> bool:
         """Deliver one page; False if the run must end (fatal error or cancel)."""
         failures: list[tuple[Any, ...]] = []
-        sendable: list[DeltaRow] = []
-        for row in rows:
-            reason = self.destination.check_row(row)
-            if reason is not None:
-                failures.append((row.row_id, row.op_type, "failed", reason, row.match_value))
-            else:
-                sendable.append(row)
+        sendable: list[DeltaRow] = rows
+        if self._checks_rows:
+            sendable = []
+            for row in rows:
+                reason = self.destination.check_row(row)
+                if reason is not None:
+                    failures.append((row.row_id, row.op_type, "failed", reason, row.match_value))
+                else:
+                    sendable.append(row)
         self.report.attempted += len(rows) - len(sendable)
         self.report.failed += len(rows) - len(sendable)
 
@@ -261,6 +295,13 @@ class Deliverer:
     def _account(
         self, batch: list[DeltaRow], outcomes: list[Outcome], failures: list[tuple[Any, ...]]
     ) -> None:
+        if len(outcomes) == len(batch) and all(
+            o.succeeded and o.row_id == row.row_id for o, row in zip(outcomes, batch, strict=True)
+        ):  # the common case, counted without a lookup per row: the whole batch arrived
+            self.report.attempted += len(batch)
+            for op, count in Counter(row.op_type for row in batch).items():
+                self.report.by_op[op] = self.report.by_op.get(op, 0) + count
+            return
         by_id = {o.row_id: o for o in outcomes}
         for row in batch:
             outcome = by_id.get(row.row_id)

@@ -307,11 +307,35 @@ class Planner:
         )
         return [(r[0], str(r[1]), r[2]) for r in self.dialect.fetchall(sql, {"limit": limit})]
 
-    def stream_sql(self) -> str:
-        """The query streaming the delta's rows to send, in a stable order."""
+    def payload_json(self, alias: str) -> exp.Expr | None:
+        """The mapped fields as one JSON object (text), built by the warehouse, or None
+        where a mapped column's type is one the dialect leaves to Python."""
         stored = self.model.stage_columns()
-        sent = [stored[column] for column in self.model.sent_columns]
-        return self.sql.one("delta_stream", self.tables.as_dict(), {"model_columns": sent})
+        pairs: list[exp.Expr] = []
+        for mapping in self.sync.mappings:
+            column = quoted_column(stored[mapping.from_], alias)
+            value = self.dialect.json_value(column, self.model.column_types.get(mapping.from_, ""))
+            if value is None:
+                return None
+            pairs.append(exp.JSONKeyValue(this=exp.Literal.string(mapping.to), expression=value))
+        return exp.cast(exp.JSONObject(expressions=pairs), exp.DataType.build("text"))
+
+    def stream_sql(self, payload_json: bool = False, read_columns: list[str] | None = None) -> str:
+        """The query streaming the delta's rows to send, in a stable order.
+
+        With ``payload_json`` the rows carry ``_lightning_payload``, the mapped fields as
+        one JSON object, and only ``read_columns`` of the model (the ones the destination
+        reads besides the mappings) when the warehouse can build that object; otherwise
+        (and without it) the payload is NULL and every sent column is streamed.
+        """
+        stored = self.model.stage_columns()
+        payload = self.payload_json("d") if payload_json else None
+        columns = self.model.sent_columns if payload is None else (read_columns or [])
+        exprs: dict[str, Any] = {
+            "model_columns": [stored[column] for column in columns],
+            "payload": payload if payload is not None else exp.Null(),
+        }
+        return self.sql.one("delta_stream", self.tables.as_dict(), exprs)
 
     def drop_run_tables(self, keep_committed_pair: bool) -> None:
         """Drop the stage and delta (and the plan and rejections unless they are kept)."""

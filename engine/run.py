@@ -394,7 +394,10 @@ def _deliver(
         job.destination,
         model,
         job.sync,
-        planner.stream_sql(),
+        planner.stream_sql(
+            payload_json=job.destination.capabilities.json_payload,
+            read_columns=[column for _, column in job.destination.source_columns()],
+        ),
         on_progress=on_progress,
         heartbeat=lambda: state.heartbeat(job.sync_name, run_id),
         cancel=cancel,

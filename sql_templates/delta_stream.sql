@@ -3,6 +3,7 @@ SELECT
     _lightning_row_id,
     _lightning_op,
     _lightning_match,
+    __payload__ AS _lightning_payload,
     d.__model_columns__
 FROM __delta__ AS d
 WHERE _lightning_reject_reason IS NULL

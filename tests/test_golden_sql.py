@@ -45,6 +45,12 @@ def _render_all(dialect_name: str, tmp_path: Path) -> dict[str, str]:
         key_columns=["account", "id"],
         hashed_columns=["email", 'we"ird'],
         match_column="email",
+        column_types={
+            "account": "VARCHAR",
+            "id": "BIGINT",
+            "email": "VARCHAR",
+            'we"ird': "TIMESTAMP",
+        },
     )
     planner = Planner(dialect, renderer, state, "s", sync, model, 1700000000000000)
     tables: dict[str, exp.Expr] = {
@@ -62,6 +68,7 @@ def _render_all(dialect_name: str, tmp_path: Path) -> dict[str, str]:
         "model_columns": model.stored_columns,
         "stage_columns": model.stage_columns(),
         "fields_json": planner.fields_json("d", removed_aware=True),
+        "payload": planner.payload_json("d") or exp.Null(),
     }
     rendered = {}
     for name in TEMPLATES:

@@ -48,6 +48,9 @@ class Capabilities:
     max_batch_size: int = 1
     default_concurrency: int = 8
     default_rate_limit_per_second: float | None = None
+    # The destination sends the mapped fields as one JSON object, read from
+    # ``DeltaRow.payload`` (built by the warehouse where it can); ``fields`` is then empty.
+    json_payload: bool = False
 
 
 @dataclass(slots=True)
@@ -62,6 +65,8 @@ class DeltaRow:
             column, an audiences column), by model column name; empty for removals.
         match_value: what addresses the row in the destination (the match column's value,
             or the key), also known for removals.
+        payload: for a destination declaring ``json_payload``, the mapped payload as one
+            JSON object (UTF-8 bytes) in place of ``fields``; None for removals.
     """
 
     row_id: str
@@ -69,6 +74,7 @@ class DeltaRow:
     fields: dict[str, Any]
     model_row: dict[str, Any]
     match_value: str | None
+    payload: bytes | None = None
 
 
 @dataclass

@@ -8,7 +8,7 @@ every mapped field set to null under ``clear``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from engine.config import DestinationConfig, SyncConfig
 from engine.destinations.base import (
@@ -32,6 +32,7 @@ class FileDestination(Destination):
         default_batch_size=1000,
         max_batch_size=100_000,
         default_concurrency=1,
+        json_payload=True,
     )
 
     def __init__(
@@ -40,7 +41,7 @@ class FileDestination(Destination):
         super().__init__(config, sync, sync_name, project_dir)
         raw = Path(str(config.settings().get("path", "out")))
         self.root = raw if raw.is_absolute() else project_dir / raw
-        self._files: dict[str, IO[str]] = {}
+        self._files: dict[str, IO[bytes]] = {}
         self._context: RunContext | None = None
         self.run_dir: Path | None = None
 
@@ -56,24 +57,23 @@ class FileDestination(Destination):
                 "(a writable directory, or one that can be created) and run again."
             ) from error
 
-    def _file(self, op: str) -> IO[str]:
+    def _file(self, op: str) -> IO[bytes]:
         if op not in self._files:
             assert self.run_dir is not None, "open() was not called"
-            self._files[op] = (self.run_dir / f"{op}.jsonl").open("a", encoding="utf-8")
+            self._files[op] = (self.run_dir / f"{op}.jsonl").open("ab")
         return self._files[op]
 
     async def deliver(self, rows: list[DeltaRow]) -> list[Outcome]:
         assert self._context is not None, "open() was not called"
         outcomes = []
         for row in rows:
-            fields: dict[str, Any] = row.fields
             if row.op_type == "removed":
-                if self._context.delete_behavior == "clear":
-                    fields = {name: None for name in self._context.mapped_fields}
-                else:
-                    fields = {}
-            line = dumps({"row_id": row.row_id, "fields": fields})
-            self._file(row.op_type).write(line.decode() + "\n")
+                cleared = self._context.delete_behavior == "clear"
+                fields = dumps(dict.fromkeys(self._context.mapped_fields if cleared else []))
+            else:
+                fields = row.payload if row.payload is not None else dumps(row.fields)
+            line = b'{"row_id":' + dumps(row.row_id) + b',"fields":' + fields + b"}\n"
+            self._file(row.op_type).write(line)
             outcomes.append(Outcome(row.row_id, True))
         return outcomes
 

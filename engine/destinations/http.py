@@ -21,7 +21,7 @@ and each half resent until the failing rows are isolated.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -113,6 +113,7 @@ class HttpDestination(Destination):
         default_batch_size=1,
         max_batch_size=10_000,
         default_concurrency=8,
+        json_payload=True,
     )
 
     def __init__(
@@ -189,11 +190,22 @@ class HttpDestination(Destination):
         assert spec is not None
         return spec, True
 
-    def _payload(self, row: DeltaRow) -> dict[str, Any]:
+    def _payload(self, row: DeltaRow) -> bytes:
+        """The mapped fields as a JSON object (every one null for a cleared removal)."""
         assert self._context is not None
         if row.op_type == "removed":
-            return {name: None for name in self._context.mapped_fields}
-        return row.fields
+            return dumps(dict.fromkeys(self._context.mapped_fields))
+        return row.payload if row.payload is not None else dumps(row.fields)
+
+    def _item(self, row: DeltaRow, with_body: bool) -> bytes:
+        """One element of a batch's array: the payload with ``"row_id"`` added."""
+        row_id = dumps(row.row_id)
+        if not with_body:
+            return b'{"row_id":%s}' % row_id
+        payload = self._payload(row)
+        if payload == b"{}":
+            return b'{"row_id":%s}' % row_id
+        return b'%s,"row_id":%s}' % (payload[:-1], row_id)
 
     # -- delivery ---------------------------------------------------------------------------
     async def deliver(self, rows: list[DeltaRow]) -> list[Outcome]:
@@ -209,25 +221,17 @@ class HttpDestination(Destination):
         path = spec.path.replace("{row_id}", quote(row.row_id, safe=""))
         body: bytes | None
         if self.sync_settings.batch_size > 1:  # a row isolated from a batch: still an array
-            item = (
-                {**self._payload(row), "row_id": row.row_id}
-                if with_body
-                else {"row_id": row.row_id}
-            )
-            body = dumps([item])
+            body = b"[" + self._item(row, with_body) + b"]"
         else:
-            body = dumps(self._payload(row)) if with_body else None
+            body = self._payload(row) if with_body else None
         result = await self._sender.send(spec.method, path, body)
         return self._outcome(row.row_id, result)
 
     async def _send_batch(self, rows: list[DeltaRow]) -> list[Outcome]:
         assert self._sender is not None
         spec, with_body = self._request_for(rows[0])
-        if with_body:
-            items = [{**self._payload(row), "row_id": row.row_id} for row in rows]
-        else:
-            items = [{"row_id": row.row_id} for row in rows]
-        result = await self._sender.send(spec.method, spec.path, dumps(items))
+        body = b"[" + b",".join([self._item(row, with_body) for row in rows]) + b"]"
+        result = await self._sender.send(spec.method, spec.path, body)
         if isinstance(result, Sent) and result.response.is_success:
             return [Outcome(row.row_id, True) for row in rows]
         self._raise_on_auth(result)
