@@ -127,6 +127,18 @@ def targets(results: dict[str, Any]) -> dict[str, Any]:
                 _at_most(rss, limit + 300 - 1e-9) if limit else None,
             )
         )
+        phases = summary.get("phases") or {}
+        warehouse = sum(float(phases.get(p, 0.0)) for p in ("stage", "plan", "keys", "diff"))
+        logs = phases.get("audit_logs")
+        growth = _ratio(logs, warehouse) if logs is not None and warehouse else None
+        checks.append(
+            _check(
+                "Sync logs (changelog + runs) / warehouse time of stage, plan, keys and diff",
+                growth,
+                "<= 0.15",
+                _at_most(growth, 0.15),
+            )
+        )
     for case in results.get("delivery", {}).get("cases", []):
         ratio = _ratio(case.get("lightning", {}).get("rows_per_s"), best_bare_rate(case))
         checks.append(

@@ -11,9 +11,11 @@ have been attempted is recorded as ``aborted`` so the next run retries it.
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,6 +129,26 @@ def _batches(rows: list[DeltaRow], size: int) -> list[list[DeltaRow]]:
     return batches
 
 
+@contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Let the cyclic garbage collector run rarely while the delta streams.
+
+    Delivery makes millions of short-lived objects with no reference cycles (freed by
+    reference counting); at Python's default thresholds the collector would run every 700
+    of them and walk the engine's whole heap (measured: most of the per-row cost, see
+    bench/RESULTS.md). The objects that exist when delivery starts are frozen out of its
+    sight, and it runs every 100,000 allocations; both are restored afterwards.
+    """
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
+
+
 class Deliverer:
     """Streams one run's delta to its destination (see module doc)."""
 
@@ -168,6 +190,10 @@ class Deliverer:
 
     async def run(self) -> DeliveryReport:
         """Deliver every page; never raises for destination failures."""
+        with fewer_collections():
+            return await self._run()
+
+    async def _run(self) -> DeliveryReport:
         started = time.perf_counter()
         last_done_seq = 0
         last_beat = time.monotonic()

@@ -118,8 +118,15 @@ class Workspace:
     ) -> CliResult:
         """Run ``lightning-sync`` as a separate process (for signals and real exits)."""
         completed = subprocess.run(
-            [sys.executable, "-m", "engine.cli", *args[:1], "--project", str(self.project_file),
-             *args[1:]],
+            [
+                sys.executable,
+                "-m",
+                "engine.cli",
+                *args[:1],
+                "--project",
+                str(self.project_file),
+                *args[1:],
+            ],
             capture_output=True,
             text=True,
             timeout=timeout,

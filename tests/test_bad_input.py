@@ -611,8 +611,11 @@ def test_hostile_keys_and_fields_over_http(ws: Workspace, sink: HttpSink) -> Non
         "CREATE TABLE users AS SELECT * FROM (VALUES ('a/b c', 'x', 1), ('50%?#&', 'y', 2), "
         "('ключ', 'z', 3)) t(id, email, \"row_id\")"
     )
-    http_project(ws, sink, sync={"mappings": [{"from": "email", "to": "email"},
-                                              {"from": "row_id", "to": "row_id"}]})
+    http_project(
+        ws,
+        sink,
+        sync={"mappings": [{"from": "email", "to": "email"}, {"from": "row_id", "to": "row_id"}]},
+    )
     assert ws.cli("run", "s").exit_code == 0
     assert sink.records == {
         "users": {
@@ -621,10 +624,17 @@ def test_hostile_keys_and_fields_over_http(ws: Workspace, sink: HttpSink) -> Non
             "ключ": {"email": "z", "row_id": 3},
         }
     }
-    http_project(ws, sink, sync={
-        "mappings": [{"from": "row_id", "to": "row_id"}],
-        "http": {"added": {"method": "POST", "path": "/users"},
-                 "changed": {"method": "POST", "path": "/users"}, "batch_size": 10},
-    })
+    http_project(
+        ws,
+        sink,
+        sync={
+            "mappings": [{"from": "row_id", "to": "row_id"}],
+            "http": {
+                "added": {"method": "POST", "path": "/users"},
+                "changed": {"method": "POST", "path": "/users"},
+                "batch_size": 10,
+            },
+        },
+    )
     message = refused(ws, 2, "run", "s")
     assert "syncs.s.mappings[0].to: 'row_id' is reserved" in message and "batch_size: 1" in message

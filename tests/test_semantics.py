@@ -100,11 +100,16 @@ def test_upsert_sends_added_and_changed_only(ws: Workspace) -> None:
     ws.simple_project(sync={"mode": "upsert"})
     first = run(ws)
     assert sent(ws, first) == {
-        "added": [("1", {"email": "a@x", "name": "A"}), ("2", {"email": "b@x", "name": "B"}),
-                  ("3", {"email": "c@x", "name": "C"})]
+        "added": [
+            ("1", {"email": "a@x", "name": "A"}),
+            ("2", {"email": "b@x", "name": "B"}),
+            ("3", {"email": "c@x", "name": "C"}),
+        ]
     }
-    ws.sql("UPDATE users SET name = 'B2' WHERE id = 2; DELETE FROM users WHERE id = 3;"
-           "INSERT INTO users VALUES (4, 'd@x', 'D')")
+    ws.sql(
+        "UPDATE users SET name = 'B2' WHERE id = 2; DELETE FROM users WHERE id = 3;"
+        "INSERT INTO users VALUES (4, 'd@x', 'D')"
+    )
     second = run(ws)
     assert planned(second) == {"added": 1, "changed": 1, "removed": 0}
     assert sent(ws, second) == {
@@ -118,8 +123,10 @@ def test_insert_sends_only_new_keys(ws: Workspace) -> None:
     ws.users(ROWS)
     ws.simple_project(sync={"mode": "insert"})
     assert planned(run(ws)) == {"added": 3, "changed": 0, "removed": 0}
-    ws.sql("UPDATE users SET name = 'B2' WHERE id = 2; DELETE FROM users WHERE id = 3;"
-           "INSERT INTO users VALUES (4, 'd@x', 'D')")
+    ws.sql(
+        "UPDATE users SET name = 'B2' WHERE id = 2; DELETE FROM users WHERE id = 3;"
+        "INSERT INTO users VALUES (4, 'd@x', 'D')"
+    )
     second = run(ws)
     assert planned(second) == {"added": 1, "changed": 0, "removed": 0}
     assert sent(ws, second) == {"added": [("4", {"email": "d@x", "name": "D"})]}
@@ -139,7 +146,9 @@ def test_update_sends_every_row_as_an_update(ws: Workspace, sink: HttpSink) -> N
     sink.fail_row("3", 404, '{"error":"no such record"}')
     first = run(ws)
     assert {(r.method, r.path) for r in sink.requests} == {
-        ("PATCH", "/users/1"), ("PATCH", "/users/2"), ("PATCH", "/users/3")
+        ("PATCH", "/users/1"),
+        ("PATCH", "/users/2"),
+        ("PATCH", "/users/3"),
     }
     assert changelog_of(ws, first["sync_run_id"]) == {
         "added": {("1", "succeeded"), ("2", "succeeded"), ("3", "failed")}
@@ -150,7 +159,8 @@ def test_update_sends_every_row_as_an_update(ws: Workspace, sink: HttpSink) -> N
     second = run(ws)
     assert planned(second) == {"added": 1, "changed": 1, "removed": 0}
     assert sorted((r.method, r.path) for r in sink.requests) == [
-        ("PATCH", "/users/2"), ("PATCH", "/users/3")
+        ("PATCH", "/users/2"),
+        ("PATCH", "/users/3"),
     ]
     assert sink.records == {"users": model_as_records(ws)}
 
@@ -207,8 +217,13 @@ def test_diff_table_with_failed_rows(ws: Workspace, sink: HttpSink) -> None:
     sink.fail_rows = {"1": (422, "bad"), "6": (422, "bad")}
     first = run(ws)
     assert changelog_of(ws, first["sync_run_id"])["added"] == {
-        ("1", "failed"), ("2", "succeeded"), ("3", "succeeded"), ("4", "succeeded"),
-        ("5", "succeeded"), ("6", "failed"), ("7", "succeeded"),
+        ("1", "failed"),
+        ("2", "succeeded"),
+        ("3", "succeeded"),
+        ("4", "succeeded"),
+        ("5", "succeeded"),
+        ("6", "failed"),
+        ("7", "succeeded"),
     }
 
     # Run 2: 1 retried as added; 2 and 7 changed (their change fails); 3 and 4 removed (the
@@ -239,7 +254,10 @@ def test_diff_table_with_failed_rows(ws: Workspace, sink: HttpSink) -> None:
         "removed": {("4", "succeeded"), ("7", "succeeded")},
     }
     assert sorted((r.method, r.path) for r in sink.requests) == [
-        ("DELETE", "/users/4"), ("DELETE", "/users/7"), ("PUT", "/users/2"), ("PUT", "/users/3")
+        ("DELETE", "/users/4"),
+        ("DELETE", "/users/7"),
+        ("PUT", "/users/2"),
+        ("PUT", "/users/3"),
     ]
     assert sink.records == {"users": model_as_records(ws)}
     runs = ws.runs()
@@ -331,14 +349,27 @@ def test_unchanged_values_of_every_type_are_not_a_change(ws: Workspace) -> None:
         "TIMESTAMP '2024-01-02 03:04:05.123456' AS ts, 12.30::DECIMAL(10,2) AS amount, "
         "TRUE AS flag, [1, 2] AS tags, {'k': 'v'} AS meta, '' AS empty"
     )
-    mappings = [{"from": c, "to": c} for c in ("email", "name", "ts", "amount", "flag", "tags",
-                                                 "meta", "empty")]
+    mappings = [
+        {"from": c, "to": c}
+        for c in ("email", "name", "ts", "amount", "flag", "tags", "meta", "empty")
+    ]
     ws.simple_project(sync={"mappings": mappings})
     first = run(ws)
-    assert sent(ws, first)["added"] == [("1", {
-        "email": "a@x", "name": None, "ts": "2024-01-02T03:04:05.123456", "amount": 12.3,
-        "flag": True, "tags": [1, 2], "meta": {"k": "v"}, "empty": "",
-    })]
+    assert sent(ws, first)["added"] == [
+        (
+            "1",
+            {
+                "email": "a@x",
+                "name": None,
+                "ts": "2024-01-02T03:04:05.123456",
+                "amount": 12.3,
+                "flag": True,
+                "tags": [1, 2],
+                "meta": {"k": "v"},
+                "empty": "",
+            },
+        )
+    ]
     assert planned(run(ws)) == NOTHING
     ws.sql("UPDATE users SET name = ''")  # NULL -> empty string is a change
     assert planned(run(ws)) == {"added": 0, "changed": 1, "removed": 0}
@@ -365,9 +396,11 @@ def test_tables_of_a_dead_run_are_dropped_by_the_next(ws: Workspace) -> None:
     ws.users(ROWS)
     ws.simple_project()
     run(ws)
-    ws.sql("CREATE TABLE hightouch_planner.s_42_plan AS SELECT 1 AS x;"
-           "CREATE TABLE hightouch_planner.s_42_delta AS SELECT 1 AS x;"
-           "CREATE TABLE hightouch_planner.s_42_rejections AS SELECT 1 AS x")
+    ws.sql(
+        "CREATE TABLE hightouch_planner.s_42_plan AS SELECT 1 AS x;"
+        "CREATE TABLE hightouch_planner.s_42_delta AS SELECT 1 AS x;"
+        "CREATE TABLE hightouch_planner.s_42_rejections AS SELECT 1 AS x"
+    )
     run(ws)
     assert not [t for t in planner_tables(ws) if t.startswith("s_42_")]
 
@@ -407,8 +440,12 @@ def test_abandoned_lock_is_taken_over(ws: Workspace, kind: str) -> None:
     ws.simple_project()
     run(ws)
     if kind == "dead pid":
-        gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                              capture_output=True, text=True, check=True)
+        gone = subprocess.run(
+            [sys.executable, "-c", "import os; print(os.getpid())"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         _hold_lock(ws, f"{socket.gethostname()}:{gone.stdout.strip()}", _now())
     else:
         _hold_lock(ws, "another-host:1", _now() - dt.timedelta(minutes=11))
@@ -429,8 +466,10 @@ def test_plan_sends_and_commits_nothing(ws: Workspace) -> None:
     ws.users(ROWS)
     ws.simple_project(sync={"mode": "mirror", "delete_behavior": "delete"})
     run(ws)
-    ws.sql("UPDATE users SET name = 'B2' WHERE id = 2; DELETE FROM users WHERE id = 3;"
-           "INSERT INTO users VALUES (4, 'd@x', 'D')")
+    ws.sql(
+        "UPDATE users SET name = 'B2' WHERE id = 2; DELETE FROM users WHERE id = 3;"
+        "INSERT INTO users VALUES (4, 'd@x', 'D')"
+    )
     tables, commits = planner_tables(ws), commit_ids(ws)
     runs_before = len(ws.runs())
     outputs = sorted((ws.root / "out" / "s").iterdir())
@@ -439,7 +478,9 @@ def test_plan_sends_and_commits_nothing(ws: Workspace) -> None:
     body = preview.json()
     assert body["counts"] == {"added": 1, "changed": 1, "removed": 1}
     assert {(s["op_type"], s["row_id"]) for s in body["sample"]} == {
-        ("added", "4"), ("changed", "2"), ("removed", "3")
+        ("added", "4"),
+        ("changed", "2"),
+        ("removed", "3"),
     }
     assert planner_tables(ws) == tables and commit_ids(ws) == commits
     assert len(ws.runs()) == runs_before

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import quote
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from engine.config import DestinationConfig, SyncConfig
@@ -228,9 +229,20 @@ class HttpDestination(Destination):
         return self._outcome(row.row_id, result)
 
     async def _send_batch(self, rows: list[DeltaRow]) -> list[Outcome]:
-        assert self._sender is not None
+        assert self._sender is not None and self._context is not None
         spec, with_body = self._request_for(rows[0])
-        body = b"[" + b",".join([self._item(row, with_body) for row in rows]) + b"]"
+        if with_body and rows[0].op_type != "removed" and self._context.mapped_fields:
+            # The common case, inlined (it runs once per row): the warehouse-built payload
+            # with "row_id" appended.
+            items = [
+                b'%s,"row_id":%s}' % (row.payload[:-1], orjson.dumps(row.row_id))
+                if row.payload is not None
+                else self._item(row, with_body)
+                for row in rows
+            ]
+        else:
+            items = [self._item(row, with_body) for row in rows]
+        body = b"[" + b",".join(items) + b"]"
         result = await self._sender.send(spec.method, spec.path, body)
         if isinstance(result, Sent) and result.response.is_success:
             return [Outcome(row.row_id, True) for row in rows]
