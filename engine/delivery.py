@@ -149,6 +149,18 @@ def fewer_collections() -> Iterator[None]:
         gc.unfreeze()
 
 
+@dataclass
+class _PageInFlight:
+    """One page being delivered: its batches, their tasks, and what came back."""
+
+    last_seq: int
+    batches: list[list[DeltaRow]] = field(default_factory=list)
+    tasks: list[asyncio.Future[None]] = field(default_factory=list)
+    done: set[int] = field(default_factory=set)
+    unanswered: dict[int, list[DeltaRow]] = field(default_factory=dict)  # cut short by a fatal
+    failures: list[tuple[Any, ...]] = field(default_factory=list)
+
+
 class Deliverer:
     """Streams one run's delta to its destination (see module doc)."""
 
@@ -183,6 +195,8 @@ class Deliverer:
         self._row_columns = [column for _, column in destination.source_columns()]
         self._payload_json = destination.capabilities.json_payload
         self._checks_rows = type(destination).check_row is not Destination.check_row
+        self._semaphore = asyncio.Semaphore(1)  # set per run
+        self._fatal: list[str] = []  # the first fatal error ends the run
 
     def _record(self, rows: list[tuple[Any, ...]]) -> None:
         if rows:
@@ -197,35 +211,49 @@ class Deliverer:
         started = time.perf_counter()
         last_done_seq = 0
         last_beat = time.monotonic()
+        self._semaphore = asyncio.Semaphore(max(1, self.destination.concurrency()))
+        self._fatal = []
         pages: Iterator[dict[str, list[Any]]] = self.dialect.stream(
             self.stream_sql, None, self.page_rows
         )
-        # The next page is read in a thread while the current one is being delivered.
+        # The next page is read in a thread while the current one is being delivered, and a
+        # page's batches start while the previous page's last ones are still in flight (so
+        # the concurrency never drains between pages); at most two pages are in flight.
         next_page = asyncio.ensure_future(asyncio.to_thread(next, pages, None))
+        in_flight: _PageInFlight | None = None
         try:
             while True:
                 page = await next_page
                 if page is None:
                     break
                 next_page = asyncio.ensure_future(asyncio.to_thread(next, pages, None))
-                if self.cancel.reason is not None:
-                    self.report.fatal_error = self.cancel.reason
+                if self.cancel.reason is not None or self._fatal:
                     break
                 rows = to_delta_rows(
                     page, self.model, self.sync, self._row_columns, self._payload_json
                 )
-                finished = await self._deliver_page(rows)
-                last_done_seq = int(page["_lightning_seq"][-1])
-                if not finished:
-                    break
+                current = self._start_page(rows, int(page["_lightning_seq"][-1]))
+                if in_flight is not None:
+                    await self._finish_page(in_flight)
+                    last_done_seq = in_flight.last_seq
+                in_flight = current
                 if time.monotonic() - last_beat > HEARTBEAT_SECONDS:
                     self.heartbeat()
                     last_beat = time.monotonic()
+            if in_flight is not None:
+                await self._finish_page(in_flight)
+                last_done_seq = in_flight.last_seq
+                in_flight = None
         finally:
+            if in_flight is not None:  # cancelled from outside: stop its batches
+                for task in in_flight.tasks:
+                    task.cancel()
             await asyncio.gather(next_page, return_exceptions=True)
             close = getattr(pages, "close", None)
             if close is not None:
                 close()
+        if self.cancel.reason is not None and self.report.fatal_error is None:
+            self.report.fatal_error = self.cancel.reason
         if self.report.fatal_error is not None:
             self._abort_after(last_done_seq, self.report.fatal_error)
         self.report.seconds = time.perf_counter() - started
@@ -249,63 +277,67 @@ class Deliverer:
         )
         return int(self.dialect.fetchall(self.sql.expression(query))[0][0])
 
-    async def _deliver_page(self, rows: list[DeltaRow]) -> bool:
-        """Deliver one page; False if the run must end (fatal error or cancel)."""
-        failures: list[tuple[Any, ...]] = []
+    def _start_page(self, rows: list[DeltaRow], last_seq: int) -> _PageInFlight:
+        """Check a page's rows and start its batches (they wait for the shared semaphore)."""
+        page = _PageInFlight(last_seq=last_seq)
         sendable: list[DeltaRow] = rows
         if self._checks_rows:
             sendable = []
             for row in rows:
                 reason = self.destination.check_row(row)
                 if reason is not None:
-                    failures.append((row.row_id, row.op_type, "failed", reason, row.match_value))
+                    page.failures.append(
+                        (row.row_id, row.op_type, "failed", reason, row.match_value)
+                    )
                 else:
                     sendable.append(row)
         self.report.attempted += len(rows) - len(sendable)
         self.report.failed += len(rows) - len(sendable)
+        page.batches = _batches(sendable, max(1, self.destination.batch_size()))
+        page.tasks = [
+            asyncio.ensure_future(self._send(page, i, batch))
+            for i, batch in enumerate(page.batches)
+        ]
+        return page
 
-        batches = _batches(sendable, max(1, self.destination.batch_size()))
-        semaphore = asyncio.Semaphore(max(1, self.destination.concurrency()))
-        done: set[int] = set()
-        fatal: list[str] = []
-        unanswered: dict[int, list[DeltaRow]] = {}  # rows of a batch cut short by a fatal error
+    async def _send(self, page: _PageInFlight, index: int, batch: list[DeltaRow]) -> None:
+        async with self._semaphore:
+            if self._fatal or self.cancel.reason is not None:
+                return
+            try:
+                outcomes = await self.destination.deliver(batch)
+            except FatalDestinationError as error:
+                self._fatal.append(str(error))
+                answered = {o.row_id for o in error.outcomes}
+                if answered:
+                    self._account(
+                        [r for r in batch if r.row_id in answered], error.outcomes, page.failures
+                    )
+                    page.unanswered[index] = [r for r in batch if r.row_id not in answered]
+                return
+            except Exception as error:  # noqa: BLE001 - a destination bug fails the batch
+                outcomes = [
+                    Outcome(r.row_id, False, f"destination error: {error!r}") for r in batch
+                ]
+            self._account(batch, outcomes, page.failures)
+            page.done.add(index)
+            self.on_progress(len(batch))
 
-        async def send(index: int, batch: list[DeltaRow]) -> None:
-            async with semaphore:
-                if fatal or self.cancel.reason is not None:
-                    return
-                try:
-                    outcomes = await self.destination.deliver(batch)
-                except FatalDestinationError as error:
-                    fatal.append(str(error))
-                    answered = {o.row_id for o in error.outcomes}
-                    if answered:
-                        self._account(
-                            [r for r in batch if r.row_id in answered], error.outcomes, failures
-                        )
-                        unanswered[index] = [r for r in batch if r.row_id not in answered]
-                    return
-                except Exception as error:  # noqa: BLE001 - a destination bug fails the batch
-                    outcomes = [
-                        Outcome(r.row_id, False, f"destination error: {error!r}") for r in batch
-                    ]
-                self._account(batch, outcomes, failures)
-                done.add(index)
-                self.on_progress(len(batch))
-
-        tasks = [asyncio.ensure_future(send(i, b)) for i, b in enumerate(batches)]
+    async def _finish_page(self, page: _PageInFlight) -> None:
+        """Wait for a page's batches; record its failures, and its unsent rows as aborted
+        when the run is ending (fatal error or cancel)."""
         try:
-            await asyncio.gather(*tasks)
+            await asyncio.gather(*page.tasks)
         finally:
-            for task in tasks:
+            for task in page.tasks:
                 task.cancel()
-        if fatal or self.cancel.reason is not None:
-            reason = fatal[0] if fatal else str(self.cancel.reason)
+        if self._fatal or self.cancel.reason is not None:
+            reason = self._fatal[0] if self._fatal else str(self.cancel.reason)
             self.report.fatal_error = reason
-            for index, batch in enumerate(batches):
-                if index not in done:
-                    for row in unanswered.get(index, batch):
-                        failures.append(
+            for index, batch in enumerate(page.batches):
+                if index not in page.done:
+                    for row in page.unanswered.get(index, batch):
+                        page.failures.append(
                             (
                                 row.row_id,
                                 row.op_type,
@@ -315,8 +347,7 @@ class Deliverer:
                             )
                         )
                         self.report.aborted += 1
-        self._record(failures)
-        return not (fatal or self.cancel.reason is not None)
+        self._record(page.failures)
 
     def _account(
         self, batch: list[DeltaRow], outcomes: list[Outcome], failures: list[tuple[Any, ...]]

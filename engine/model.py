@@ -12,6 +12,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlglot
 from sqlglot import exp
@@ -136,13 +137,16 @@ class BoundModel:
             return exp.cast(exp.Null(), exp.DataType.build("text"))
         return dialect.key_text(quoted_column(self.match_column))
 
-    def signature(self, sync: SyncConfig) -> str:
-        """Changes when what is sent for a row changes without its values changing."""
-        payload = {
+    def signature(self, sync: SyncConfig, sent_settings: dict[str, Any] | None = None) -> str:
+        """Changes when what is sent for a row changes without its values changing: the
+        mappings, the hashed and match columns, and the destination's ``sent_settings``."""
+        payload: dict[str, Any] = {
             "mappings": [[m.from_, m.to] for m in sync.mappings],
             "hashed": self.hashed_columns,
             "match": self.match_column,
         }
+        if sent_settings:  # absent when empty, so the signature of other syncs is unchanged
+            payload["destination"] = sent_settings
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 

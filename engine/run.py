@@ -250,7 +250,7 @@ def _must_resend(job: SyncJob, state: State, model: BoundModel, baseline: Any) -
     if baseline is None:
         return False
     return bool(
-        baseline.mapping_signature != model.signature(job.sync)
+        baseline.mapping_signature != model.signature(job.sync, job.destination.sent_settings())
         or baseline.hash_version != job.dialect.hash_version()
     )
 
@@ -352,7 +352,7 @@ def _commit_params(job: SyncJob, planner: Planner, model: BoundModel) -> dict[st
         "rejections_table": planner.tables.rejections.name,
         "primary_key": json.dumps(model.key_columns),
         "hash_version": job.dialect.hash_version(),
-        "mapping_signature": model.signature(job.sync),
+        "mapping_signature": model.signature(job.sync, job.destination.sent_settings()),
     }
 
 

@@ -180,6 +180,30 @@ def test_identifier_is_url_encoded_and_static_audiences(
     ]
 
 
+def test_changed_static_audiences_or_method_resend_every_user(
+    ws: Workspace, cs: FakeContentstack
+) -> None:
+    users(ws, some_users(3))
+    block: dict[str, Any] = {
+        "type": "users",
+        "match": {"from": "external_id", "to": "external_id"},
+        "audiences": ["aud-a"],
+    }
+    project(ws, cs, block, mode="update")
+    run_ok(ws)
+    run_ok(ws)  # nothing changed: nothing sent
+    assert len(cs.requests_for("dal")) == 3
+    project(ws, cs, {**block, "audiences": ["aud-a", "aud-b"]}, mode="update")
+    assert run_ok(ws)["counts"]["planned"]["changed"] == 3
+    sent = cs.requests_for("dal")[3:]
+    assert [r.json()["external_audiences"] for r in sent] == [["aud-a", "aud-b"]] * 3
+    project(ws, cs, {**block, "audiences": ["aud-b", "aud-a"]}, mode="update")
+    assert run_ok(ws)["counts"]["planned"]["changed"] == 0  # the same set in another order
+    project(ws, cs, {**block, "audiences": ["aud-b", "aud-a"], "method": "PUT"}, mode="update")
+    assert run_ok(ws)["counts"]["planned"]["changed"] == 3
+    assert {r.method for r in cs.requests_for("dal")[6:]} == {"PUT"}
+
+
 def test_email_match_is_normalized_and_put_replaces(ws: Workspace, cs: FakeContentstack) -> None:
     cs.add_profile({"email": "a@x.com", "old": "gone", "plan": "free"})
     users(ws, [(1, " A@X.com ", "e1", "F1", "pro", None, "u1")])

@@ -147,6 +147,11 @@ class Destination(ABC):
         """(setting path, model column) read besides the mappings (match, audiences)."""
         return []
 
+    def sent_settings(self) -> dict[str, Any]:
+        """Settings that shape what is sent for every row besides its mapped values (a
+        static list, a write method). When they change, the next run re-sends every row."""
+        return {}
+
     def check_row(self, row: DeltaRow) -> str | None:
         """A reason to fail the row before sending it (a documented limit), or None."""
         return None

@@ -33,6 +33,7 @@ than 1,000 attribute values) fail before sending.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from aiolimiter import AsyncLimiter
 from pydantic import ValidationError
@@ -118,6 +119,17 @@ class ContentstackDestination(Destination):
         if isinstance(audiences, AudiencesSpec):
             columns.append((f"{block}.audiences.from", audiences.from_))
         return columns
+
+    def sent_settings(self) -> dict[str, Any]:
+        settings = self.sync_settings
+        sent: dict[str, Any] = {
+            "type": settings.type,
+            "match_to": settings.match.to,
+            "method": settings.method,
+        }
+        if isinstance(settings.audiences, list):  # a column's values are in the row hash
+            sent["audiences"] = sorted(settings.audiences)
+        return sent
 
     def check_row(self, row: DeltaRow) -> str | None:
         prepare = prepare_user if self.kind == "users" else prepare_edge
