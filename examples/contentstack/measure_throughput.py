@@ -4,6 +4,7 @@
     python examples/contentstack/measure_throughput.py --rows 10000 --concurrency 1
     python examples/contentstack/measure_throughput.py --profile          # where time goes
     python examples/contentstack/measure_throughput.py --verify           # check every request
+    python examples/contentstack/measure_throughput.py --bare             # and a bare client
 
 Each concurrency gets a fresh project and warehouse (``seed.py``'s users) and a fresh
 fake Contentstack (``tests/fakes/contentstack.py``) in its own process on 127.0.0.1, with
@@ -208,6 +209,66 @@ def measure(
     return figures
 
 
+def measure_bare(rows: int, concurrency: int, latency: float) -> float:
+    """Rows/s of a bare httpx loop (the engine's transport, nothing around it) sending the
+    same PATCH requests to a fresh fake: what this server and HTTP stack allow."""
+    import asyncio
+
+    import httpx
+    import orjson
+    from httpx_aiohttp import AiohttpTransport
+
+    from engine.destinations.contentstack_rows import hash_email
+    from examples.contentstack.seed import AUDIENCES
+
+    requests = [
+        (
+            f"/v2/attributes/user/email_sha256/{hash_email(f'user{i}@example.com')}",
+            orjson.dumps(
+                {
+                    "first_name": f"First{i}",
+                    "plan": "pro",
+                    "lifetime_value": 1.5,
+                    "external_audiences": list(AUDIENCES),
+                }
+            ),
+        )
+        for i in range(1, rows + 1)
+    ]
+
+    async def send_all(url: str) -> float:
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        headers = {"authorization": DAL_TOKEN, "content-type": "application/json"}
+        async with httpx.AsyncClient(
+            base_url=url, limits=limits, transport=AiohttpTransport(limits=limits)
+        ) as client:
+            pending = iter(requests)
+
+            async def worker() -> None:
+                for path, body in pending:
+                    response = await client.patch(path, content=body, headers=headers)
+                    if response.status_code != 200:
+                        raise SystemExit(f"bare loop: HTTP {response.status_code} {response.text}")
+
+            started = time.perf_counter()
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+            return time.perf_counter() - started
+
+    process, url = start_fake(latency)
+    try:
+        seconds = asyncio.run(send_all(url))
+    finally:
+        assert process.stdin is not None
+        process.stdin.close()
+        process.wait(timeout=60)
+    print(
+        f"concurrency {concurrency:>3}: bare httpx loop, same requests and server: "
+        f"{rows / seconds:,.0f} rows/s",
+        flush=True,
+    )
+    return rows / seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=100_000)
@@ -215,6 +276,11 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.005, help="server latency, seconds")
     parser.add_argument("--rate-limit", type=float, default=None, help="requests per second")
     parser.add_argument("--profile", action="store_true", help="cProfile the engine's process")
+    parser.add_argument(
+        "--bare",
+        action="store_true",
+        help="also time a bare httpx loop sending the same requests (the server's limit)",
+    )
     parser.add_argument(
         "--verify",
         action="store_true",
@@ -228,6 +294,8 @@ def main() -> None:
     )
     for concurrency in args.concurrency:
         measure(args.rows, concurrency, args.latency, args.rate_limit, args.profile, args.verify)
+        if args.bare:
+            measure_bare(args.rows, concurrency, args.latency)
 
 
 if __name__ == "__main__":
