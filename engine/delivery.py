@@ -27,9 +27,10 @@ from engine.destinations.base import (
     DeltaRow,
     Destination,
     FatalDestinationError,
+    OpType,
     Outcome,
 )
-from engine.destinations.http_client import dumps
+from engine.destinations.json_encoding import dumps
 from engine.model import BoundModel
 from engine.sql import SqlRenderer
 
@@ -75,7 +76,7 @@ def to_delta_rows(
     :attr:`BoundModel.sent_columns`)."""
     stage = model.stage_columns()
     wanted = model.sent_columns if row_columns is None else row_columns
-    ops: list[str] = page["_lightning_op"]
+    ops: list[OpType] = page["_lightning_op"]
     ids = [str(value) for value in page["_lightning_row_id"]]
     addresses = [
         match if match is not None else row_id
@@ -99,9 +100,9 @@ def to_delta_rows(
         ids, ops, fields, model_rows, addresses, payloads, strict=True
     ):
         if op == "removed":
-            rows.append(DeltaRow(row_id, op, {}, {}, address))  # type: ignore[arg-type]
+            rows.append(DeltaRow(row_id, op, {}, {}, address))
         else:
-            rows.append(DeltaRow(row_id, op, record, model_row, address, payload))  # type: ignore[arg-type]
+            rows.append(DeltaRow(row_id, op, record, model_row, address, payload))
     return rows
 
 
@@ -191,8 +192,7 @@ class Deliverer:
         self.page_rows = page_rows
         self.report = DeliveryReport()
         self._rejections = tables["rejections"]
-        # The destination reads these model columns besides its mapped payload.
-        self._row_columns = [column for _, column in destination.source_columns()]
+        self._row_columns = destination.read_columns()
         self._payload_json = destination.capabilities.json_payload
         self._checks_rows = type(destination).check_row is not Destination.check_row
         self._semaphore = asyncio.Semaphore(1)  # set per run

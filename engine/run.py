@@ -396,7 +396,7 @@ def _deliver(
         job.sync,
         planner.stream_sql(
             payload_json=job.destination.capabilities.json_payload,
-            read_columns=[column for _, column in job.destination.source_columns()],
+            read_columns=job.destination.read_columns(),
         ),
         on_progress=on_progress,
         heartbeat=lambda: state.heartbeat(job.sync_name, run_id),

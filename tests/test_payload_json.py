@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from sqlglot import exp
 
 from dialects.duckdb import DuckDBDialect
-from engine.destinations.http_client import dumps
+from engine.destinations.json_encoding import dumps
 from tests.conftest import Workspace
 
 

@@ -147,6 +147,10 @@ class Destination(ABC):
         """(setting path, model column) read besides the mappings (match, audiences)."""
         return []
 
+    def read_columns(self) -> list[str]:
+        """The model columns of :meth:`source_columns`, the ones read besides the mappings."""
+        return [column for _, column in self.source_columns()]
+
     def sent_settings(self) -> dict[str, Any]:
         """Settings that shape what is sent for every row besides its mapped values (a
         static list, a write method). When they change, the next run re-sends every row."""

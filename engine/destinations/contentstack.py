@@ -64,7 +64,8 @@ from engine.destinations.contentstack_settings import (
     settings_error,
     sync_settings,
 )
-from engine.destinations.http_client import HttpSender, RetryPolicy, Sent, Unreachable, dumps
+from engine.destinations.http_client import HttpSender, RetryPolicy, Sent, Unreachable
+from engine.destinations.json_encoding import dumps
 
 AUTH_STATUS = frozenset({401, 403})
 

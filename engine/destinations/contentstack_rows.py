@@ -14,7 +14,8 @@ from urllib.parse import quote
 
 from engine.destinations.base import DeltaRow
 from engine.destinations.contentstack_settings import AUDIENCES_FIELD, ContentstackSyncSettings
-from engine.destinations.http_client import Sent, Unreachable, dumps
+from engine.destinations.http_client import Sent, Unreachable
+from engine.destinations.json_encoding import dumps
 
 #: Data & Insights limits (contentstack.com/docs/data-and-insights-lytics/limitations).
 IDENTIFIER_LIMIT_BYTES = 256

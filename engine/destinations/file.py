@@ -19,7 +19,7 @@ from engine.destinations.base import (
     Outcome,
     RunContext,
 )
-from engine.destinations.http_client import dumps
+from engine.destinations.json_encoding import dumps
 
 
 class FileDestination(Destination):

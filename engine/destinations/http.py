@@ -44,8 +44,8 @@ from engine.destinations.http_client import (
     Sent,
     Unreachable,
     describe_failure,
-    dumps,
 )
+from engine.destinations.json_encoding import dumps
 
 AUTH_STATUS = frozenset({401, 403})
 
@@ -200,7 +200,7 @@ class HttpDestination(Destination):
 
     def _item(self, row: DeltaRow, with_body: bool) -> bytes:
         """One element of a batch's array: the payload with ``"row_id"`` added."""
-        row_id = dumps(row.row_id)
+        row_id = orjson.dumps(row.row_id)  # always text
         if not with_body:
             return b'{"row_id":%s}' % row_id
         payload = self._payload(row)
@@ -229,20 +229,9 @@ class HttpDestination(Destination):
         return self._outcome(row.row_id, result)
 
     async def _send_batch(self, rows: list[DeltaRow]) -> list[Outcome]:
-        assert self._sender is not None and self._context is not None
+        assert self._sender is not None
         spec, with_body = self._request_for(rows[0])
-        if with_body and rows[0].op_type != "removed" and self._context.mapped_fields:
-            # The common case, inlined (it runs once per row): the warehouse-built payload
-            # with "row_id" appended.
-            items = [
-                b'%s,"row_id":%s}' % (row.payload[:-1], orjson.dumps(row.row_id))
-                if row.payload is not None
-                else self._item(row, with_body)
-                for row in rows
-            ]
-        else:
-            items = [self._item(row, with_body) for row in rows]
-        body = b"[" + b",".join(items) + b"]"
+        body = b"[" + b",".join([self._item(row, with_body) for row in rows]) + b"]"
         result = await self._sender.send(spec.method, spec.path, body)
         if isinstance(result, Sent) and result.response.is_success:
             return [Outcome(row.row_id, True) for row in rows]

@@ -27,16 +27,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import decimal
 import email.utils
-import json
-import uuid
 from dataclasses import dataclass
-from typing import Any
 
 import aiohttp
 import httpx
-import orjson
 from aiolimiter import AsyncLimiter
 from httpx_aiohttp import AiohttpTransport
 from tenacity import (
@@ -82,30 +77,6 @@ class Unreachable:
 
     error: str
     attempts: int
-
-
-def json_default(value: Any) -> Any:
-    """JSON for the values warehouses return (timestamps, decimals, UUIDs, bytes)."""
-    if isinstance(value, dt.datetime | dt.date | dt.time):
-        return value.isoformat()
-    if isinstance(value, decimal.Decimal):
-        return float(value)
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, bytes | bytearray):
-        return value.hex()
-    if isinstance(value, set | frozenset):
-        return sorted(value)
-    raise TypeError(f"cannot send a value of type {type(value).__name__} as JSON")
-
-
-def dumps(payload: Any) -> bytes:
-    """Compact JSON bytes for a request body (orjson; stdlib json for what orjson refuses,
-    such as integers beyond 64 bits)."""
-    try:
-        return orjson.dumps(payload, default=json_default)
-    except orjson.JSONEncodeError:
-        return json.dumps(payload, default=json_default, separators=(",", ":")).encode()
 
 
 def retry_after_seconds(response: httpx.Response) -> float | None:
