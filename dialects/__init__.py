@@ -12,11 +12,11 @@ from dialects.base import Capabilities, Dialect, ErrorKind, WarehouseError
 # missing optional driver never breaks the others.
 REGISTRY: dict[str, str] = {
     "duckdb": "dialects.duckdb:DuckDBDialect",
+    "postgres": "dialects.postgres:PostgresDialect",
 }
 
 # Warehouses the project file may name that have no dialect module yet.
 PLANNED: dict[str, str] = {
-    "postgres": "postgres",
     "snowflake": "snowflake",
     "bigquery": "bigquery",
     "databricks": "databricks",

@@ -263,7 +263,5 @@ def _with_value(template: str, value: exp.Expr) -> exp.Expr:
     """A DuckDB expression template with ``__v__`` replaced by ``value``."""
     parsed = sqlglot.parse_one(template, read="duckdb")
     return parsed.transform(
-        lambda node: value.copy()
-        if isinstance(node, exp.Column) and node.name == "__v__"
-        else node
+        lambda node: value.copy() if isinstance(node, exp.Column) and node.name == "__v__" else node
     )

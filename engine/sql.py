@@ -178,7 +178,11 @@ class SqlRenderer:
                         else:
                             replacement = exp.Subquery(this=replacement, alias=alias)
                     elif not isinstance(replacement, exp.Table):
-                        replacement = exp.Subquery(this=replacement)
+                        # Named after the placeholder: some warehouses require an alias.
+                        replacement = exp.Subquery(
+                            this=replacement,
+                            alias=exp.TableAlias(this=exp.to_identifier(key, quoted=True)),
+                        )
                     return replacement
             if isinstance(node, exp.Column) and not node.table:
                 key = _placeholder_name(node)

@@ -10,4 +10,4 @@ FROM (
   FROM "hightouch_planner"."s_1700000000000000_plan"
   WHERE
     FALSE
-);
+) AS "prev_plan";

@@ -1,0 +1,268 @@
+"""PostgreSQL (``type: postgres``), through psycopg 3.
+
+Settings: ``dsn`` (a libpq connection string or URI), or ``host``, ``port``, ``database``,
+``user``, ``password``, ``sslmode``; anything left out falls back to libpq's own environment
+variables (``PGHOST``, ``PGPASSWORD``, ...), so secrets need not live in the project file.
+
+- Each session pins the settings that a row's text depends on (UTC, ISO dates, shortest
+  exact floats), so the row hash of the same values is the same from any client.
+- The row hash is ``hashtextextended`` (64 bits) of the row's text (``ROW(...)::text``):
+  NULL and the empty string differ there (``(,)`` against ``("","")``).
+- Plan and diff run in one REPEATABLE READ transaction, so the model is read twice (plan,
+  then the delta's fields) at one snapshot instead of being copied into a stage.
+- The delta streams through a server-side cursor on a second connection, so the run can
+  write rejections while it reads, and Python holds one page at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlglot import exp
+from sqlglot.dialects.postgres import Postgres
+
+from dialects.base import Capabilities, Dialect, ErrorKind, WarehouseError
+
+# Session settings the row's text (hence its hash) and the sync logs' timestamps depend on.
+_SESSION = (
+    "SET TIME ZONE 'UTC'",
+    "SET DateStyle = 'ISO, YMD'",
+    "SET IntervalStyle = 'postgres'",
+    "SET extra_float_digits = 1",
+    "SET bytea_output = 'hex'",
+)
+_HASH_PROBE = (
+    "SELECT hashtextextended(CAST(ROW(42, 'lightning', CAST(1.5 AS DOUBLE PRECISION), TRUE, "
+    "NULL, TIMESTAMP '2024-01-02 03:04:05.123456', DATE '2024-01-02', "
+    "CAST(12.34 AS NUMERIC(10, 2))) AS TEXT), 0)"
+)
+_INTEGER_TYPES = frozenset({"smallint", "integer", "bigint", "int2", "int4", "int8"})
+# Types whose JSON (json_build_object) is what the Python encoder writes for the fetched value.
+_JSON_AS_IS = _INTEGER_TYPES | {"boolean", "bool", "text", "varchar", "character varying", "date"}
+# SQLSTATE classes and codes (https://www.postgresql.org/docs/current/errcodes-appendix.html).
+_TRANSIENT_STATES = frozenset({"40001", "40P01", "55P03", "57P01", "57P02", "57P03", "53300"})
+_CONNECTION_CLASSES = ("08", "28", "3D")
+_SQL_CLASSES = ("42", "22", "0A", "21", "23", "2B", "34")
+
+
+class LightningPostgres(Postgres):
+    """sqlglot's PostgreSQL, writing JSON objects as ``json_build_object`` (PostgreSQL 15
+    has no SQL/JSON ``JSON_OBJECT``)."""
+
+    class Generator(Postgres.Generator):  # type: ignore[name-defined,misc,valid-type]
+        TRANSFORMS = {
+            **Postgres.Generator.TRANSFORMS,
+            exp.JSONObject: lambda self, e: self.func(
+                "JSON_BUILD_OBJECT",
+                *[part for kv in e.expressions for part in (kv.this, kv.expression)],
+            ),
+        }
+
+
+class PostgresDialect(Dialect):
+    """The PostgreSQL dialect (``type: postgres``)."""
+
+    name = "postgres"
+    sqlglot_dialect = "lightningpostgres"
+    capabilities = Capabilities(
+        transactions=True,
+        temp_tables=True,
+        merge=True,
+        delete=True,
+        identifier_case="lower",
+        max_string_bytes=None,
+        snapshot_rereads=True,  # REPEATABLE READ: a transaction reads one snapshot
+    )
+
+    def __init__(self, settings: dict[str, Any], project_dir: Path):
+        super().__init__(settings, project_dir)
+        self._con: Any = None
+        self._hash_version: str | None = None
+
+    # -- connection -------------------------------------------------------------------------
+    def _conninfo(self) -> str:
+        from psycopg.conninfo import make_conninfo
+
+        names = {"host": "host", "port": "port", "database": "dbname", "user": "user"}
+        names |= {"password": "password", "sslmode": "sslmode", "dbname": "dbname"}
+        parts = {
+            libpq: str(self.settings[key])
+            for key, libpq in names.items()
+            if self.settings.get(key) not in (None, "")
+        }
+        parts.setdefault("application_name", "lightning-sync")
+        parts.setdefault("connect_timeout", str(self.settings.get("connect_timeout", 10)))
+        return make_conninfo(str(self.settings.get("dsn") or ""), **parts)
+
+    def describe(self) -> str:
+        from psycopg.conninfo import conninfo_to_dict
+
+        try:
+            info = conninfo_to_dict(self._conninfo())
+        except Exception:  # noqa: BLE001 - only a description
+            return "PostgreSQL"
+        host = info.get("host") or "localhost"
+        port = info.get("port") or "5432"
+        return f"PostgreSQL database {info.get('dbname') or '(default)'} at {host}:{port}"
+
+    def _open(self) -> Any:
+        import psycopg
+
+        con = psycopg.connect(self._conninfo(), autocommit=True)
+        for statement in self.setup_statements():
+            con.execute(statement)
+        return con
+
+    def connect(self) -> None:
+        try:
+            self._con = self._open()
+        except Exception as error:  # noqa: BLE001 - classified below
+            first = (str(error).strip().splitlines() or [type(error).__name__])[0].rstrip(".!")
+            raise WarehouseError(
+                f"Cannot connect to {self.describe()}: {first}. Check host, port, database, "
+                "user and password under the source in lightning.yml (or the PG* environment "
+                "variables) and that the server accepts connections from this machine.",
+                ErrorKind.CONNECTION,
+                error,
+            ) from error
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+    @property
+    def con(self) -> Any:
+        if self._con is None:
+            raise RuntimeError("PostgreSQL dialect used before connect()")
+        return self._con
+
+    # -- statements -------------------------------------------------------------------------
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> None:
+        self.con.execute(sql, params or None)
+
+    def fetchall(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        return list(self.con.execute(sql, params or None).fetchall())
+
+    def stream(
+        self, sql: str, params: dict[str, Any] | None, batch_rows: int
+    ) -> Iterator[dict[str, list[Any]]]:
+        con = self._open()
+        try:
+            with con.transaction(), con.cursor(name="lightning_delta_stream") as cursor:
+                cursor.itersize = batch_rows
+                cursor.execute(sql, params or None)
+                names = [d.name for d in cursor.description or []]
+                while rows := cursor.fetchmany(batch_rows):
+                    columns = zip(*rows, strict=True)
+                    yield {name: list(v) for name, v in zip(names, columns, strict=True)}
+        finally:
+            con.close()
+
+    def bulk_insert(
+        self, table: exp.Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        if not rows:
+            return
+        target = exp.Schema(
+            this=table.copy(), expressions=[exp.to_identifier(c, quoted=True) for c in columns]
+        ).sql(self.sqlglot_dialect)
+        with self.con.cursor() as cursor, cursor.copy(f"COPY {target} FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.con.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        try:
+            yield
+        except BaseException:
+            if not self.con.closed:
+                self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    def list_tables(self, schema: str) -> list[str]:
+        rows = self.fetchall(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %(schema)s",
+            {"schema": schema},
+        )
+        return [row[0] for row in rows]
+
+    def table_columns(self, table: exp.Table) -> list[tuple[str, str]]:
+        rows = self.fetchall(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = %(schema)s AND table_name = %(name)s ORDER BY ordinal_position",
+            {"schema": table.db, "name": table.name},
+        )
+        return [(row[0], row[1]) for row in rows]
+
+    def query_columns(self, sql: str) -> list[tuple[str, str]]:
+        cursor = self.con.execute(f"SELECT * FROM ({sql}) AS lightning_described LIMIT 0")
+        types = self.con.adapters.types
+        described = []
+        for column in cursor.description or []:
+            info = types.get(column.type_code)
+            described.append((column.name, info.name if info else str(column.type_code)))
+        return described
+
+    def classify_error(self, error: BaseException) -> ErrorKind:
+        import psycopg
+
+        if not isinstance(error, psycopg.Error):
+            return ErrorKind.TERMINAL
+        state = getattr(error, "sqlstate", None) or ""
+        if state == "42501":
+            return ErrorKind.PERMISSION
+        if state in _TRANSIENT_STATES or state.startswith("53"):
+            return ErrorKind.TRANSIENT
+        if state.startswith(_CONNECTION_CLASSES) or isinstance(error, psycopg.OperationalError):
+            return ErrorKind.CONNECTION
+        if state.startswith(_SQL_CLASSES) or isinstance(error, psycopg.ProgrammingError):
+            return ErrorKind.SQL
+        return ErrorKind.TERMINAL
+
+    def is_driver_error(self, error: BaseException) -> bool:
+        import psycopg
+
+        return isinstance(error, psycopg.Error)
+
+    def is_integer_type(self, type_name: str) -> bool:
+        return type_name.lower() in _INTEGER_TYPES
+
+    def setup_statements(self) -> list[str]:
+        return list(_SESSION)
+
+    # -- SQL fragments ----------------------------------------------------------------------
+    def row_hash(self, values: Sequence[exp.Expr]) -> exp.Expr:
+        if not values:
+            return exp.Literal.number(0)
+        row = exp.Anonymous(this="ROW", expressions=list(values))
+        text = exp.cast(row, exp.DataType.build("text"))
+        return exp.func("hashtextextended", text, exp.Literal.number(0))
+
+    def hash_version(self) -> str:
+        if self._hash_version is None:
+            probe = self.fetchall(_HASH_PROBE)[0][0]
+            self._hash_version = f"postgres-hashtextextended:{probe}"
+        return self._hash_version
+
+    def json_value(self, value: exp.Expr, type_name: str) -> exp.Expr | None:
+        return value if type_name.lower() in _JSON_AS_IS else None
+
+    def current_user(self) -> str:
+        return str(self.fetchall("SELECT current_user")[0][0])
+
+    def grant_statements(self, user: str, schemas: Sequence[str]) -> list[str]:
+        statements = []
+        for schema in schemas:
+            statements.append(f"CREATE SCHEMA IF NOT EXISTS {schema} AUTHORIZATION {user};")
+            statements.append(f"GRANT USAGE, CREATE ON SCHEMA {schema} TO {user};")
+        statements.append(
+            f"-- and SELECT on what the models read, e.g. GRANT SELECT ON ALL TABLES IN "
+            f"SCHEMA public TO {user};"
+        )
+        return statements
