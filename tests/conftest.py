@@ -1,4 +1,9 @@
-"""Shared fixtures: a project directory with a DuckDB warehouse, and CLI runners."""
+"""Shared fixtures: a project directory with a warehouse (DuckDB, or a PostgreSQL database
+on a throwaway server), and CLI runners.
+
+Tests that take ``any_ws`` run once per warehouse; their SQL is written for DuckDB and
+transpiled with sqlglot for PostgreSQL.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +18,13 @@ from typing import Any
 
 import duckdb
 import pytest
+import sqlglot
 import yaml
 from typer.testing import CliRunner
 
 from engine.cli import app
 from engine.config import Project, load_project
+from tests.postgres_server import DSN_ENV, TempPostgres
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -38,10 +45,16 @@ class CliResult:
 class Workspace:
     """A temporary project: ``lightning.yml`` plus a DuckDB warehouse file beside it."""
 
+    kind = "duckdb"
+
     def __init__(self, root: Path):
         self.root = root
         self.warehouse = root / "warehouse.duckdb"
         self.project_file = root / "lightning.yml"
+
+    def source(self) -> dict[str, Any]:
+        """The ``wh`` source of the projects this workspace writes."""
+        return {"type": "duckdb", "path": "warehouse.duckdb"}
 
     # -- warehouse --------------------------------------------------------------------------
     def sql(self, statement: str, params: Sequence[Any] | dict[str, Any] | None = None) -> None:
@@ -77,7 +90,7 @@ class Workspace:
     ) -> Path:
         """A project with source ``wh``, model ``users``, destination ``dest``, sync ``s``."""
         config = {
-            "sources": {"wh": {"type": "duckdb", "path": "warehouse.duckdb"}},
+            "sources": {"wh": self.source()},
             "models": {
                 "users": {"source": "wh", "primary_key": "id", "sql": "select * from users"}
                 | (model or {})
@@ -99,8 +112,12 @@ class Workspace:
         """Replace the ``users`` table with (id, email, name) rows."""
         self.sql("CREATE OR REPLACE TABLE users (id BIGINT, email VARCHAR, name VARCHAR)")
         if rows:
-            with duckdb.connect(str(self.warehouse)) as con:
-                con.executemany("INSERT INTO users VALUES (?, ?, ?)", [list(r) for r in rows])
+            self.insert_many("INSERT INTO users VALUES (?, ?, ?)", [list(r) for r in rows])
+
+    def insert_many(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one statement with ``?`` placeholders for each row."""
+        with duckdb.connect(str(self.warehouse)) as con:
+            con.executemany(statement, rows)
 
     # -- CLI --------------------------------------------------------------------------------
     def cli(self, *args: str, env: dict[str, str] | None = None) -> CliResult:
@@ -147,16 +164,118 @@ class Workspace:
 
     def runs(self, sync_id: str = "s") -> list[dict[str, Any]]:
         """The sync's ``sync_runs`` rows as dicts, oldest first."""
+        return self.records(
+            "SELECT * FROM hightouch_audit.sync_runs WHERE sync_id = ? ORDER BY sync_run_id",
+            [sync_id],
+        )
+
+    def records(self, statement: str, params: Any = None) -> list[dict[str, Any]]:
+        """Rows of a query as dicts."""
         with duckdb.connect(str(self.warehouse)) as con:
-            cursor = con.execute(
-                "SELECT * FROM hightouch_audit.sync_runs WHERE sync_id = ? ORDER BY sync_run_id",
-                [sync_id],
-            )
+            cursor = con.execute(statement, params)
             names = [d[0] for d in cursor.description]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+class PostgresWorkspace(Workspace):
+    """A workspace whose warehouse is a fresh database on the test PostgreSQL server.
+
+    Statements are written for DuckDB (``?`` placeholders) and transpiled for PostgreSQL.
+    """
+
+    kind = "postgres"
+
+    def __init__(self, root: Path, dsn: str):
+        super().__init__(root)
+        self.dsn = dsn
+
+    def source(self) -> dict[str, Any]:
+        return {"type": "postgres", "dsn": self.dsn}
+
+    def _statements(self, statement: str) -> list[str]:
+        out = []
+        for tree in sqlglot.parse(statement, read="duckdb"):
+            if tree is None:
+                continue
+            if isinstance(tree, sqlglot.exp.Create) and tree.args.get("replace"):
+                # PostgreSQL has no CREATE OR REPLACE TABLE.
+                target = tree.this.this if isinstance(tree.this, sqlglot.exp.Schema) else tree.this
+                out.append(f"DROP TABLE IF EXISTS {target.sql('postgres')} CASCADE")
+                tree.set("replace", False)
+            out.append(tree.sql("postgres"))
+        return out
+
+    def sql(self, statement: str, params: Sequence[Any] | dict[str, Any] | None = None) -> None:
+        import psycopg
+
+        with psycopg.connect(self.dsn, autocommit=True) as con:
+            for one in self._statements(statement):
+                con.execute(one, params)
+
+    def query(self, statement: str, params: Any = None) -> list[tuple[Any, ...]]:
+        import psycopg
+
+        (one,) = self._statements(statement)
+        with psycopg.connect(self.dsn, autocommit=True) as con:
+            return list(con.execute(one, params).fetchall())
+
+    def insert_many(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+        import psycopg
+
+        (one,) = self._statements(statement)
+        with psycopg.connect(self.dsn, autocommit=True) as con, con.cursor() as cursor:
+            cursor.executemany(one, rows)
+
+    def records(self, statement: str, params: Any = None) -> list[dict[str, Any]]:
+        import psycopg
+        from psycopg.rows import dict_row
+
+        (one,) = self._statements(statement)
+        with psycopg.connect(self.dsn, autocommit=True, row_factory=dict_row) as con:
+            return list(con.execute(one, params).fetchall())
 
 
 @pytest.fixture
 def ws(tmp_path: Path) -> Iterator[Workspace]:
     """A fresh workspace per test."""
     yield Workspace(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn() -> Iterator[str]:
+    """A PostgreSQL server for the session: ``LIGHTNING_TEST_POSTGRES_DSN``, or our own."""
+    if os.environ.get(DSN_ENV):
+        yield os.environ[DSN_ENV]
+        return
+    server = TempPostgres()
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+_DATABASES = iter(range(1, 1_000_000))
+
+
+@pytest.fixture
+def pg_ws(tmp_path: Path, postgres_dsn: str) -> Iterator[PostgresWorkspace]:
+    """A workspace on a fresh PostgreSQL database (dropped afterwards)."""
+    import psycopg
+    from psycopg.conninfo import make_conninfo
+
+    name = f"lightning_test_{os.getpid()}_{next(_DATABASES)}"
+    with psycopg.connect(postgres_dsn, autocommit=True) as con:
+        con.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield PostgresWorkspace(tmp_path, make_conninfo(postgres_dsn, dbname=name))
+    finally:
+        with psycopg.connect(postgres_dsn, autocommit=True) as con:
+            con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def any_ws(request: pytest.FixtureRequest, tmp_path: Path) -> Workspace:
+    """A workspace on each warehouse in turn."""
+    if request.param == "postgres":
+        return request.getfixturevalue("pg_ws")  # type: ignore[no-any-return]
+    return Workspace(tmp_path)

@@ -1,10 +1,18 @@
-"""A run end to end on DuckDB: first run, delta run, sync logs, plan --json."""
+"""A run end to end on each warehouse: first run, delta run, sync logs, plan --json."""
 
 from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.conftest import Workspace
+
+
+@pytest.fixture
+def ws(any_ws: Workspace) -> Workspace:
+    """Every test here runs on each warehouse (DuckDB and PostgreSQL)."""
+    return any_ws
 
 
 def test_first_run_sends_every_row_then_only_the_delta(ws: Workspace) -> None:

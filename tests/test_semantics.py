@@ -11,11 +11,17 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-import duckdb
 import pytest
 
 from tests.conftest import Workspace
 from tests.fakes.http_sink import HttpSink
+
+
+@pytest.fixture
+def ws(any_ws: Workspace) -> Workspace:
+    """Every test here runs on each warehouse (DuckDB and PostgreSQL)."""
+    return any_ws
+
 
 ROWS = [(1, "a@x", "A"), (2, "b@x", "B"), (3, "c@x", "C")]
 NOTHING = {"added": 0, "changed": 0, "removed": 0}
@@ -344,10 +350,14 @@ def test_composite_keys_join_parts_with_escaping(ws: Workspace) -> None:
 
 
 def test_unchanged_values_of_every_type_are_not_a_change(ws: Workspace) -> None:
+    nested = {
+        "duckdb": "[1, 2] AS tags, {'k': 'v'} AS meta",
+        "postgres": 'ARRAY[1, 2] AS tags, CAST(\'{"k": "v"}\' AS JSON) AS meta',
+    }[ws.kind]
     ws.sql(
         "CREATE TABLE users AS SELECT 1 AS id, 'a@x' AS email, NULL::VARCHAR AS name, "
         "TIMESTAMP '2024-01-02 03:04:05.123456' AS ts, 12.30::DECIMAL(10,2) AS amount, "
-        "TRUE AS flag, [1, 2] AS tags, {'k': 'v'} AS meta, '' AS empty"
+        f"TRUE AS flag, {nested}, '' AS empty"
     )
     mappings = [
         {"from": c, "to": c}
@@ -501,7 +511,4 @@ def test_runs_json_lists_runs_newest_first(ws: Workspace) -> None:
     assert rows[0]["status"] == "succeeded" and rows[-1]["num_planned_add"] == 3
     limited = ws.cli("runs", "s", "--json", "--limit", "2").json()
     assert [r["sync_run_id"] for r in limited] == ids[:0:-1]
-    with duckdb.connect(str(ws.warehouse)) as con:
-        assert con.execute(
-            "SELECT count(*) FROM hightouch_audit.sync_runs WHERE sync_id = 's'"
-        ).fetchone() == (3,)
+    assert ws.query("SELECT count(*) FROM hightouch_audit.sync_runs WHERE sync_id = 's'") == [(3,)]
