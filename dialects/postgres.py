@@ -50,9 +50,11 @@ _SQL_CLASSES = ("42", "22", "0A", "21", "23", "2B", "34")
 
 class LightningPostgres(Postgres):
     """sqlglot's PostgreSQL, writing JSON objects as ``json_build_object`` (PostgreSQL 15
-    has no SQL/JSON ``JSON_OBJECT``)."""
+    has no SQL/JSON ``JSON_OBJECT``) and JSON columns as ``jsonb`` (comparable, indexable:
+    the sync logs' ``fields`` can be filtered and grouped on)."""
 
     class Generator(Postgres.Generator):  # type: ignore[name-defined,misc,valid-type]
+        TYPE_MAPPING = {**Postgres.Generator.TYPE_MAPPING, exp.DataType.Type.JSON: "JSONB"}
         TRANSFORMS = {
             **Postgres.Generator.TRANSFORMS,
             exp.JSONObject: lambda self, e: self.func(

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -257,20 +258,27 @@ def postgres_dsn() -> Iterator[str]:
 _DATABASES = iter(range(1, 1_000_000))
 
 
-@pytest.fixture
-def pg_ws(tmp_path: Path, postgres_dsn: str) -> Iterator[PostgresWorkspace]:
-    """A workspace on a fresh PostgreSQL database (dropped afterwards)."""
+@contextmanager
+def postgres_workspace(root: Path, server_dsn: str) -> Iterator[PostgresWorkspace]:
+    """A workspace on a fresh database of the server (dropped afterwards)."""
     import psycopg
     from psycopg.conninfo import make_conninfo
 
     name = f"lightning_test_{os.getpid()}_{next(_DATABASES)}"
-    with psycopg.connect(postgres_dsn, autocommit=True) as con:
+    with psycopg.connect(server_dsn, autocommit=True) as con:
         con.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield PostgresWorkspace(tmp_path, make_conninfo(postgres_dsn, dbname=name))
+        yield PostgresWorkspace(root, make_conninfo(server_dsn, dbname=name))
     finally:
-        with psycopg.connect(postgres_dsn, autocommit=True) as con:
+        with psycopg.connect(server_dsn, autocommit=True) as con:
             con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_ws(tmp_path: Path, postgres_dsn: str) -> Iterator[PostgresWorkspace]:
+    """A workspace on a fresh PostgreSQL database."""
+    with postgres_workspace(tmp_path, postgres_dsn) as workspace:
+        yield workspace
 
 
 @pytest.fixture(params=["duckdb", "postgres"])

@@ -31,6 +31,13 @@ from tests.fakes.http_sink import HttpSink
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
+
+@pytest.fixture
+def ws(any_ws: Workspace) -> Workspace:
+    """Every test here runs on each warehouse (DuckDB and PostgreSQL)."""
+    return any_ws
+
+
 BASE_ROWS = 3000
 CHANGED = range(1, 1001)  # names changed
 REMOVED = range(1001, 2001)  # rows deleted from the model

@@ -6,7 +6,7 @@ CREATE TABLE IF NOT EXISTS "hightouch_audit"."sync_changelog" (
   "row_id" TEXT,
   "status" TEXT,
   "failure_reason" TEXT,
-  "fields" JSON
+  "fields" JSONB
 );
 
 CREATE TABLE IF NOT EXISTS "hightouch_audit"."sync_snapshot" (
@@ -16,7 +16,7 @@ CREATE TABLE IF NOT EXISTS "hightouch_audit"."sync_snapshot" (
   "op_type" TEXT,
   "status" TEXT,
   "failure_reason" TEXT,
-  "fields" JSON
+  "fields" JSONB
 );
 
 CREATE TABLE IF NOT EXISTS "hightouch_audit"."sync_runs" (
