@@ -18,6 +18,8 @@ from typing import Any, ClassVar
 
 from sqlglot import exp
 
+_SCHEMAS = "SELECT schema_name FROM information_schema.schemata"
+
 
 class ErrorKind(enum.Enum):
     """How the engine should react to a warehouse error."""
@@ -133,6 +135,10 @@ class Dialect(ABC):
     @abstractmethod
     def list_tables(self, schema: str) -> list[str]:
         """Names of the tables in a schema (empty if the schema does not exist)."""
+
+    def list_schemas(self) -> list[str]:
+        """Names of the schemas of the current database."""
+        return [str(row[0]) for row in self.fetchall(_SCHEMAS)]
 
     @abstractmethod
     def table_columns(self, table: exp.Table) -> list[tuple[str, str]]:

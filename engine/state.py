@@ -92,7 +92,11 @@ class State:
     # -- schemas and tables -----------------------------------------------------------------
     def ensure_schemas(self) -> None:
         """Create both schemas and the state and sync-log tables if missing."""
+        existing = set(self.dialect.list_schemas())
         for schema in (PLANNER_SCHEMA, AUDIT_SCHEMA):
+            if fold_case(schema, self.dialect) in existing:
+                # Not even IF NOT EXISTS: some warehouses check the right to create first.
+                continue
             create = exp.Create(
                 this=exp.Table(this=exp.to_identifier(fold_case(schema, self.dialect), True)),
                 kind="SCHEMA",

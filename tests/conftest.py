@@ -1,7 +1,7 @@
 """Shared fixtures: a project directory with a warehouse (DuckDB, or a PostgreSQL database
 on a throwaway server), and CLI runners.
 
-Tests that take ``any_ws`` run once per warehouse; their SQL is written for DuckDB and
+Tests marked ``each_warehouse`` run once per warehouse; their SQL is written for DuckDB and
 transpiled with sqlglot for PostgreSQL.
 """
 
@@ -206,40 +206,57 @@ class PostgresWorkspace(Workspace):
             out.append(tree.sql("postgres"))
         return out
 
-    def sql(self, statement: str, params: Sequence[Any] | dict[str, Any] | None = None) -> None:
+    def _connect(self, **kw: Any) -> Any:
+        """A connection that hands JSON over as text, as DuckDB does."""
         import psycopg
+        from psycopg.types.string import TextLoader
 
-        with psycopg.connect(self.dsn, autocommit=True) as con:
+        con = psycopg.connect(self.dsn, autocommit=True, **kw)
+        for name in ("json", "jsonb"):
+            con.adapters.register_loader(name, TextLoader)
+        return con
+
+    def sql(self, statement: str, params: Sequence[Any] | dict[str, Any] | None = None) -> None:
+        with self._connect() as con:
             for one in self._statements(statement):
                 con.execute(one, params)
 
     def query(self, statement: str, params: Any = None) -> list[tuple[Any, ...]]:
-        import psycopg
-
         (one,) = self._statements(statement)
-        with psycopg.connect(self.dsn, autocommit=True) as con:
+        with self._connect() as con:
             return list(con.execute(one, params).fetchall())
 
     def insert_many(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
-        import psycopg
-
         (one,) = self._statements(statement)
-        with psycopg.connect(self.dsn, autocommit=True) as con, con.cursor() as cursor:
+        with self._connect() as con, con.cursor() as cursor:
             cursor.executemany(one, rows)
 
     def records(self, statement: str, params: Any = None) -> list[dict[str, Any]]:
-        import psycopg
         from psycopg.rows import dict_row
 
         (one,) = self._statements(statement)
-        with psycopg.connect(self.dsn, autocommit=True, row_factory=dict_row) as con:
+        with self._connect(row_factory=dict_row) as con:
             return list(con.execute(one, params).fetchall())
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked ``each_warehouse`` run once per warehouse (their ``ws`` differs)."""
+    if metafunc.definition.get_closest_marker("each_warehouse") and "ws" in metafunc.fixturenames:
+        metafunc.parametrize("warehouse", ["duckdb", "postgres"], indirect=True)
+
+
 @pytest.fixture
-def ws(tmp_path: Path) -> Iterator[Workspace]:
+def warehouse(request: pytest.FixtureRequest) -> str:
+    """The warehouse of ``ws``: DuckDB unless the test is marked ``each_warehouse``."""
+    return str(getattr(request, "param", "duckdb"))
+
+
+@pytest.fixture
+def ws(request: pytest.FixtureRequest, tmp_path: Path, warehouse: str) -> Workspace:
     """A fresh workspace per test."""
-    yield Workspace(tmp_path)
+    if warehouse == "postgres":
+        return request.getfixturevalue("pg_ws")  # type: ignore[no-any-return]
+    return Workspace(tmp_path)
 
 
 @pytest.fixture(scope="session")
@@ -279,11 +296,3 @@ def pg_ws(tmp_path: Path, postgres_dsn: str) -> Iterator[PostgresWorkspace]:
     """A workspace on a fresh PostgreSQL database."""
     with postgres_workspace(tmp_path, postgres_dsn) as workspace:
         yield workspace
-
-
-@pytest.fixture(params=["duckdb", "postgres"])
-def any_ws(request: pytest.FixtureRequest, tmp_path: Path) -> Workspace:
-    """A workspace on each warehouse in turn."""
-    if request.param == "postgres":
-        return request.getfixturevalue("pg_ws")  # type: ignore[no-any-return]
-    return Workspace(tmp_path)

@@ -29,13 +29,10 @@ from engine.state import run_table_name
 from tests.conftest import REPO, Workspace
 from tests.fakes.http_sink import HttpSink
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-
-
-@pytest.fixture
-def ws(any_ws: Workspace) -> Workspace:
-    """Every test here runs on each warehouse (DuckDB and PostgreSQL)."""
-    return any_ws
+pytestmark = [
+    pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals"),
+    pytest.mark.each_warehouse,
+]
 
 
 BASE_ROWS = 3000

@@ -8,11 +8,7 @@ import pytest
 
 from tests.conftest import Workspace
 
-
-@pytest.fixture
-def ws(any_ws: Workspace) -> Workspace:
-    """Every test here runs on each warehouse (DuckDB and PostgreSQL)."""
-    return any_ws
+pytestmark = pytest.mark.each_warehouse  # every test runs on DuckDB and PostgreSQL
 
 
 def test_first_run_sends_every_row_then_only_the_delta(ws: Workspace) -> None:

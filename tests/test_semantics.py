@@ -16,11 +16,7 @@ import pytest
 from tests.conftest import Workspace
 from tests.fakes.http_sink import HttpSink
 
-
-@pytest.fixture
-def ws(any_ws: Workspace) -> Workspace:
-    """Every test here runs on each warehouse (DuckDB and PostgreSQL)."""
-    return any_ws
+pytestmark = pytest.mark.each_warehouse  # every test runs on DuckDB and PostgreSQL
 
 
 ROWS = [(1, "a@x", "A"), (2, "b@x", "B"), (3, "c@x", "C")]
