@@ -16,6 +16,7 @@ variables (``PGHOST``, ``PGPASSWORD``, ...), so secrets need not live in the pro
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,6 +40,7 @@ _HASH_PROBE = (
     "NULL, TIMESTAMP '2024-01-02 03:04:05.123456', DATE '2024-01-02', "
     "CAST(12.34 AS NUMERIC(10, 2))) AS TEXT), 0)"
 )
+_PLACEHOLDER = re.compile(r"%\(([A-Za-z_][A-Za-z0-9_]*)\)s")
 _INTEGER_TYPES = frozenset({"smallint", "integer", "bigint", "int2", "int4", "int8"})
 # Types whose JSON (json_build_object) is what the Python encoder writes for the fetched value.
 _JSON_AS_IS = _INTEGER_TYPES | {"boolean", "bool", "text", "varchar", "character varying", "date"}
@@ -46,6 +48,25 @@ _JSON_AS_IS = _INTEGER_TYPES | {"boolean", "bool", "text", "varchar", "character
 _TRANSIENT_STATES = frozenset({"40001", "40P01", "55P03", "57P01", "57P02", "57P03", "53300"})
 _CONNECTION_CLASSES = ("08", "28", "3D")
 _SQL_CLASSES = ("42", "22", "0A", "21", "23", "2B", "34")
+
+
+def _with_params(sql: str, params: dict[str, Any] | None) -> tuple[str, dict[str, Any] | None]:
+    """The statement and the parameters it uses, in psycopg's form.
+
+    With parameters, psycopg reads every ``%`` as the start of a placeholder, so a ``%`` of
+    the SQL itself (``LIKE '%@x'`` in a model) is doubled; only ``%(name)s`` stays one.
+    """
+    if not params:
+        return sql, None
+    parts = _PLACEHOLDER.split(sql)  # text, name, text, name, ..., text
+    used = set(parts[1::2])
+    if not used:  # without parameters psycopg leaves every % as it is
+        return sql, None
+    escaped = [
+        part.replace("%", "%%") if index % 2 == 0 else f"%({part})s"
+        for index, part in enumerate(parts)
+    ]
+    return "".join(escaped), {k: v for k, v in params.items() if k in used}
 
 
 class LightningPostgres(Postgres):
@@ -144,10 +165,10 @@ class PostgresDialect(Dialect):
 
     # -- statements -------------------------------------------------------------------------
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> None:
-        self.con.execute(sql, params or None)
+        self.con.execute(*_with_params(sql, params))
 
     def fetchall(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
-        return list(self.con.execute(sql, params or None).fetchall())
+        return list(self.con.execute(*_with_params(sql, params)).fetchall())
 
     def stream(
         self, sql: str, params: dict[str, Any] | None, batch_rows: int
@@ -156,7 +177,7 @@ class PostgresDialect(Dialect):
         try:
             with con.transaction(), con.cursor(name="lightning_delta_stream") as cursor:
                 cursor.itersize = batch_rows
-                cursor.execute(sql, params or None)
+                cursor.execute(*_with_params(sql, params))
                 names = [d.name for d in cursor.description or []]
                 while rows := cursor.fetchmany(batch_rows):
                     columns = zip(*rows, strict=True)

@@ -169,3 +169,25 @@ class socket_closed:
 
     def __exit__(self, *exc: object) -> None:
         return None
+
+
+def test_percent_signs_in_a_model_are_sql_not_placeholders(ws: PostgresWorkspace) -> None:
+    # The engine binds parameters in the statements that embed the model; psycopg must not
+    # read the model's own % as one.
+    ws.users([(1, "a@x.com", "100%"), (2, "b@y.org", "B"), (3, "%(name)s@x.com", "C")])
+    ws.simple_project(
+        model={"sql": "select * from users where email like '%@x.com' or name = '100%'"},
+        sync={"mode": "mirror", "delete_behavior": "delete"},
+    )
+    first = ws.cli("run", "s", "--json")
+    assert first.exit_code == 0, first.stderr
+    assert first.json()["counts"]["succeeded"]["added"] == 2
+    ws.sql("UPDATE users SET name = '50%' WHERE id = 3")
+    second = ws.cli("run", "s", "--json")
+    assert second.exit_code == 0, second.stderr
+    assert second.json()["counts"]["planned"] == {"added": 0, "changed": 1, "removed": 0}
+    assert ws.query(
+        "SELECT row_id, fields FROM hightouch_audit.sync_changelog "
+        "WHERE sync_run_id = ? AND op_type = 'changed'",
+        [second.json()["sync_run_id"]],
+    ) == [("3", '{"id": 3, "name": "50%", "email": "%(name)s@x.com"}')]
