@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import datagen, lightning_calls, machine, report
+from bench import datagen, lightning_calls, machine, postgres, report
 from bench.common import (
     BENCH_DIR,
     KEY,
@@ -26,7 +26,11 @@ from bench.common import (
 from bench.delivery import sink_process
 from bench.runner import run_child
 
+# Plan-method calls of one N: method -> (child entry point, its arguments, extra env).
+Calls = dict[str, tuple[str, dict[str, Any], dict[str, str] | None]]
+
 ALL_METHODS = ["lightning", "lower_bound", "basic", "reladiff", "delivery"]
+DEFAULT_POSTGRES_SIZES = "100000,1000000"
 
 
 def _say(text: str) -> None:
@@ -41,7 +45,19 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--sizes",
         default="100000,1000000,10000000",
-        help="comma-separated model sizes N (default: %(default)s)",
+        help="comma-separated model sizes N on DuckDB, or 'none' (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--postgres-sizes",
+        default=None,
+        help="comma-separated model sizes N on PostgreSQL, or 'none' "
+        f"(default: {DEFAULT_POSTGRES_SIZES}; 1000 with --smoke)",
+    )
+    parser.add_argument(
+        "--postgres-dsn",
+        default=os.environ.get(postgres.DSN_ENV) or None,
+        help="PostgreSQL server to run on (a user that may create databases); default "
+        f"${postgres.DSN_ENV}, else a throwaway server started for the run",
     )
     parser.add_argument(
         "--repeats",
@@ -104,17 +120,28 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
     unknown = sorted(set(args.methods) - set(ALL_METHODS))
     if unknown:
         parser.error(f"unknown method(s) {', '.join(unknown)}; choose from {ALL_METHODS}")
+    args.sizes = _sizes(args.sizes)
+    args.postgres_sizes = _sizes(
+        DEFAULT_POSTGRES_SIZES if args.postgres_sizes is None else args.postgres_sizes
+    )
     if args.smoke:
-        args.sizes = [1000]
+        # N = 1000 wherever sizes were not turned off with 'none'.
+        args.sizes = [1000] if args.sizes else []
+        args.postgres_sizes = [1000] if args.postgres_sizes else []
         args.repeats = 1
         args.delivery_rows = 2000
         if args.out == BENCH_DIR / "results":
             args.out = Path(tempfile.mkdtemp(prefix="lightning-bench-smoke-"))
-    else:
-        args.sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
     if args.report is None:
         args.report = args.out / "RESULTS.md" if args.smoke else BENCH_DIR / "RESULTS.md"
     return args
+
+
+def _sizes(text: str) -> list[int]:
+    """``100000,1000000`` (commas or spaces, ``_`` allowed) as ints; ``none`` is empty."""
+    if text.strip().lower() in ("", "none"):
+        return []
+    return [int(s.replace("_", "")) for s in text.replace(",", " ").split()]
 
 
 class Bench:
@@ -206,9 +233,8 @@ class Bench:
         _say(f"  basic baseline state built in {time.perf_counter() - started:.1f} s")
         return str(path)
 
-    def run_size(self, n: int) -> dict[str, Any]:
-        """All plan methods at one N, in rounds, so drift hits every method alike."""
-        _say(f"\n== DuckDB, N = {n:,}")
+    def _dataset(self, n: int, what: str = "data") -> datagen.Dataset:
+        """The generated DuckDB data at N (generated in a child process if not cached)."""
         started = time.perf_counter()
         data = datagen.load_dataset(n, self.args.seed)
         if data is None:
@@ -218,17 +244,26 @@ class Bench:
             data = datagen.load_dataset(n, self.args.seed)
             if data is None:
                 raise RuntimeError(f"generating the N={n} data failed: {result.get('error')}")
-        _say(f"  data ready in {time.perf_counter() - started:.1f} s ({data.db_path.name})")
+        _say(f"  {what} ready in {time.perf_counter() - started:.1f} s ({data.db_path.name})")
+        return data
+
+    @staticmethod
+    def _want(data: datagen.Dataset) -> dict[str, int]:
+        """What each method should find: the retried rejections are known only to the
+        engine and to the app keeping its own state."""
         expected = data.expected
-        # What each method should find: the retried rejections are known only to the
-        # engine and to the app keeping its own state.
-        want = {
+        return {
             "lightning": expected["total"],
             "basic": expected["total"],
             "reladiff": expected["total"] - expected["retried"],
             "lower_bound": expected["total"] - expected["retried"],
         }
-        calls: dict[str, tuple[str, dict[str, Any], dict[str, str] | None]] = {}
+
+    def run_size(self, n: int) -> dict[str, Any]:
+        """All plan methods at one N, in rounds, so drift hits every method alike."""
+        _say(f"\n== DuckDB, N = {n:,}")
+        data = self._dataset(n)
+        calls: Calls = {}
         db = str(data.db_path)
         if "lower_bound" in self.args.methods:
             calls["lower_bound"] = ("lower_bound", {"db_path": db}, None)
@@ -252,14 +287,24 @@ class Bench:
                 calls["basic"] = ("basic", {"db_path": db, "state_path": state}, None)
         if "reladiff" in self.args.methods:
             calls["reladiff"] = ("reladiff", {"db_path": db}, None)
+        samples = self._rounds(f"N={n}", calls, self._want(data))
+        meta = {k: v for k, v in data.meta.items() if k != "rejected_keys"}
+        return {
+            "dataset": meta,
+            "methods": {m: {**report.summarize(s), "samples": s} for m, s in samples.items()},
+        }
 
+    def _rounds(
+        self, where: str, calls: Calls, want: dict[str, int]
+    ) -> dict[str, list[dict[str, Any]]]:
+        """``--repeats`` rounds of every call, each in its own process; deltas checked."""
         samples: dict[str, list[dict[str, Any]]] = {m: [] for m in calls}
         for rep in range(self.args.repeats):
             for method, (entry, kwargs, env) in calls.items():
                 result = run_child(entry, kwargs, timeout_s=self.args.timeout, extra_env=env)
                 samples[method].append(result)
                 if "error" in result:
-                    self.problem(f"N={n}: {method} run {rep + 1} failed: {result['error']}")
+                    self.problem(f"{where}: {method} run {rep + 1} failed: {result['error']}")
                     continue
                 rss = result.get("child_peak_rss_mb", result.get("peak_rss_mb", 0.0))
                 _say(
@@ -269,18 +314,177 @@ class Bench:
                 )
                 if result.get("delta_rows") != want[method]:
                     text = (
-                        f"N={n}: {method} found {result.get('delta_rows')} delta rows, "
+                        f"{where}: {method} found {result.get('delta_rows')} delta rows, "
                         f"expected {want[method]}"
                     )
                     if method == "lightning":
                         self.note(text + " (mirror mode, retried rejections included)")
                     else:
                         self.problem(text)
+        return samples
+
+    # -- PostgreSQL ----------------------------------------------------------------
+
+    def _prepare_lightning_postgres(
+        self, data: datagen.Dataset, server: postgres.Server, source_db: str
+    ) -> tuple[str, str] | None:
+        """The engine's own copy of the database, with the previous state committed.
+
+        As ``_prepare_lightning`` does for DuckDB: the copy (``CREATE DATABASE ...
+        TEMPLATE``) keeps the cached database clean of the engine's schemas, and the
+        previous state is renamed to ``users`` for the baseline run, then put back.
+        Returns the copy's URI and the engine's project directory.
+        """
+        target = postgres.lightning_database_name(data.n, data.seed)
+        postgres.copy_database(server.dsn, source_db, target)
+        dsn = postgres.database_uri(server.dsn, target)
+        workdir = WORK_DIR / f"lightning_pg_n{data.n}"
+        shutil.rmtree(workdir, ignore_errors=True)
+        workdir.mkdir(parents=True)
+        postgres.rename_tables(
+            dsn, [(MODEL_TABLE, "bench_users_current"), (PREV_TABLE, MODEL_TABLE)]
+        )
+        started = time.perf_counter()
+        result = run_child(
+            "pg_lightning_prepare",
+            {
+                "dsn": dsn,
+                "table": MODEL_TABLE,
+                "key": KEY,
+                "mapped": MAPPED,
+                "workdir": str(workdir),
+                "rejected_keys": data.rejected_keys,
+            },
+            timeout_s=self.args.timeout,
+        )
+        postgres.rename_tables(
+            dsn, [(MODEL_TABLE, PREV_TABLE), ("bench_users_current", MODEL_TABLE)]
+        )
+        if "error" in result:
+            self.problem(
+                f"PostgreSQL N={data.n}: lightning prepare_baseline_postgres failed: "
+                f"{result['error']}"
+            )
+            return None
+        _say(f"  lightning baseline prepared in {time.perf_counter() - started:.1f} s ({target})")
+        return dsn, str(workdir)
+
+    def _basic_state_postgres(self, data: datagen.Dataset, dsn: str) -> str | None:
+        """The basic baseline's state, built from ``users_prev`` in PostgreSQL (not timed)."""
+        py = f"py{sys.version_info.major}{sys.version_info.minor}"
+        stem = f"postgres_n{data.n}_s{data.seed}_g{datagen.GENERATOR_VERSION}"
+        path = WORK_DIR / f"{stem}_basic_state_{py}.npz"
+        if path.exists():
+            return str(path)
+        started = time.perf_counter()
+        result = run_child(
+            "pg_basic_state",
+            {"dsn": dsn, "state_path": str(path), "rejected_keys": data.rejected_keys},
+            timeout_s=self.args.timeout,
+        )
+        if "error" in result:
+            self.problem(
+                f"PostgreSQL N={data.n}: building the basic baseline's state failed: "
+                f"{result['error']}"
+            )
+            return None
+        _say(f"  basic baseline state built in {time.perf_counter() - started:.1f} s")
+        return str(path)
+
+    def run_postgres_size(self, n: int, server: postgres.Server) -> dict[str, Any] | None:
+        """The plan methods at one N on PostgreSQL; None if the data could not be loaded."""
+        import importlib.util
+
+        _say(f"\n== PostgreSQL, N = {n:,}")
+        data = self._dataset(n, "generated data (DuckDB)")
         meta = {k: v for k, v in data.meta.items() if k != "rejected_keys"}
+        started = time.perf_counter()
+        loaded = run_child(
+            "pg_load",
+            {
+                "server_dsn": server.dsn,
+                "n": n,
+                "seed": data.seed,
+                "db_path": str(data.db_path),
+                "meta": meta,
+            },
+            timeout_s=self.args.timeout,
+        )
+        if "error" in loaded:
+            self.problem(f"PostgreSQL N={n}: loading the data failed: {loaded['error']}")
+            return None
+        how = "cached" if loaded["cached"] else "loaded"
+        _say(
+            f"  data {how} in {time.perf_counter() - started:.1f} s (database {loaded['database']})"
+        )
+        dsn = postgres.database_uri(server.dsn, loaded["database"])
+        calls: Calls = {}
+        if "lower_bound" in self.args.methods:
+            calls["lower_bound"] = ("pg_lower_bound", {"dsn": dsn}, None)
+        light_db = None
+        if self.lightning:
+            prepared = self._prepare_lightning_postgres(data, server, loaded["database"])
+            if prepared is not None:
+                light_db = postgres.lightning_database_name(n, data.seed)
+                calls["lightning"] = (
+                    "pg_lightning_plan",
+                    {
+                        "dsn": prepared[0],
+                        "table": MODEL_TABLE,
+                        "key": KEY,
+                        "mapped": MAPPED,
+                        "workdir": prepared[1],
+                    },
+                    None,
+                )
+        if "basic" in self.args.methods:
+            state = self._basic_state_postgres(data, dsn)
+            if state is not None:
+                calls["basic"] = ("pg_basic", {"dsn": dsn, "state_path": state}, None)
+        if "reladiff" in self.args.methods:
+            if importlib.util.find_spec("psycopg2") is None:
+                self.note(
+                    "reladiff on PostgreSQL skipped: its driver needs psycopg2 "
+                    "(pip install -e '.[bench]' installs psycopg2-binary)."
+                )
+            else:
+                calls["reladiff"] = ("pg_reladiff", {"uri": dsn}, None)
+        try:
+            samples = self._rounds(f"PostgreSQL N={n}", calls, self._want(data))
+        finally:
+            if light_db is not None:
+                postgres.drop_database(server.dsn, light_db)
         return {
-            "dataset": meta,
+            "dataset": {
+                **meta,
+                "postgres_database": loaded["database"],
+                "load_s": loaded["load_s"],
+                "load_cached": loaded["cached"],
+            },
             "methods": {m: {**report.summarize(s), "samples": s} for m, s in samples.items()},
         }
+
+    def run_postgres(self) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """Every ``--postgres-sizes`` N on the chosen server; (runs by N, server info)."""
+        runs: dict[str, Any] = {}
+        try:
+            with postgres.server(self.args.postgres_dsn) as server:
+                info = server.describe()
+                _say(
+                    f"\nPostgreSQL {server.settings.get('server_version')} "
+                    f"({info['source']}, {info['host']}:{info['port']})"
+                )
+                for n in self.args.postgres_sizes:
+                    run = self.run_postgres_size(n, server)
+                    if run is not None:
+                        runs[str(n)] = run
+        except postgres.NotAvailable as error:
+            self.note(f"PostgreSQL not run: {error}.")
+            return runs, None
+        except Exception as error:  # noqa: BLE001 - recorded, the other parts still count
+            self.problem(f"PostgreSQL: {type(error).__name__}: {error}")
+            return runs, None
+        return runs, info
 
     # -- delivery ------------------------------------------------------------------
 
@@ -361,11 +565,6 @@ def main(argv: list[str] | None = None) -> int:
             "Lightning rows skipped: bench/lightning.py does not exist yet (it "
             "plugs the engine into this harness; see bench/lightning_calls.py)."
         )
-    if not (REPO_DIR / "dialects" / "postgresql.py").exists():
-        bench.note(
-            "PostgreSQL (N = 100k, 1M) not run: the engine has no PostgreSQL "
-            "dialect yet (dialects/postgresql.py)."
-        )
     load_start = os.getloadavg()[0]
     if load_start > 0.5:
         bench.note(
@@ -377,6 +576,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": info,
         "settings": {
             "sizes": args.sizes,
+            "postgres_sizes": args.postgres_sizes,
             "repeats": args.repeats,
             "seed": args.seed,
             "methods": args.methods,
@@ -388,12 +588,17 @@ def main(argv: list[str] | None = None) -> int:
             "generator_version": datagen.GENERATOR_VERSION,
         },
         "duckdb": {},
+        "postgres": {},
     }
     started = time.perf_counter()
     plan_methods = [m for m in args.methods if m != "delivery"]
     if plan_methods:
         for n in args.sizes:
             results["duckdb"][str(n)] = bench.run_size(n)
+        if args.postgres_sizes:
+            results["postgres"], server = bench.run_postgres()
+            if server is not None:
+                results["postgres_server"] = server
     if "delivery" in args.methods:
         results["delivery"] = bench.run_delivery()
     results["elapsed_s"] = round(time.perf_counter() - started, 1)

@@ -10,12 +10,21 @@ integers, NULLs to a per-row bitmask), converted to Python a column at a time, a
 each row hashed with the built-in ``hash()`` of a tuple, the fastest hash Python has
 (the fixed PYTHONHASHSEED set by the harness keeps string hashes equal across
 processes; a real application would need a stable hash, which is slower still).
+
+On PostgreSQL (``run_postgres``) the model is read through a server-side cursor in binary
+format, ``fetchmany`` of 100,000 rows at a time, and the SELECT itself normalizes the
+columns as the Arrow code does for DuckDB (timestamps to epoch microseconds, NULLs filled
+and recorded in a bitmask column), so the rows hashed are the very tuples the DuckDB path
+hashes. Measured at N = 1M on a 2-core machine, that read took about 3.0 s + 0.4 s of
+hashing; a text-format cursor was ~0.7 s slower, ``COPY ... TO STDOUT (FORMAT BINARY)``
+with psycopg's ``rows()`` ~1 s slower, and a plain SELECT normalized in Python instead
+~1.5 s slower.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +79,43 @@ def _row_hashes(batch: Any, key: str, mapped: list[str]) -> tuple[list[int], lis
         columns.append([0] * batch.num_rows)
     else:
         columns.append(null_mask.to_pylist())
-    return batch.column(key).to_pylist(), list(map(hash, zip(*columns, strict=True)))
+    return batch.column(key).to_pylist(), hash_rows(zip(*columns, strict=True))
+
+
+def hash_rows(rows: Iterable[tuple[Any, ...]]) -> list[int]:
+    """The app's row hash: ``hash()`` of (mapped values, NULLs filled..., NULL bitmask).
+
+    A row's values are the mapped columns in order, timestamps as epoch microseconds and
+    dates as epoch days, a NULL replaced by a zero of its type (0, "", False), followed
+    by an integer whose bit ``i`` says mapped column ``i`` was NULL.
+    """
+    return list(map(hash, rows))
+
+
+def _save_state(state_path: str, keys: Any, hashes: Any, rejected: Any) -> None:
+    import numpy as np
+
+    tmp = Path(state_path + ".tmp.npz")
+    np.savez(
+        tmp,
+        keys=np.array(keys, dtype=np.int64),
+        hashes=np.array(hashes, dtype=np.int64),
+        rejected=np.array(rejected, dtype=np.int64),
+    )
+    tmp.replace(state_path)
+
+
+def _state_from(
+    batches: Iterator[Any], hashed: Callable[[Any], tuple[list[int], list[int]]]
+) -> dict[str, Any]:
+    """Keys and row hashes of every batch (the state an app keeps)."""
+    keys: list[int] = []
+    hashes: list[int] = []
+    for batch in batches:
+        k, h = hashed(batch)
+        keys.extend(k)
+        hashes.extend(h)
+    return {"keys": keys, "hashes": hashes}
 
 
 def build_state(
@@ -81,24 +126,13 @@ def build_state(
     mapped: list[str] | None = None,
 ) -> dict[str, Any]:
     """Write the state the application kept after the previous run (not timed)."""
-    import numpy as np
-
     mapped = mapped or MAPPED
-    keys: list[int] = []
-    hashes: list[int] = []
-    for batch in _batches(db_path, PREV_TABLE, key, mapped):
-        k, h = _row_hashes(batch, key, mapped)
-        keys.extend(k)
-        hashes.extend(h)
-    tmp = Path(state_path + ".tmp.npz")
-    np.savez(
-        tmp,
-        keys=np.array(keys, dtype=np.int64),
-        hashes=np.array(hashes, dtype=np.int64),
-        rejected=np.array(rejected_keys, dtype=np.int64),
+    state = _state_from(
+        _batches(db_path, PREV_TABLE, key, mapped),
+        lambda batch: _row_hashes(batch, key, mapped),
     )
-    tmp.replace(state_path)
-    return {"rows": len(keys)}
+    _save_state(state_path, state["keys"], state["hashes"], rejected_keys)
+    return {"rows": len(state["keys"])}
 
 
 def run(
@@ -110,9 +144,26 @@ def run(
     its next run; it is written beside the old one and deleted, so every run starts
     from the same previous state.
     """
+    mapped = mapped or MAPPED
+    return _diff(
+        state_path,
+        lambda: _batches(db_path, MODEL_TABLE, key, mapped),
+        lambda batch: _row_hashes(batch, key, mapped),
+    )
+
+
+def _diff(
+    state_path: str,
+    open_batches: Callable[[], Iterator[Any]],
+    hashed: Callable[[Any], tuple[list[int], list[int]]],
+) -> dict[str, Any]:
+    """The timed run: load the state, read batches, hash and compare, save the new state.
+
+    ``open_batches`` reads the model (its time is ``read``); ``hashed`` turns a batch into
+    keys and row hashes (its time counts in ``hash_diff``).
+    """
     import numpy as np
 
-    mapped = mapped or MAPPED
     started = time.perf_counter()
     with np.load(state_path) as state:
         previous: dict[int, int] = dict(
@@ -128,7 +179,7 @@ def run(
     read_s = 0.0
     diff_s = 0.0
     pop = previous.pop
-    batches = _batches(db_path, MODEL_TABLE, key, mapped)
+    batches = open_batches()
     while True:
         t0 = time.perf_counter()
         batch = next(batches, None)
@@ -136,7 +187,7 @@ def run(
         read_s += t1 - t0
         if batch is None:
             break
-        keys, hashes = _row_hashes(batch, key, mapped)
+        keys, hashes = hashed(batch)
         new_keys.append(np.array(keys, dtype=np.int64))
         new_hashes.append(np.array(hashes, dtype=np.int64))
         for k, h in zip(keys, hashes, strict=True):
@@ -172,3 +223,81 @@ def run(
         "delta_rows": len(added) + len(changed) + len(removed),
         "ops": {"added": len(added), "changed": len(changed), "removed": len(removed)},
     }
+
+
+# -- PostgreSQL ------------------------------------------------------------------------------
+
+PG_FETCH_ROWS = 100_000
+_PG_TEXT = ("text", "character varying", "character")
+_PG_NUMBER = ("smallint", "integer", "bigint", "real", "double precision", "numeric")
+
+
+def _pg_normalized(column: str, data_type: str) -> str:
+    """SQL of one mapped column as the hash takes it (see ``hash_rows``), NULL filled."""
+    col = quote_ident(column)
+    if data_type.startswith("timestamp"):
+        value = f"(extract(epoch FROM {col}) * 1000000)::bigint"
+        return f"coalesce({value}, 0)"
+    if data_type == "date":
+        return f"coalesce({col} - DATE '1970-01-01', 0)"
+    if data_type in _PG_TEXT:
+        return f"coalesce({col}, '')"
+    if data_type == "boolean":
+        return f"coalesce({col}, false)"
+    if data_type in _PG_NUMBER:
+        return f"coalesce({col}, 0)"
+    return f"coalesce({col}::text, '')"
+
+
+def _pg_batches(dsn: str, table: str, key: str, mapped: list[str]) -> Iterator[list[Any]]:
+    """Rows ``(key, normalized mapped values..., NULL bitmask)``, 100,000 at a time."""
+    import psycopg
+
+    with psycopg.connect(dsn) as con:
+        types = dict(
+            con.execute(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_schema = current_schema() AND table_name = %s",
+                [table],
+            ).fetchall()
+        )
+        values = [_pg_normalized(c, types[c]) for c in mapped]
+        bits = [
+            f"CASE WHEN {quote_ident(c)} IS NULL THEN {1 << i} ELSE 0 END"
+            for i, c in enumerate(mapped)
+        ]
+        sql = (
+            f"SELECT {quote_ident(key)}, {', '.join(values)}, ({' + '.join(bits)})::bigint "
+            f"FROM {quote_ident(table)}"
+        )
+        with con.cursor(name="basic_read", binary=True) as cursor:
+            cursor.itersize = PG_FETCH_ROWS
+            cursor.execute(sql)
+            while rows := cursor.fetchmany(PG_FETCH_ROWS):
+                yield rows
+
+
+def _pg_row_hashes(rows: list[Any]) -> tuple[list[int], list[int]]:
+    return [r[0] for r in rows], hash_rows(r[1:] for r in rows)
+
+
+def build_state_postgres(
+    dsn: str,
+    state_path: str,
+    rejected_keys: list[int],
+    key: str = KEY,
+    mapped: list[str] | None = None,
+) -> dict[str, Any]:
+    """``build_state`` from ``users_prev`` in the PostgreSQL database at ``dsn``."""
+    mapped = mapped or MAPPED
+    state = _state_from(_pg_batches(dsn, PREV_TABLE, key, mapped), _pg_row_hashes)
+    _save_state(state_path, state["keys"], state["hashes"], rejected_keys)
+    return {"rows": len(state["keys"])}
+
+
+def run_postgres(
+    dsn: str, state_path: str, key: str = KEY, mapped: list[str] | None = None
+) -> dict[str, Any]:
+    """``run`` reading the model from the PostgreSQL database at ``dsn``."""
+    mapped = mapped or MAPPED
+    return _diff(state_path, lambda: _pg_batches(dsn, MODEL_TABLE, key, mapped), _pg_row_hashes)

@@ -26,6 +26,13 @@ ENTRY_POINTS = {
     "lightning_prepare": "bench.lightning_calls:prepare",
     "lightning_plan": "bench.lightning_calls:plan",
     "lightning_delivery": "bench.lightning_calls:delivery",
+    "pg_load": "bench.postgres:load",
+    "pg_lower_bound": "bench.lower_bound:run_postgres",
+    "pg_basic_state": "bench.basic:build_state_postgres",
+    "pg_basic": "bench.basic:run_postgres",
+    "pg_reladiff": "bench.reladiff_join:run_postgres",
+    "pg_lightning_prepare": "bench.lightning_calls:prepare_postgres",
+    "pg_lightning_plan": "bench.lightning_calls:plan_postgres",
 }
 
 

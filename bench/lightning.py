@@ -4,6 +4,9 @@ Each function runs in its own process (the harness starts one per call), so
 ``ru_maxrss`` is this method's own peak RSS. The engine is driven through its public
 pieces (``engine.run``, ``engine.planner``, ``engine.delivery``), exactly as a run does,
 with the destination left out of ``measure_plan``.
+
+``prepare_baseline_postgres`` and ``measure_plan_postgres`` do the same with the model
+in a PostgreSQL database (a ``type: postgres`` source with the given ``dsn``).
 """
 
 from __future__ import annotations
@@ -37,9 +40,17 @@ def _memory_limit() -> str:
     return os.environ.get(MEMORY_LIMIT_ENV) or "1GB"
 
 
+def _duckdb_source(db_path: str) -> dict[str, Any]:
+    return {"type": "duckdb", "path": db_path, "memory_limit": _memory_limit()}
+
+
+def _postgres_source(dsn: str) -> dict[str, Any]:
+    return {"type": "postgres", "dsn": dsn}
+
+
 def _write_project(
     workdir: str,
-    db_path: str,
+    source: dict[str, Any],
     table: str,
     key: str,
     mapped: list[str],
@@ -49,7 +60,7 @@ def _write_project(
     root = Path(workdir)
     root.mkdir(parents=True, exist_ok=True)
     config = {
-        "sources": {"wh": {"type": "duckdb", "path": db_path, "memory_limit": _memory_limit()}},
+        "sources": {"wh": source},
         "models": {"m": {"source": "wh", "primary_key": key, "sql": f"select * from {table}"}},
         "destinations": {"d": destination},
         "syncs": {
@@ -73,14 +84,7 @@ def prepare_baseline(
     db_path: str, table: str, key: str, mapped: list[str], workdir: str, rejected_keys: list[int]
 ) -> None:
     """Commit the previous state as the baseline (``--reset-cdc``) and record rejections."""
-    project_file = _write_project(
-        workdir, db_path, table, key, mapped, {"type": "file", "path": "out"}
-    )
-    project = load_project(project_file)
-    result = run_sync(project, SYNC, reset_cdc=True)
-    if not result.committed:
-        raise RuntimeError(f"baseline run did not commit: {result.error}")
-    rejections = f"{SYNC}_{result.sync_run_id}_rejections"
+    rejections = _commit_baseline(workdir, _duckdb_source(db_path), table, key, mapped)
     with duckdb.connect(db_path) as con:
         con.execute(
             f'INSERT INTO hightouch_planner."{rejections}" '
@@ -89,8 +93,47 @@ def prepare_baseline(
         )
 
 
+def _commit_baseline(
+    workdir: str, source: dict[str, Any], table: str, key: str, mapped: list[str]
+) -> str:
+    """The ``--reset-cdc`` run; returns the name of its rejections table."""
+    project_file = _write_project(
+        workdir, source, table, key, mapped, {"type": "file", "path": "out"}
+    )
+    result = run_sync(load_project(project_file), SYNC, reset_cdc=True)
+    if not result.committed:
+        raise RuntimeError(f"baseline run did not commit: {result.error}")
+    return f"{SYNC}_{result.sync_run_id}_rejections"
+
+
+def prepare_baseline_postgres(
+    dsn: str, table: str, key: str, mapped: list[str], workdir: str, rejected_keys: list[int]
+) -> None:
+    """``prepare_baseline`` with the model in the PostgreSQL database at ``dsn``."""
+    import psycopg
+
+    rejections = _commit_baseline(workdir, _postgres_source(dsn), table, key, mapped)
+    with psycopg.connect(dsn) as con:  # commits at the end of the block
+        con.execute(
+            f'INSERT INTO hightouch_planner."{rejections}" '
+            "SELECT k, 'changed', 'failed', 'HTTP 500 (earlier run)', NULL "
+            "FROM unnest(%s::bigint[]) AS t(k)",
+            [list(rejected_keys)],
+        )
+
+
 def measure_plan(db_path: str, table: str, key: str, mapped: list[str], workdir: str) -> dict:
     """One planned run of the current state with the delta streamed into Python."""
+    return {**_measure(workdir), "memory_limit": _memory_limit()}
+
+
+def measure_plan_postgres(dsn: str, table: str, key: str, mapped: list[str], workdir: str) -> dict:
+    """``measure_plan`` on PostgreSQL (the project ``prepare_baseline_postgres`` wrote)."""
+    return _measure(workdir)
+
+
+def _measure(workdir: str) -> dict:
+    """One planned run of the project in ``workdir``, destination left out."""
     project = load_project(Path(workdir) / "lightning.yml")
     started = time.perf_counter()
     job = SyncJob(project, SYNC)
@@ -129,7 +172,6 @@ def measure_plan(db_path: str, table: str, key: str, mapped: list[str], workdir:
         "phases": phases,
         "delta_rows": delta_rows,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "memory_limit": _memory_limit(),
         "sync_logs_overhead": phases["audit_logs"] / warehouse if warehouse else 0.0,
     }
 
@@ -171,7 +213,7 @@ def measure_delivery(sink_url: str, rows: int, batch_size: int, concurrency: int
         }
         project_file = _write_project(
             workdir,
-            db_path,
+            _duckdb_source(db_path),
             "delta_users",
             KEY,
             MAPPED,

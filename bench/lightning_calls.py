@@ -13,6 +13,12 @@ Contract (``bench/lightning.py`` provides it; the harness skips Lightning withou
   process's own ``VmHWM``; ``peak_rss_mb`` is kept beside it in the samples. It must
   leave the committed baseline as it found it: the harness calls it several times in a
   row, each in a new process.
+- ``prepare_baseline_postgres(dsn, table, key, mapped, workdir, rejected_keys) -> None``
+  and ``measure_plan_postgres(dsn, table, key, mapped, workdir) -> dict``: the same two
+  calls with the model in the PostgreSQL database at ``dsn`` (a ``postgresql://`` URI)
+  instead of a DuckDB file; the result has no memory limit (the peak RSS target on
+  PostgreSQL is a fixed 300 MiB). Without them the PostgreSQL Lightning rows fail with
+  a message naming the missing function.
 - ``measure_delivery(sink_url, rows, batch_size, concurrency) -> dict``: stream
   ``rows`` rows to the HTTP sink at ``sink_url``; returns ``{"rows_per_s", "seconds"}``.
   The bare httpx loop sends ``bench.delivery.make_rows(rows)`` with the ``MAPPED``
@@ -81,6 +87,38 @@ def plan(db_path: str, table: str, key: str, mapped: list[str], workdir: str) ->
         result,
         {"total_s": number, "phases": dict, "delta_rows": int, "peak_rss_mb": number},
         "measure_plan",
+    )
+    return dict(result)
+
+
+def _postgres_call(name: str) -> Any:
+    module = _module()
+    if not hasattr(module, name):
+        raise AttributeError(f"{MODULE} has no {name}() (the PostgreSQL part of the contract)")
+    return getattr(module, name)
+
+
+def prepare_postgres(
+    dsn: str,
+    table: str,
+    key: str,
+    mapped: list[str],
+    workdir: str,
+    rejected_keys: list[int],
+) -> dict[str, Any]:
+    """Commit the previous state as the baseline on PostgreSQL, with its rejections."""
+    _postgres_call("prepare_baseline_postgres")(dsn, table, key, mapped, workdir, rejected_keys)
+    return {}
+
+
+def plan_postgres(dsn: str, table: str, key: str, mapped: list[str], workdir: str) -> dict:
+    """One measured plan of the current state on PostgreSQL."""
+    result = _postgres_call("measure_plan_postgres")(dsn, table, key, mapped, workdir)
+    number = (int, float)
+    _require(
+        result,
+        {"total_s": number, "phases": dict, "delta_rows": int, "peak_rss_mb": number},
+        "measure_plan_postgres",
     )
     return dict(result)
 

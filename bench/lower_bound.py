@@ -6,6 +6,10 @@ Two parts, timed separately:
   (``CREATE TEMP TABLE ... AS SELECT * FROM users``);
 - ``join_s``: one hash join of two N-row (key, hash) tables on the key (a FULL OUTER
   JOIN comparing the hashes), the tables being built beforehand, outside the timing.
+
+On PostgreSQL (``run_postgres``) the same two statements run on temporary tables, with
+the engine's session settings; the (key, hash) tables hash a row as the engine does,
+``hashtextextended(ROW(mapped columns)::text, 0)``, and are ANALYZEd before the join.
 """
 
 from __future__ import annotations
@@ -46,5 +50,43 @@ def run(db_path: str, key: str = KEY, mapped: list[str] | None = None) -> dict[s
         "phases": {"copy": copy_s, "join": join_s},
         "rows_copied": int(copied[0]),
         # Keys whose hash differs or that exist on one side only (no rejections here).
+        "delta_rows": int(row[0]),
+    }
+
+
+def run_postgres(dsn: str, key: str = KEY, mapped: list[str] | None = None) -> dict[str, Any]:
+    """Measure both parts in the PostgreSQL database at ``dsn`` (temporary tables only)."""
+    import psycopg
+
+    from bench.postgres import session_statements
+
+    cols = ", ".join(quote_ident(c) for c in (mapped or MAPPED))
+    k = quote_ident(key)
+    with psycopg.connect(dsn, autocommit=True) as con:
+        for statement in session_statements():
+            con.execute(statement)
+        started = time.perf_counter()
+        con.execute(f"CREATE TEMP TABLE model_copy AS SELECT * FROM {MODEL_TABLE}")
+        copy_s = time.perf_counter() - started
+        copied = con.execute("SELECT count(*) FROM model_copy").fetchone()
+        con.execute("DROP TABLE model_copy")
+
+        for name, table in (("cur_kh", MODEL_TABLE), ("prev_kh", PREV_TABLE)):
+            con.execute(
+                f"CREATE TEMP TABLE {name} AS SELECT {k}, "
+                f"hashtextextended(CAST(ROW({cols}) AS text), 0) AS h FROM {table}"
+            )
+            con.execute(f"ANALYZE {name}")
+        started = time.perf_counter()
+        row = con.execute(
+            f"SELECT count(*) FILTER (WHERE c.h IS DISTINCT FROM p.h) "
+            f"FROM cur_kh AS c FULL OUTER JOIN prev_kh AS p ON c.{k} = p.{k}"
+        ).fetchone()
+        join_s = time.perf_counter() - started
+    assert copied is not None and row is not None
+    return {
+        "total_s": copy_s + join_s,
+        "phases": {"copy": copy_s, "join": join_s},
+        "rows_copied": int(copied[0]),
         "delta_rows": int(row[0]),
     }

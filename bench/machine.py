@@ -54,7 +54,18 @@ def describe() -> dict[str, Any]:
         "cpu_model": _cpu_model(),
         "os": platform.platform(),
         "python": platform.python_version(),
-        "versions": {p: _version(p) for p in ("duckdb", "pyarrow", "httpx", "aiohttp", "reladiff")},
+        "versions": {
+            p: _version(p)
+            for p in (
+                "duckdb",
+                "pyarrow",
+                "httpx",
+                "aiohttp",
+                "reladiff",
+                "psycopg",
+                "psycopg2-binary",
+            )
+        },
         "date_utc": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"),
         "commit": _commit(),
     }

@@ -16,6 +16,8 @@ METHOD_LABELS = {
     "reladiff": "reladiff joindiff",
 }
 PLAN_METHODS = list(METHOD_LABELS)
+# The issue's memory target on PostgreSQL: the engine's Python process, at any N.
+POSTGRES_RSS_LIMIT_MIB = 300
 BARE_CLIENTS = {"httpx": "bare httpx loop", "httpx_aiohttp": "bare httpx loop, aiohttp transport"}
 COLORS = {
     "lightning": "tab:blue",
@@ -139,6 +141,22 @@ def targets(results: dict[str, Any]) -> dict[str, Any]:
                 _at_most(growth, 0.15),
             )
         )
+    pg_runs = results.get("postgres") or {}
+    if pg_runs:
+        rss = [
+            run["methods"]["lightning"]["peak_rss_mb_max"]
+            for run in pg_runs.values()
+            if run["methods"].get("lightning", {}).get("peak_rss_mb_max") is not None
+        ]
+        peak = max(rss) if rss else None
+        checks.append(
+            _check(
+                "PostgreSQL: Lightning peak RSS (MiB, max of runs, any N)",
+                peak,
+                f"< {POSTGRES_RSS_LIMIT_MIB}",
+                None if peak is None else peak < POSTGRES_RSS_LIMIT_MIB,
+            )
+        )
     for case in results.get("delivery", {}).get("cases", []):
         ratio = _ratio(case.get("lightning", {}).get("rows_per_s"), best_bare_rate(case))
         checks.append(
@@ -179,6 +197,34 @@ def _verdict(passed: bool | None) -> str:
     return {True: "pass", False: "FAIL", None: "n/a"}[passed]
 
 
+def _method_table(run: dict[str, Any]) -> list[str]:
+    """One N's table: per method the median time, phases, peak RSS, delta rows, ratio."""
+    light = run["methods"].get("lightning", {}).get("total_s")
+    lines = [
+        "| method | median s | phases (median s) | peak RSS MiB | delta rows "
+        "| method / Lightning |",
+        "|---|---|---|---|---|---|",
+    ]
+    for method in PLAN_METHODS:
+        summary = run["methods"].get(method)
+        if summary is None:
+            continue
+        if summary.get("ok", 0) == 0:
+            err = "; ".join(summary.get("errors", ["not run"]))
+            lines.append(f"| {METHOD_LABELS[method]} | error: {err} | | | | |")
+            continue
+        phases = ", ".join(f"{k} {_fmt_s(v)}" for k, v in summary.get("phases", {}).items())
+        total = summary["total_s"]
+        ratio = total / light if light and method != "lightning" else None
+        delta = "/".join(f"{d:,}" for d in summary.get("delta_rows", []))
+        lines.append(
+            f"| {METHOD_LABELS[method]} | {_fmt_s(total)} | {phases or '-'} | "
+            f"{summary['peak_rss_mb_max']:.0f} | {delta} | {_fmt_ratio(ratio)} |"
+        )
+    lines.append("")
+    return lines
+
+
 def markdown(results: dict[str, Any], command: str, chart_path: str) -> str:
     """RESULTS.md: machine, targets, one table per N, delivery, notes."""
     m = results["machine"]
@@ -202,6 +248,19 @@ def markdown(results: dict[str, Any], command: str, chart_path: str) -> str:
         f"{s.get('lightning_memory_limit')}; the other methods run with DuckDB's defaults.",
         "",
     ]
+    server = results.get("postgres_server")
+    if results.get("postgres") and server:
+        conf = server.get("settings", {})
+        lines += [
+            f"PostgreSQL {conf.get('server_version')}, {server.get('source')} on the same "
+            f"machine: shared_buffers {conf.get('shared_buffers')}, work_mem "
+            f"{conf.get('work_mem')}, max_parallel_workers_per_gather "
+            f"{conf.get('max_parallel_workers_per_gather')}, fsync {conf.get('fsync')}. "
+            "The same data as on DuckDB, loaded with COPY (no keys or indexes, VACUUM "
+            "ANALYZE); Lightning runs on its own copy of the database. Peak RSS is the "
+            "Python process's own (the server's memory is not in it).",
+            "",
+        ]
     t = results.get("targets", {})
     if t.get("checks"):
         if t["n"] is None:
@@ -216,7 +275,6 @@ def markdown(results: dict[str, Any], command: str, chart_path: str) -> str:
             lines.append(f"| {c['target']} | {measured} | {c['limit']} | {_verdict(c['pass'])} |")
         lines.append("")
     for n, run in sorted(results.get("duckdb", {}).items(), key=lambda kv: int(kv[0])):
-        light = run["methods"].get("lightning", {}).get("total_s")
         lines += [
             f"## DuckDB, N = {int(n):,}",
             "",
@@ -225,27 +283,20 @@ def markdown(results: dict[str, Any], command: str, chart_path: str) -> str:
             f"{run['dataset']['expected']['total']:,} rows "
             f"({run['dataset']['expected']['retried']:,} of them retried rejections).",
             "",
-            "| method | median s | phases (median s) | peak RSS MiB | delta rows "
-            "| method / Lightning |",
-            "|---|---|---|---|---|---|",
+            *_method_table(run),
         ]
-        for method in PLAN_METHODS:
-            summary = run["methods"].get(method)
-            if summary is None:
-                continue
-            if summary.get("ok", 0) == 0:
-                err = "; ".join(summary.get("errors", ["not run"]))
-                lines.append(f"| {METHOD_LABELS[method]} | error: {err} | | | | |")
-                continue
-            phases = ", ".join(f"{k} {_fmt_s(v)}" for k, v in summary.get("phases", {}).items())
-            total = summary["total_s"]
-            ratio = total / light if light and method != "lightning" else None
-            delta = "/".join(f"{d:,}" for d in summary.get("delta_rows", []))
-            lines.append(
-                f"| {METHOD_LABELS[method]} | {_fmt_s(total)} | {phases or '-'} | "
-                f"{summary['peak_rss_mb_max']:.0f} | {delta} | {_fmt_ratio(ratio)} |"
-            )
-        lines.append("")
+    for n, run in sorted(results.get("postgres", {}).items(), key=lambda kv: int(kv[0])):
+        data = run["dataset"]
+        cached = " (cached in the database from an earlier run)" if data.get("load_cached") else ""
+        lines += [
+            f"## PostgreSQL, N = {int(n):,}",
+            "",
+            f"Data: database `{data.get('postgres_database')}`, loaded in "
+            f"{data.get('load_s')} s{cached}; expected delta {data['expected']['total']:,} "
+            f"rows ({data['expected']['retried']:,} of them retried rejections).",
+            "",
+            *_method_table(run),
+        ]
     d = results.get("delivery")
     if d and d.get("cases"):
         lines += [
@@ -287,17 +338,27 @@ def chart(results: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     runs = results.get("duckdb", {})
+    pg_runs = results.get("postgres") or {}
     cases = results.get("delivery", {}).get("cases", [])
-    panels = int(bool(runs) or not cases) + int(bool(cases))
+    draw_duckdb = bool(runs) or not (cases or pg_runs)
+    panels = int(draw_duckdb) + int(bool(pg_runs)) + int(bool(cases))
     fig, axes = plt.subplots(1, panels, figsize=(6.5 * panels, 5.5), squeeze=False)
-    if runs or not cases:
-        _time_panel(axes[0][0], runs)
+    next_panel = iter(axes[0])
+    if draw_duckdb:
+        _time_panel(next(next_panel), runs)
+    if pg_runs:
+        _time_panel(next(next_panel), pg_runs, "PostgreSQL")
     if cases:
-        _delivery_panel(axes[0][panels - 1], cases, results["delivery"]["rows"])
+        _delivery_panel(next(next_panel), cases, results["delivery"]["rows"])
     m = results["machine"]
+    postgres = ""
+    if pg_runs and results.get("postgres_server"):
+        version = results["postgres_server"]["settings"].get("server_version", "")
+        postgres = f", PostgreSQL {version.split()[0] if version else '?'}"
     fig.suptitle(
         f"{m['cores']} cores, {m['memory_gib']} GiB, DuckDB "
-        f"{m['versions'].get('duckdb')}, median of {results['settings']['repeats']} run(s)",
+        f"{m['versions'].get('duckdb')}{postgres}, median of "
+        f"{results['settings']['repeats']} run(s)",
         fontsize=10,
     )
     fig.tight_layout()
@@ -306,7 +367,7 @@ def chart(results: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-def _time_panel(ax: Any, runs: dict[str, Any]) -> None:
+def _time_panel(ax: Any, runs: dict[str, Any], warehouse: str = "DuckDB") -> None:
     """Median time against N, log-log, one line per method."""
     styles = {"lightning": "o-", "lower_bound": "s--", "basic": "^-", "reladiff": "d-"}
     for method in PLAN_METHODS:
@@ -329,7 +390,7 @@ def _time_panel(ax: Any, runs: dict[str, Any]) -> None:
     ax.set_yscale("log")
     ax.set_xlabel("rows in the model (N)")
     ax.set_ylabel("median seconds (log scale)")
-    ax.set_title("DuckDB: time to find the delta")
+    ax.set_title(f"{warehouse}: time to find the delta")
     ax.grid(True, which="both", alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=9)
