@@ -9,7 +9,7 @@ Two parts, timed separately:
 
 On PostgreSQL (``run_postgres``) the same two statements run on temporary tables, with
 the engine's session settings; the (key, hash) tables hash a row as the engine does,
-``hashtextextended(ROW(mapped columns)::text, 0)``, and are ANALYZEd before the join.
+``hash_record_extended(ROW(mapped columns), 0)``, and are ANALYZEd before the join.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def run_postgres(dsn: str, key: str = KEY, mapped: list[str] | None = None) -> d
         for name, table in (("cur_kh", MODEL_TABLE), ("prev_kh", PREV_TABLE)):
             con.execute(
                 f"CREATE TEMP TABLE {name} AS SELECT {k}, "
-                f"hashtextextended(CAST(ROW({cols}) AS text), 0) AS h FROM {table}"
+                f"hash_record_extended(ROW({cols}), 0) AS h FROM {table}"
             )
             con.execute(f"ANALYZE {name}")
         started = time.perf_counter()

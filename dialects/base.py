@@ -154,8 +154,9 @@ class Dialect(ABC):
 
     # -- SQL fragments that differ per warehouse --------------------------------------------
     @abstractmethod
-    def row_hash(self, values: Sequence[exp.Expr]) -> exp.Expr:
-        """An expression hashing the given values; equal values give equal hashes."""
+    def row_hash(self, values: Sequence[exp.Expr], types: Sequence[str]) -> exp.Expr:
+        """An expression hashing the given values (of the given column types, as
+        :meth:`query_columns` names them); equal values give equal hashes."""
 
     @abstractmethod
     def hash_version(self) -> str:

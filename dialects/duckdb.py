@@ -234,7 +234,7 @@ class DuckDBDialect(Dialect):
     def setup_statements(self) -> list[str]:
         return ["SET preserve_insertion_order = false"]
 
-    def row_hash(self, values: Sequence[exp.Expr]) -> exp.Expr:
+    def row_hash(self, values: Sequence[exp.Expr], types: Sequence[str]) -> exp.Expr:
         return exp.func("hash", *values) if values else exp.Literal.number(0)
 
     def hash_version(self) -> str:

@@ -6,8 +6,9 @@ variables (``PGHOST``, ``PGPASSWORD``, ...), so secrets need not live in the pro
 
 - Each session pins the settings that a row's text depends on (UTC, ISO dates, shortest
   exact floats), so the row hash of the same values is the same from any client.
-- The row hash is ``hashtextextended`` (64 bits) of the row's text (``ROW(...)::text``):
-  NULL and the empty string differ there (``(,)`` against ``("","")``).
+- The row hash is ``hash_record_extended`` (64 bits) of the mapped values, each hashed by
+  its type's own hash function (see ``_HASH_SEED`` for NULL against zero); a type without one
+  (json, xml, geometric, user-defined) is hashed as its text.
 - Plan and diff run in one REPEATABLE READ transaction, so the model is read twice (plan,
   then the delta's fields) at one snapshot instead of being copied into a stage.
 - The delta streams through a server-side cursor on a second connection, so the run can
@@ -34,14 +35,32 @@ _SESSION = (
     "SET IntervalStyle = 'postgres'",
     "SET extra_float_digits = 1",
     "SET bytea_output = 'hex'",
+    # The engine's statements are a few long scans and joins: compiling them costs more
+    # (about 0.5 s each) than it saves.
+    "SET jit = off",
 )
+# hash_record_extended hashes a NULL as 0 and hands the seed to each type's function, which
+# hashes a float zero as the seed and a numeric zero as the seed minus one: with seed 0 or 1,
+# NULL -> 0 would not be a change. Any other seed keeps them apart.
+_HASH_SEED = 7_523_094_288_207_667_809
 _HASH_PROBE = (
-    "SELECT hashtextextended(CAST(ROW(42, 'lightning', CAST(1.5 AS DOUBLE PRECISION), TRUE, "
-    "NULL, TIMESTAMP '2024-01-02 03:04:05.123456', DATE '2024-01-02', "
-    "CAST(12.34 AS NUMERIC(10, 2))) AS TEXT), 0)"
+    "SELECT hash_record_extended(ROW(42, CAST('lightning' AS TEXT), "
+    "CAST(1.5 AS DOUBLE PRECISION), TRUE, CAST(NULL AS TEXT), "
+    "TIMESTAMP '2024-01-02 03:04:05.123456', DATE '2024-01-02', "
+    "CAST(12.34 AS NUMERIC(10, 2)), CAST('{\"k\": 1}' AS JSONB), "
+    f"CAST('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11' AS UUID)), {_HASH_SEED})"
 )
 _PLACEHOLDER = re.compile(r"%\(([A-Za-z_][A-Za-z0-9_]*)\)s")
 _INTEGER_TYPES = frozenset({"smallint", "integer", "bigint", "int2", "int4", "int8"})
+# Types with an extended hash function (their hash equals iff the values are equal), as
+# psycopg and information_schema name them.
+_HASHABLE_TYPES = _INTEGER_TYPES | frozenset(
+    {"text", "varchar", "character varying", "bpchar", "character", "char", "name"}
+    | {"bool", "boolean", "float4", "float8", "real", "double precision", "numeric"}
+    | {"date", "time", "timetz", "timestamp", "timestamptz", "interval", "uuid", "bytea"}
+    | {"jsonb", "inet", "cidr", "macaddr", "oid"}
+    | {"timestamp without time zone", "timestamp with time zone", "time without time zone"}
+)
 # Types whose JSON (json_build_object) is what the Python encoder writes for the fetched value.
 _JSON_AS_IS = _INTEGER_TYPES | {"boolean", "bool", "text", "varchar", "character varying", "date"}
 # SQLSTATE classes and codes (https://www.postgresql.org/docs/current/errcodes-appendix.html).
@@ -260,17 +279,22 @@ class PostgresDialect(Dialect):
         return list(_SESSION)
 
     # -- SQL fragments ----------------------------------------------------------------------
-    def row_hash(self, values: Sequence[exp.Expr]) -> exp.Expr:
+    def row_hash(self, values: Sequence[exp.Expr], types: Sequence[str]) -> exp.Expr:
         if not values:
             return exp.Literal.number(0)
-        row = exp.Anonymous(this="ROW", expressions=list(values))
-        text = exp.cast(row, exp.DataType.build("text"))
-        return exp.func("hashtextextended", text, exp.Literal.number(0))
+        # Each value through its type's own hash function; a type without one (json, xml,
+        # geometric, user-defined) is hashed as its text, which the session pins.
+        hashed = [
+            value if kind.lower() in _HASHABLE_TYPES else exp.cast(value, "text")
+            for value, kind in zip(values, types, strict=True)
+        ]
+        row = exp.Anonymous(this="ROW", expressions=hashed)
+        return exp.func("hash_record_extended", row, exp.Literal.number(_HASH_SEED))
 
     def hash_version(self) -> str:
         if self._hash_version is None:
             probe = self.fetchall(_HASH_PROBE)[0][0]
-            self._hash_version = f"postgres-hashtextextended:{probe}"
+            self._hash_version = f"postgres-hash_record_extended:{probe}"
         return self._hash_version
 
     def json_value(self, value: exp.Expr, type_name: str) -> exp.Expr | None:

@@ -129,7 +129,10 @@ class BoundModel:
 
     def hash_expression(self, dialect: Dialect) -> exp.Expr:
         """The row hash over the mapped (and destination-read) columns only."""
-        return dialect.row_hash([quoted_column(c) for c in self.hashed_columns])
+        return dialect.row_hash(
+            [quoted_column(c) for c in self.hashed_columns],
+            [self.column_types.get(c, "") for c in self.hashed_columns],
+        )
 
     def match_expression(self, dialect: Dialect) -> exp.Expr:
         """The match value kept in the plan (NULL when the key itself addresses the row)."""

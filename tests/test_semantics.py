@@ -381,6 +381,23 @@ def test_unchanged_values_of_every_type_are_not_a_change(ws: Workspace) -> None:
     assert planned(run(ws)) == {"added": 0, "changed": 1, "removed": 0}
 
 
+def test_null_to_a_zero_value_and_back_is_a_change(ws: Workspace) -> None:
+    # A hash may treat NULL like some value of a type (PostgreSQL's record hash gives both
+    # a NULL and a float zero 0 under seed 0): each column's zero must still differ.
+    zeros = {"i": "0", "f": "0.0", "neg": "-0.0", "n": "0.00", "t": "''", "b": "FALSE"}
+    ws.sql(
+        "CREATE TABLE users AS SELECT 1 AS id, NULL::INTEGER AS i, NULL::DOUBLE AS f, "
+        "NULL::DOUBLE AS neg, NULL::DECIMAL(10, 2) AS n, NULL::VARCHAR AS t, NULL::BOOLEAN AS b"
+    )
+    ws.simple_project(sync={"mappings": [{"from": c, "to": c} for c in zeros]})
+    run(ws)
+    for column, zero in zeros.items():
+        ws.sql(f"UPDATE users SET {column} = {zero}")
+        assert planned(run(ws)) == {"added": 0, "changed": 1, "removed": 0}, column
+        ws.sql(f"UPDATE users SET {column} = NULL")
+        assert planned(run(ws)) == {"added": 0, "changed": 1, "removed": 0}, column
+
+
 # -- retention, locks, plan, runs ------------------------------------------------------------
 def test_retention_keeps_the_two_newest_committed_pairs(ws: Workspace) -> None:
     ws.users(ROWS)

@@ -9,7 +9,7 @@ FROM (
   /* user input and could collide with the engine's columns; the logs and payload map them back). */
   SELECT
     REPLACE(REPLACE(CAST("account" AS TEXT), '\', '\\'), '|', '\|') || '|' || REPLACE(REPLACE(CAST("id" AS TEXT), '\', '\\'), '|', '\|') AS "_lightning_row_id",
-    HASHTEXTEXTENDED(CAST(ROW("email", "we""ird") AS TEXT), 0) AS "_lightning_row_hash",
+    HASH_RECORD_EXTENDED(ROW("email", "we""ird"), 7523094288207667809) AS "_lightning_row_hash",
     CAST("email" AS TEXT) AS "_lightning_match",
     "model_row"."account" AS "_lightning_col_0",
     "model_row"."id" AS "_lightning_col_1",
