@@ -484,6 +484,7 @@ def test_null_keys_are_dropped_and_counted(ws: Workspace) -> None:
 
 
 # -- the destination -------------------------------------------------------------------------
+@pytest.mark.each_warehouse
 def test_expired_token_from_the_start(ws: Workspace, sink: HttpSink) -> None:
     ws.users(ROWS)
     sink.required_headers = {"Authorization": "Bearer good"}
@@ -509,6 +510,7 @@ def test_expired_token_from_the_start(ws: Workspace, sink: HttpSink) -> None:
     assert sink.records == {"users": model_as_records(ws)}
 
 
+@pytest.mark.each_warehouse
 def test_token_revoked_mid_run(ws: Workspace, sink: HttpSink) -> None:
     ws.users([(i, f"{i}@x", f"N{i}") for i in range(1, 41)])
     http_project(ws, sink)
@@ -539,6 +541,7 @@ def test_token_revoked_mid_run(ws: Workspace, sink: HttpSink) -> None:
     assert ws.runs()[-1]["status"] == "succeeded"
 
 
+@pytest.mark.each_warehouse
 def test_destination_rejects_every_row(ws: Workspace, sink: HttpSink) -> None:
     ws.users(ROWS)
     http_project(ws, sink)

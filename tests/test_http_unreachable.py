@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import socket
 
+import pytest
+
 from tests.conftest import Workspace
 
 
@@ -13,6 +15,7 @@ def _closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@pytest.mark.each_warehouse
 def test_unreachable_destination_aborts_the_run_and_the_next_run_retries(ws: Workspace) -> None:
     ws.users([(i, f"u{i}@x", f"n{i}") for i in range(200)])
     http = {

@@ -45,7 +45,8 @@ def _both(dialect: DuckDBDialect, type_name: str, values: list[Any]) -> list[tup
     ).sql("duckdb")
     con = dialect.con
     con.execute(f'CREATE OR REPLACE TEMP TABLE t ("i" INTEGER, "v" {type_name})')
-    con.executemany("INSERT INTO t VALUES (?, ?)", list(enumerate(values)))
+    if values:  # (executemany refuses an empty list)
+        con.executemany("INSERT INTO t VALUES (?, ?)", list(enumerate(values)))
     rows = con.execute(f'SELECT {payload}, "v" FROM t ORDER BY "i"').fetchall()
     return [(built, dumps({"v": fetched})) for built, fetched in rows]
 
