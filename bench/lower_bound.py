@@ -9,7 +9,7 @@ Two parts, timed separately:
 
 On PostgreSQL (``run_postgres``) the same two statements run on temporary tables, with
 the engine's session settings; the (key, hash) tables hash a row as the engine does,
-``hash_record_extended(ROW(mapped columns), 0)``, and are ANALYZEd before the join.
+``hash_record_extended(ROW(mapped columns), HASH_SEED)``, and are ANALYZEd before the join.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import time
 from typing import Any
 
 from bench.common import KEY, MAPPED, MODEL_TABLE, PREV_TABLE, quote_ident
+from dialects.postgres import HASH_SEED
 
 
 def run(db_path: str, key: str = KEY, mapped: list[str] | None = None) -> dict[str, Any]:
@@ -74,7 +75,7 @@ def run_postgres(dsn: str, key: str = KEY, mapped: list[str] | None = None) -> d
         for name, table in (("cur_kh", MODEL_TABLE), ("prev_kh", PREV_TABLE)):
             con.execute(
                 f"CREATE TEMP TABLE {name} AS SELECT {k}, "
-                f"hash_record_extended(ROW({cols}), 0) AS h FROM {table}"
+                f"hash_record_extended(ROW({cols}), {HASH_SEED}) AS h FROM {table}"
             )
             con.execute(f"ANALYZE {name}")
         started = time.perf_counter()

@@ -100,7 +100,7 @@ def server(dsn: str | None) -> Iterator[Server]:
     from tests.postgres_server import PostgresNotInstalled, TempPostgres
 
     try:
-        temp = TempPostgres()
+        temp = TempPostgres(durable=True)  # PostgreSQL's default fsync and commit settings
     except PostgresNotInstalled as error:
         raise NotAvailable(
             "no server given (--postgres-dsn or $" + DSN_ENV + ") and no server binaries "

@@ -6,7 +6,7 @@ import importlib
 from pathlib import Path
 from typing import Any
 
-from dialects.base import Capabilities, Dialect, ErrorKind, WarehouseError
+from dialects.base import COMMON_SETTINGS, Capabilities, Dialect, ErrorKind, WarehouseError
 
 # type -> "module:Class"; a module is imported only when a source of that type is used, so a
 # missing optional driver never breaks the others.
@@ -37,6 +37,7 @@ def make_dialect(source_type: str, settings: dict[str, Any], project_dir: Path) 
 
 
 __all__ = [
+    "COMMON_SETTINGS",
     "Capabilities",
     "Dialect",
     "ErrorKind",

@@ -19,6 +19,8 @@ from typing import Any, ClassVar
 from sqlglot import exp
 
 _SCHEMAS = "SELECT schema_name FROM information_schema.schemata"
+# Source settings every warehouse takes (read by the engine, not the dialect).
+COMMON_SETTINGS = frozenset({"stage_model"})
 
 
 class ErrorKind(enum.Enum):
@@ -83,6 +85,9 @@ class Dialect(ABC):
     name: ClassVar[str]
     sqlglot_dialect: ClassVar[str]
     capabilities: ClassVar[Capabilities]
+    # The settings a source of this type may have (besides ``type`` and COMMON_SETTINGS);
+    # any other key is refused as a typo.
+    setting_names: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, settings: dict[str, Any], project_dir: Path):
         self.settings = settings

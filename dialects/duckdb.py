@@ -57,6 +57,7 @@ class DuckDBDialect(Dialect):
 
     name = "duckdb"
     sqlglot_dialect = "duckdb"
+    setting_names = frozenset({"path", "memory_limit", "threads"})
     capabilities = Capabilities(
         transactions=True,
         temp_tables=True,

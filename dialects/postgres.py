@@ -7,7 +7,7 @@ variables (``PGHOST``, ``PGPASSWORD``, ...), so secrets need not live in the pro
 - Each session pins the settings that a row's text depends on (UTC, ISO dates, shortest
   exact floats), so the row hash of the same values is the same from any client.
 - The row hash is ``hash_record_extended`` (64 bits) of the mapped values, each hashed by
-  its type's own hash function (see ``_HASH_SEED`` for NULL against zero); a type without one
+  its type's own hash function (see ``HASH_SEED`` for NULL against zero); a type without one
   (json, xml, geometric, user-defined) is hashed as its text.
 - Plan and diff run in one REPEATABLE READ transaction, so the model is read twice (plan,
   then the delta's fields) at one snapshot instead of being copied into a stage.
@@ -28,6 +28,7 @@ from sqlglot.dialects.postgres import Postgres
 
 from dialects.base import Capabilities, Dialect, ErrorKind, WarehouseError
 
+MIN_SERVER_VERSION = 140000  # hash_record_extended came with PostgreSQL 14
 # Session settings the row's text (hence its hash) and the sync logs' timestamps depend on.
 _SESSION = (
     "SET TIME ZONE 'UTC'",
@@ -42,13 +43,13 @@ _SESSION = (
 # hash_record_extended hashes a NULL as 0 and hands the seed to each type's function, which
 # hashes a float zero as the seed and a numeric zero as the seed minus one: with seed 0 or 1,
 # NULL -> 0 would not be a change. Any other seed keeps them apart.
-_HASH_SEED = 7_523_094_288_207_667_809
+HASH_SEED = 7_523_094_288_207_667_809
 _HASH_PROBE = (
     "SELECT hash_record_extended(ROW(42, CAST('lightning' AS TEXT), "
     "CAST(1.5 AS DOUBLE PRECISION), TRUE, CAST(NULL AS TEXT), "
     "TIMESTAMP '2024-01-02 03:04:05.123456', DATE '2024-01-02', "
     "CAST(12.34 AS NUMERIC(10, 2)), CAST('{\"k\": 1}' AS JSONB), "
-    f"CAST('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11' AS UUID)), {_HASH_SEED})"
+    f"CAST('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11' AS UUID)), {HASH_SEED})"
 )
 _PLACEHOLDER = re.compile(r"%\(([A-Za-z_][A-Za-z0-9_]*)\)s")
 _INTEGER_TYPES = frozenset({"smallint", "integer", "bigint", "int2", "int4", "int8"})
@@ -109,6 +110,10 @@ class PostgresDialect(Dialect):
 
     name = "postgres"
     sqlglot_dialect = "lightningpostgres"
+    setting_names = frozenset(
+        {"dsn", "host", "port", "database", "dbname", "user", "password", "sslmode"}
+        | {"connect_timeout"}
+    )
     capabilities = Capabilities(
         transactions=True,
         temp_tables=True,
@@ -170,6 +175,15 @@ class PostgresDialect(Dialect):
                 ErrorKind.CONNECTION,
                 error,
             ) from error
+        version = int(self._con.info.server_version)
+        if version < MIN_SERVER_VERSION:
+            self.close()
+            raise WarehouseError(
+                f"{self.describe()} runs PostgreSQL {version // 10000}; the engine needs "
+                f"{MIN_SERVER_VERSION // 10000} or newer (for hash_record_extended). Fix: "
+                "upgrade the server, or point the source at a newer one.",
+                ErrorKind.CONNECTION,
+            )
 
     def close(self) -> None:
         if self._con is not None:
@@ -289,7 +303,7 @@ class PostgresDialect(Dialect):
             for value, kind in zip(values, types, strict=True)
         ]
         row = exp.Anonymous(this="ROW", expressions=hashed)
-        return exp.func("hash_record_extended", row, exp.Literal.number(_HASH_SEED))
+        return exp.func("hash_record_extended", row, exp.Literal.number(HASH_SEED))
 
     def hash_version(self) -> str:
         if self._hash_version is None:

@@ -8,6 +8,7 @@ them, else ordered so a crash never leaves a claim of success), release, retenti
 from __future__ import annotations
 
 import asyncio
+import difflib
 import json
 import signal
 import threading
@@ -16,7 +17,16 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
-from dialects import PLANNED, REGISTRY, Dialect, ErrorKind, WarehouseError, make_dialect
+from dialects import (
+    COMMON_SETTINGS,
+    PLANNED,
+    REGISTRY,
+    Dialect,
+    ErrorKind,
+    WarehouseError,
+    dialect_class,
+    make_dialect,
+)
 from engine.audit import Audit, RunCounters, RunRecord, count_outcomes
 from engine.config import ConfigError, Project
 from engine.delivery import CancelFlag, Deliverer, DeliveryReport
@@ -126,7 +136,16 @@ def dialect_for(project: Project, source_name: str) -> Dialect:
             f"sources.{source_name}.type: unknown warehouse type {source.type!r}. Fix: use one "
             f"of {', '.join(sorted(REGISTRY))}."
         )
-    return make_dialect(source.type, source.settings(), project.directory)
+    settings = source.settings()
+    known = dialect_class(source.type).setting_names | COMMON_SETTINGS
+    for key in sorted(set(settings) - known):
+        close = difflib.get_close_matches(key, sorted(known), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(
+            f"sources.{source_name}.{key}: not a setting of a {source.type} source.{hint} "
+            f"(settings: {', '.join(sorted(known))})"
+        )
+    return make_dialect(source.type, settings, project.directory)
 
 
 @contextmanager

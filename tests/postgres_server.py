@@ -49,9 +49,14 @@ def _free_port() -> int:
 
 
 class TempPostgres:
-    """initdb + pg_ctl start on 127.0.0.1 at a free port; ``stop()`` removes everything."""
+    """initdb + pg_ctl start on 127.0.0.1 at a free port; ``stop()`` removes everything.
 
-    def __init__(self) -> None:
+    ``durable=False`` (the tests) turns off fsync and synchronous commit for speed; the
+    benchmarks keep PostgreSQL's defaults, as a real server has them.
+    """
+
+    def __init__(self, durable: bool = False) -> None:
+        self.durable = durable
         self.bindir = _bindir()
         self.root = Path(tempfile.mkdtemp(prefix="lightning-pg-"))
         self.data = self.root / "data"
@@ -81,9 +86,10 @@ class TempPostgres:
         )
         options = (
             f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.root} "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
             "-c max_connections=200 -c shared_buffers=128MB"
         )
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run(
             str(self.bindir / "pg_ctl"),
             "-D",

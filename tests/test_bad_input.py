@@ -139,6 +139,20 @@ def test_misspelled_key(ws: Workspace, section: str, good: str, typo: str, hint:
     assert f"{section}." in message and typo in message and hint in message
 
 
+@pytest.mark.each_warehouse
+def test_misspelled_source_setting(ws: Workspace) -> None:
+    ws.users(ROWS)
+    ws.simple_project()
+    config = ws.project().model_dump(by_alias=True, exclude_none=True)
+    source = config["sources"]["wh"]
+    typo, good = {"duckdb": ("memory_limt", "memory_limit"), "postgres": ("hots", "host")}[ws.kind]
+    source[typo] = "x"
+    ws.write_project(config)
+    message = refused(ws, 2, "run", "s")
+    assert f"sources.wh.{typo}: not a setting of a {ws.kind} source" in message
+    assert f"Did you mean {good!r}?" in message
+
+
 def test_unknown_block_in_a_sync(ws: Workspace) -> None:
     ws.users(ROWS)
     ws.simple_project(sync={"htpp": {"batch_size": 5}})
