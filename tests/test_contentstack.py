@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 import yaml
 
@@ -48,8 +47,8 @@ def users(ws: Workspace, rows: list[tuple[Any, ...]]) -> None:
         "CREATE OR REPLACE TABLE users (id BIGINT, email VARCHAR, external_id VARCHAR, "
         "first_name VARCHAR, plan VARCHAR, audience_ids VARCHAR[], uid VARCHAR)"
     )
-    with duckdb.connect(str(ws.warehouse)) as con:
-        con.executemany("INSERT INTO users VALUES (?, ?, ?, ?, ?, ?, ?)", [list(r) for r in rows])
+    if rows:
+        ws.insert_many("INSERT INTO users VALUES (?, ?, ?, ?, ?, ?, ?)", [list(r) for r in rows])
 
 
 def some_users(n: int, start: int = 1) -> list[tuple[Any, ...]]:
@@ -81,7 +80,7 @@ def project(
     }
     ws.write_project(
         {
-            "sources": {"wh": {"type": "duckdb", "path": "warehouse.duckdb"}},
+            "sources": {"wh": ws.source()},
             "models": {"users": {"source": "wh", "primary_key": "id", "sql": model_sql}},
             "destinations": {"cs": {**dest, **(destination or {})}},
             "syncs": {
@@ -124,6 +123,7 @@ def run_ok(ws: Workspace, env: dict[str, str] | None = None) -> dict[str, Any]:
 
 
 # -- well-formed requests ---------------------------------------------------------------------
+@pytest.mark.each_warehouse
 def test_hashed_email_match_with_audiences_column(ws: Workspace, cs: FakeContentstack) -> None:
     users(ws, some_users(3) + [(4, "  Mixed.Case+tag@Example.COM ", "e4", "F4", "free", [], "u4")])
     project(
@@ -262,6 +262,7 @@ def test_concurrency_and_rate_limit_are_respected(ws: Workspace, cs: FakeContent
 
 
 # -- per-user failures and retries ------------------------------------------------------------
+@pytest.mark.each_warehouse
 def test_rejected_user_is_logged_with_the_api_reason_and_retried(
     ws: Workspace, cs: FakeContentstack
 ) -> None:
@@ -332,6 +333,7 @@ def test_retries_exhausted_fail_the_row_and_the_next_run_sends_it(
 
 
 # -- credentials ------------------------------------------------------------------------------
+@pytest.mark.each_warehouse
 def test_token_revoked_mid_run_aborts_and_the_next_run_finishes(
     ws: Workspace, cs: FakeContentstack
 ) -> None:
@@ -423,6 +425,7 @@ def test_rows_breaking_documented_limits_fail_before_sending(
 
 
 # -- Personalize attributes -------------------------------------------------------------------
+@pytest.mark.each_warehouse
 def test_attributes_path_creates_missing_attributes_once_within_10_per_second(
     ws: Workspace, cs: FakeContentstack
 ) -> None:
