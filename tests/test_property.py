@@ -1,7 +1,8 @@
 """Stateful property test: random model edits, destination failures and runs.
 
-A hypothesis state machine drives one sync (DuckDB model -> ``http`` destination served by
-:class:`HttpSink`) through random sequences of:
+A hypothesis state machine drives one sync (a DuckDB model -> ``http`` destination served by
+:class:`HttpSink`; the mirror + delete machine also with its model in PostgreSQL) through
+random sequences of:
 
 - model edits: insert, update and delete rows of a table of 0-30 text keys whose values
   include NULLs, empty strings and unicode, plus rows with a NULL key (skipped);
@@ -28,18 +29,18 @@ import os
 import shutil
 import tempfile
 from collections import Counter
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import duckdb
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
 
 from engine.config import Project
 from engine.run import RunResult, run_sync
-from tests.conftest import Workspace
+from tests.conftest import Workspace, postgres_workspace
 from tests.fakes.http_sink import HttpSink
 
 SYNC = "s"
@@ -87,11 +88,17 @@ class SyncMachine(RuleBasedStateMachine):
 
     MODE = "upsert"
     DELETE_BEHAVIOR = "do_nothing"
+    POSTGRES_DSN: str | None = None  # a server: each example gets a fresh database on it
 
     def __init__(self) -> None:
         super().__init__()
         self.root = Path(tempfile.mkdtemp(prefix="lightning-property-"))
-        self.ws = Workspace(self.root)
+        self._database = ExitStack()
+        self.ws: Workspace = (
+            self._database.enter_context(postgres_workspace(self.root, self.POSTGRES_DSN))
+            if self.POSTGRES_DSN
+            else Workspace(self.root)
+        )
         self.sink = HttpSink().start()
         self.model: dict[str, tuple[str | None, str | None]] = {}
         self.null_key_rows = 0
@@ -141,16 +148,16 @@ class SyncMachine(RuleBasedStateMachine):
                 self.clean_run_converges()
         finally:
             self.sink.stop()
+            self._database.close()
             shutil.rmtree(self.root, ignore_errors=True)
 
     # -- model edits ------------------------------------------------------------------------
     def _write_model(self) -> None:
         rows = [(k, e, n) for k, (e, n) in self.model.items()]
         rows += [(None, f"null{i}@x", "no key") for i in range(self.null_key_rows)]
-        with duckdb.connect(str(self.ws.warehouse)) as con:
-            con.execute("CREATE OR REPLACE TABLE users (id VARCHAR, email VARCHAR, name VARCHAR)")
-            if rows:
-                con.executemany("INSERT INTO users VALUES (?, ?, ?)", rows)
+        self.ws.sql("CREATE OR REPLACE TABLE users (id VARCHAR, email VARCHAR, name VARCHAR)")
+        if rows:
+            self.ws.insert_many("INSERT INTO users VALUES (?, ?, ?)", rows)
 
     @rule(rows=st.dictionaries(st.sampled_from(KEYS), ROW, min_size=1, max_size=10))
     def upsert_rows(self, rows: dict[str, tuple[str | None, str | None]]) -> None:
@@ -278,46 +285,41 @@ class SyncMachine(RuleBasedStateMachine):
     def _logs(self) -> Logs:
         """The sync's runs, commits, changelog counts and planner tables (one connection)."""
         logs = Logs()
-        with duckdb.connect(str(self.ws.warehouse), read_only=True) as con:
-            schemas = {
-                r[0] for r in con.execute("SELECT schema_name FROM duckdb_schemas()").fetchall()
-            }
-            if "hightouch_audit" not in schemas:
-                return logs
-            cursor = con.execute(
-                "SELECT * FROM hightouch_audit.sync_runs WHERE sync_id = ? ORDER BY sync_run_id",
+        ws = self.ws
+        schemas = {r[0] for r in ws.query("SELECT schema_name FROM information_schema.schemata")}
+        if "hightouch_audit" not in schemas:
+            return logs
+        for record in ws.records(
+            "SELECT * FROM hightouch_audit.sync_runs WHERE sync_id = ? ORDER BY sync_run_id",
+            [SYNC],
+        ):
+            assert record["sync_run_id"] not in logs.runs, "two sync_runs rows for one run"
+            logs.runs[record["sync_run_id"]] = record
+        logs.commits = [
+            r[0]
+            for r in ws.query(
+                "SELECT sync_run_id FROM hightouch_planner.lightning_commits "
+                "WHERE sync_id = ? ORDER BY sync_run_id",
                 [SYNC],
             )
-            names = [d[0] for d in cursor.description]
-            for row in cursor.fetchall():
-                record = dict(zip(names, row, strict=True))
-                assert record["sync_run_id"] not in logs.runs, "two sync_runs rows for one run"
-                logs.runs[record["sync_run_id"]] = record
-            logs.commits = [
-                r[0]
-                for r in con.execute(
-                    "SELECT sync_run_id FROM hightouch_planner.lightning_commits "
-                    "WHERE sync_id = ? ORDER BY sync_run_id",
-                    [SYNC],
-                ).fetchall()
-            ]
-            for run_id, op, status, reason in con.execute(
-                "SELECT sync_run_id, op_type, status, failure_reason "
-                "FROM hightouch_audit.sync_changelog WHERE sync_id = ?",
-                [SYNC],
-            ).fetchall():
-                logs.changelog.setdefault(run_id, Counter())[(op, status)] += 1
-                assert status in ("succeeded", "failed", "aborted")
-                assert (reason is None) == (status == "succeeded"), (status, reason)
-                if status == "aborted":
-                    assert reason.startswith("aborted: ")
-            for (name,) in con.execute(
-                "SELECT table_name FROM information_schema.tables "
-                "WHERE table_schema = 'hightouch_planner'"
-            ).fetchall():
-                parts = name.split("_")
-                if len(parts) == 3 and parts[0] == SYNC and parts[1].isdigit():
-                    logs.planner_run_ids.add(int(parts[1]))
+        ]
+        for run_id, op, status, reason in ws.query(
+            "SELECT sync_run_id, op_type, status, failure_reason "
+            "FROM hightouch_audit.sync_changelog WHERE sync_id = ?",
+            [SYNC],
+        ):
+            logs.changelog.setdefault(run_id, Counter())[(op, status)] += 1
+            assert status in ("succeeded", "failed", "aborted")
+            assert (reason is None) == (status == "succeeded"), (status, reason)
+            if status == "aborted":
+                assert reason.startswith("aborted: ")
+        for (name,) in ws.query(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = 'hightouch_planner'"
+        ):
+            parts = name.split("_")
+            if len(parts) == 3 and parts[0] == SYNC and parts[1].isdigit():
+                logs.planner_run_ids.add(int(parts[1]))
         return logs
 
     def _check(self, result: RunResult) -> None:
@@ -407,6 +409,15 @@ TestUpsert = UpsertMachine.TestCase
 TestUpsert.settings = SETTINGS
 TestMirrorDelete = MirrorDeleteMachine.TestCase
 TestMirrorDelete.settings = SETTINGS
+
+
+def test_mirror_delete_on_postgres(postgres_dsn: str) -> None:
+    """The mirror + delete machine with its model in PostgreSQL."""
+
+    class OnPostgres(MirrorDeleteMachine):
+        POSTGRES_DSN = postgres_dsn
+
+    run_state_machine_as_test(OnPostgres, settings=SETTINGS)
 
 
 def test_batch_cut_short_by_a_revoked_token_keeps_what_arrived(ws: Workspace) -> None:
