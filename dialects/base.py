@@ -178,6 +178,12 @@ class Dialect(ABC):
         handle the type: the payload is then built in Python (same result, more CPU)."""
         return None
 
+    def exclusive_lock(self, table: exp.Table) -> str | None:
+        """A statement that, run first in a transaction, keeps every other writer of ``table``
+        waiting until that transaction ends; None where transactions on the table already
+        exclude each other (or the warehouse has a single writer)."""
+        return None
+
     def is_driver_error(self, error: BaseException) -> bool:
         """Whether an exception came from the warehouse (its driver), not from the engine."""
         return self.classify_error(error) is not ErrorKind.TERMINAL

@@ -286,6 +286,11 @@ class PostgresDialect(Dialect):
 
         return isinstance(error, psycopg.Error)
 
+    def exclusive_lock(self, table: exp.Table) -> str | None:
+        # Two runs taking the sync lock at once would otherwise both read "no lock" in their
+        # snapshots and both insert one. EXCLUSIVE still lets plain reads through.
+        return f"LOCK TABLE {table.sql(self.sqlglot_dialect)} IN EXCLUSIVE MODE"
+
     def is_integer_type(self, type_name: str) -> bool:
         return type_name.lower() in _INTEGER_TYPES
 

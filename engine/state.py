@@ -128,6 +128,9 @@ class State:
         """Lock the sync and allocate its run id, or raise SyncLockedError."""
         tables = {"locks": self.locks, "commits": self.commits}
         with self.dialect.transaction():
+            serialize = self.dialect.exclusive_lock(self.locks)
+            if serialize is not None:  # before any read: the read must see the winner's row
+                self.dialect.execute(serialize)
             held = self.dialect.fetchall(
                 self.sql.one("lock_select", tables), {"sync_id": sync_name}
             )

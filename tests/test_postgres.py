@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -191,3 +194,36 @@ def test_percent_signs_in_a_model_are_sql_not_placeholders(ws: PostgresWorkspace
         "WHERE sync_run_id = ? AND op_type = 'changed'",
         [second.json()["sync_run_id"]],
     ) == [("3", '{"id": 3, "name": "50%", "email": "%(name)s@x.com"}')]
+
+
+def test_two_runs_taking_the_lock_at_once_cannot_both_win(ws: PostgresWorkspace) -> None:
+    # Another run is between reading "no lock" and committing its own lock row: the engine
+    # must wait for it and then see that row, not take the lock too.
+    ws.users([(1, "a@x", "A")])
+    ws.simple_project()
+    assert ws.cli("run", "s").exit_code == 0
+    owner = f"{socket.gethostname()}:{os.getppid()}"  # a live process on this host
+    with psycopg.connect(ws.dsn, autocommit=True) as other:
+        other.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")  # as the engine's own
+        other.execute("LOCK TABLE hightouch_planner.lightning_locks IN EXCLUSIVE MODE")
+        other.execute("SELECT * FROM hightouch_planner.lightning_locks WHERE sync_id = 's'")
+        other.execute(
+            "INSERT INTO hightouch_planner.lightning_locks VALUES ('s', 1, %s, %s, %s)",
+            [owner, _utcnow(), _utcnow()],
+        )
+        results: list[CliResult] = []
+        second = threading.Thread(target=lambda: results.append(ws.cli_process("run", "s")))
+        second.start()
+        time.sleep(2)  # the engine is now waiting for the table lock
+        assert not results, "the run did not wait for the other run's lock transaction"
+        other.execute("COMMIT")
+    second.join(60)
+    assert results and results[0].exit_code == 4, results
+    assert "Sync 's' is already running" in " ".join(results[0].stderr.split())
+    assert ws.query("SELECT owner FROM hightouch_planner.lightning_locks") == [(owner,)]
+
+
+def _utcnow() -> Any:
+    import datetime as dt
+
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
