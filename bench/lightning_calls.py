@@ -81,14 +81,9 @@ def prepare(
 
 def plan(db_path: str, table: str, key: str, mapped: list[str], workdir: str) -> dict:
     """One measured plan of the current state."""
-    result = _module().measure_plan(db_path, table, key, mapped, workdir)
-    number = (int, float)
-    _require(
-        result,
-        {"total_s": number, "phases": dict, "delta_rows": int, "peak_rss_mb": number},
-        "measure_plan",
+    return _plan_result(
+        _module().measure_plan(db_path, table, key, mapped, workdir), "measure_plan"
     )
-    return dict(result)
 
 
 def _postgres_call(name: str) -> Any:
@@ -113,12 +108,15 @@ def prepare_postgres(
 
 def plan_postgres(dsn: str, table: str, key: str, mapped: list[str], workdir: str) -> dict:
     """One measured plan of the current state on PostgreSQL."""
-    result = _postgres_call("measure_plan_postgres")(dsn, table, key, mapped, workdir)
+    measure = _postgres_call("measure_plan_postgres")
+    return _plan_result(measure(dsn, table, key, mapped, workdir), "measure_plan_postgres")
+
+
+def _plan_result(result: Any, name: str) -> dict:
+    """A measured plan, checked against the contract."""
     number = (int, float)
     _require(
-        result,
-        {"total_s": number, "phases": dict, "delta_rows": int, "peak_rss_mb": number},
-        "measure_plan_postgres",
+        result, {"total_s": number, "phases": dict, "delta_rows": int, "peak_rss_mb": number}, name
     )
     return dict(result)
 

@@ -15,6 +15,7 @@ the engine's session settings; the (key, hash) tables hash a row as the engine d
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from bench.common import KEY, MAPPED, MODEL_TABLE, PREV_TABLE, quote_ident
@@ -25,34 +26,11 @@ def run(db_path: str, key: str = KEY, mapped: list[str] | None = None) -> dict[s
     """Measure both parts on the data file at ``db_path`` (opened read-only)."""
     import duckdb
 
-    cols = ", ".join(quote_ident(c) for c in (mapped or MAPPED))
-    k = quote_ident(key)
     con = duckdb.connect(db_path, read_only=True)
     try:
-        started = time.perf_counter()
-        con.execute(f"CREATE TEMP TABLE model_copy AS SELECT * FROM {MODEL_TABLE}")
-        copy_s = time.perf_counter() - started
-        copied = con.execute("SELECT count(*) FROM model_copy").fetchone()
-        con.execute("DROP TABLE model_copy")
-
-        for name, table in (("cur_kh", MODEL_TABLE), ("prev_kh", PREV_TABLE)):
-            con.execute(f"CREATE TEMP TABLE {name} AS SELECT {k}, hash({cols}) AS h FROM {table}")
-        started = time.perf_counter()
-        row = con.execute(
-            f"SELECT count(*) FILTER (WHERE c.h IS DISTINCT FROM p.h) "
-            f"FROM cur_kh AS c FULL OUTER JOIN prev_kh AS p ON c.{k} = p.{k}"
-        ).fetchone()
-        join_s = time.perf_counter() - started
+        return _measure(con, key, mapped or MAPPED, lambda cols: f"hash({cols})", analyze=False)
     finally:
         con.close()
-    assert copied is not None and row is not None
-    return {
-        "total_s": copy_s + join_s,
-        "phases": {"copy": copy_s, "join": join_s},
-        "rows_copied": int(copied[0]),
-        # Keys whose hash differs or that exist on one side only (no rejections here).
-        "delta_rows": int(row[0]),
-    }
 
 
 def run_postgres(dsn: str, key: str = KEY, mapped: list[str] | None = None) -> dict[str, Any]:
@@ -61,33 +39,46 @@ def run_postgres(dsn: str, key: str = KEY, mapped: list[str] | None = None) -> d
 
     from bench.postgres import session_statements
 
-    cols = ", ".join(quote_ident(c) for c in (mapped or MAPPED))
-    k = quote_ident(key)
     with psycopg.connect(dsn, autocommit=True) as con:
         for statement in session_statements():
             con.execute(statement)
-        started = time.perf_counter()
-        con.execute(f"CREATE TEMP TABLE model_copy AS SELECT * FROM {MODEL_TABLE}")
-        copy_s = time.perf_counter() - started
-        copied = con.execute("SELECT count(*) FROM model_copy").fetchone()
-        con.execute("DROP TABLE model_copy")
+        return _measure(
+            con,
+            key,
+            mapped or MAPPED,
+            lambda cols: f"hash_record_extended(ROW({cols}), {HASH_SEED})",
+            analyze=True,
+        )
 
-        for name, table in (("cur_kh", MODEL_TABLE), ("prev_kh", PREV_TABLE)):
-            con.execute(
-                f"CREATE TEMP TABLE {name} AS SELECT {k}, "
-                f"hash_record_extended(ROW({cols}), {HASH_SEED}) AS h FROM {table}"
-            )
+
+def _measure(
+    con: Any, key: str, mapped: list[str], row_hash: Callable[[str], str], analyze: bool
+) -> dict[str, Any]:
+    """The copy, then the key join of two prebuilt (key, hash) temporary tables, on a
+    connection of either warehouse (both drivers' ``execute`` return a cursor)."""
+    cols = ", ".join(quote_ident(c) for c in mapped)
+    k = quote_ident(key)
+    started = time.perf_counter()
+    con.execute(f"CREATE TEMP TABLE model_copy AS SELECT * FROM {MODEL_TABLE}")
+    copy_s = time.perf_counter() - started
+    copied = con.execute("SELECT count(*) FROM model_copy").fetchone()
+    con.execute("DROP TABLE model_copy")
+
+    for name, table in (("cur_kh", MODEL_TABLE), ("prev_kh", PREV_TABLE)):
+        con.execute(f"CREATE TEMP TABLE {name} AS SELECT {k}, {row_hash(cols)} AS h FROM {table}")
+        if analyze:
             con.execute(f"ANALYZE {name}")
-        started = time.perf_counter()
-        row = con.execute(
-            f"SELECT count(*) FILTER (WHERE c.h IS DISTINCT FROM p.h) "
-            f"FROM cur_kh AS c FULL OUTER JOIN prev_kh AS p ON c.{k} = p.{k}"
-        ).fetchone()
-        join_s = time.perf_counter() - started
+    started = time.perf_counter()
+    row = con.execute(
+        f"SELECT count(*) FILTER (WHERE c.h IS DISTINCT FROM p.h) "
+        f"FROM cur_kh AS c FULL OUTER JOIN prev_kh AS p ON c.{k} = p.{k}"
+    ).fetchone()
+    join_s = time.perf_counter() - started
     assert copied is not None and row is not None
     return {
         "total_s": copy_s + join_s,
         "phases": {"copy": copy_s, "join": join_s},
         "rows_copied": int(copied[0]),
+        # Keys whose hash differs or that exist on one side only (no rejections here).
         "delta_rows": int(row[0]),
     }

@@ -13,12 +13,21 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar
 
+import sqlglot
 from sqlglot import exp
 
+# Catalog queries every warehouse answers the same way, in DuckDB's SQL like the templates
+# (rendered for each dialect, placeholders in its driver's style).
 _SCHEMAS = "SELECT schema_name FROM information_schema.schemata"
+_TABLES = "SELECT table_name FROM information_schema.tables WHERE table_schema = :schema"
+_COLUMNS = (
+    "SELECT column_name, data_type FROM information_schema.columns "
+    "WHERE table_schema = :schema AND table_name = :name ORDER BY ordinal_position"
+)
 # Source settings every warehouse takes (read by the engine, not the dialect).
 COMMON_SETTINGS = frozenset({"stage_model"})
 
@@ -89,18 +98,34 @@ class Dialect(ABC):
     # any other key is refused as a typo.
     setting_names: ClassVar[frozenset[str]] = frozenset()
 
+    # The row hash's version: ``hash_probe`` (a query hashing a fixed row) answered by the
+    # warehouse, after ``hash_name``; see :meth:`hash_version`.
+    hash_name: ClassVar[str]
+    hash_probe: ClassVar[str]
+
     def __init__(self, settings: dict[str, Any], project_dir: Path):
         self.settings = settings
         self.project_dir = project_dir
+        self._con: Any = None  # the driver's connection, set by connect()
+        self._hash_version: str | None = None
 
     # -- connection -------------------------------------------------------------------------
     @abstractmethod
     def connect(self) -> None:
         """Open the connection (raises :class:`WarehouseError` of kind CONNECTION/IN_USE)."""
 
-    @abstractmethod
     def close(self) -> None:
-        """Close every connection this dialect opened."""
+        """Close the connection this dialect opened."""
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+    @property
+    def con(self) -> Any:
+        """The open driver connection."""
+        if self._con is None:
+            raise RuntimeError(f"{self.name} dialect used before connect()")
+        return self._con
 
     @abstractmethod
     def describe(self) -> str:
@@ -137,17 +162,22 @@ class Dialect(ABC):
     def transaction(self) -> AbstractContextManager[None]:
         """A transaction where the warehouse has one; otherwise a context that does nothing."""
 
-    @abstractmethod
     def list_tables(self, schema: str) -> list[str]:
         """Names of the tables in a schema (empty if the schema does not exist)."""
+        rows = self.fetchall(self._catalog_sql(_TABLES), {"schema": schema})
+        return [str(row[0]) for row in rows]
 
     def list_schemas(self) -> list[str]:
         """Names of the schemas of the current database."""
-        return [str(row[0]) for row in self.fetchall(_SCHEMAS)]
+        return [str(row[0]) for row in self.fetchall(self._catalog_sql(_SCHEMAS))]
 
-    @abstractmethod
     def table_columns(self, table: exp.Table) -> list[tuple[str, str]]:
         """(name, type) of each column of a table, in order."""
+        rows = self.fetchall(self._catalog_sql(_COLUMNS), {"schema": table.db, "name": table.name})
+        return [(str(row[0]), str(row[1])) for row in rows]
+
+    def _catalog_sql(self, sql: str) -> str:
+        return _rendered(sql, self.sqlglot_dialect)
 
     @abstractmethod
     def query_columns(self, sql: str) -> list[tuple[str, str]]:
@@ -163,9 +193,12 @@ class Dialect(ABC):
         """An expression hashing the given values (of the given column types, as
         :meth:`query_columns` names them); equal values give equal hashes."""
 
-    @abstractmethod
     def hash_version(self) -> str:
         """A tag naming the hash definition; a change makes stored hashes incomparable."""
+        if self._hash_version is None:
+            probe = self.fetchall(self.hash_probe)[0][0]
+            self._hash_version = f"{self.hash_name}:{probe}"
+        return self._hash_version
 
     def key_text(self, value: exp.Expr) -> exp.Expr:
         """The key as text, as ``row_id`` shows it."""
@@ -210,3 +243,9 @@ class Dialect(ABC):
         kind = self.classify_error(error)
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
         return WarehouseError(f"{context}: {first_line}", kind, error)
+
+
+@cache
+def _rendered(sql: str, sqlglot_dialect: str) -> str:
+    """A catalog query (DuckDB SQL) in another dialect."""
+    return sqlglot.transpile(sql, read="duckdb", write=sqlglot_dialect)[0]

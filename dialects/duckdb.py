@@ -57,6 +57,8 @@ class DuckDBDialect(Dialect):
 
     name = "duckdb"
     sqlglot_dialect = "duckdb"
+    hash_name = "duckdb-hash"
+    hash_probe = _HASH_PROBE
     setting_names = frozenset({"path", "memory_limit", "threads"})
     capabilities = Capabilities(
         transactions=True,
@@ -67,11 +69,6 @@ class DuckDBDialect(Dialect):
         max_string_bytes=None,
         snapshot_rereads=True,  # MVCC: a transaction reads one snapshot
     )
-
-    def __init__(self, settings: dict[str, Any], project_dir: Path):
-        super().__init__(settings, project_dir)
-        self._con: Any = None
-        self._hash_version: str | None = None
 
     @property
     def path(self) -> Path:
@@ -118,17 +115,6 @@ class DuckDBDialect(Dialect):
             ErrorKind.CONNECTION,
             error,
         )
-
-    def close(self) -> None:
-        if self._con is not None:
-            self._con.close()
-            self._con = None
-
-    @property
-    def con(self) -> Any:
-        if self._con is None:
-            raise RuntimeError("DuckDB dialect used before connect()")
-        return self._con
 
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> None:
         self.con.execute(sql, _bound(sql, params))
@@ -180,21 +166,6 @@ class DuckDBDialect(Dialect):
             raise
         self.con.execute("COMMIT")
 
-    def list_tables(self, schema: str) -> list[str]:
-        rows = self.fetchall(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = $schema",
-            {"schema": schema},
-        )
-        return [row[0] for row in rows]
-
-    def table_columns(self, table: exp.Table) -> list[tuple[str, str]]:
-        rows = self.fetchall(
-            "SELECT column_name, data_type FROM information_schema.columns "
-            "WHERE table_schema = $schema AND table_name = $name ORDER BY ordinal_position",
-            {"schema": table.db, "name": table.name},
-        )
-        return [(row[0], row[1]) for row in rows]
-
     def query_columns(self, sql: str) -> list[tuple[str, str]]:
         relation = self.con.sql(sql)
         return [
@@ -237,12 +208,6 @@ class DuckDBDialect(Dialect):
 
     def row_hash(self, values: Sequence[exp.Expr], types: Sequence[str]) -> exp.Expr:
         return exp.func("hash", *values) if values else exp.Literal.number(0)
-
-    def hash_version(self) -> str:
-        if self._hash_version is None:
-            probe = self.fetchall(_HASH_PROBE)[0][0]
-            self._hash_version = f"duckdb-hash:{probe}"
-        return self._hash_version
 
     def key_text(self, value: exp.Expr) -> exp.Expr:
         return exp.cast(value, exp.DataType.build("varchar"))

@@ -20,7 +20,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from sqlglot import exp
@@ -110,6 +109,8 @@ class PostgresDialect(Dialect):
 
     name = "postgres"
     sqlglot_dialect = "lightningpostgres"
+    hash_name = "postgres-hash_record_extended"
+    hash_probe = _HASH_PROBE
     setting_names = frozenset(
         {"dsn", "host", "port", "database", "dbname", "user", "password", "sslmode"}
         | {"connect_timeout"}
@@ -123,11 +124,6 @@ class PostgresDialect(Dialect):
         max_string_bytes=None,
         snapshot_rereads=True,  # REPEATABLE READ: a transaction reads one snapshot
     )
-
-    def __init__(self, settings: dict[str, Any], project_dir: Path):
-        super().__init__(settings, project_dir)
-        self._con: Any = None
-        self._hash_version: str | None = None
 
     # -- connection -------------------------------------------------------------------------
     def _conninfo(self) -> str:
@@ -185,17 +181,6 @@ class PostgresDialect(Dialect):
                 ErrorKind.CONNECTION,
             )
 
-    def close(self) -> None:
-        if self._con is not None:
-            self._con.close()
-            self._con = None
-
-    @property
-    def con(self) -> Any:
-        if self._con is None:
-            raise RuntimeError("PostgreSQL dialect used before connect()")
-        return self._con
-
     # -- statements -------------------------------------------------------------------------
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> None:
         self.con.execute(*_with_params(sql, params))
@@ -240,21 +225,6 @@ class PostgresDialect(Dialect):
                 self.con.execute("ROLLBACK")
             raise
         self.con.execute("COMMIT")
-
-    def list_tables(self, schema: str) -> list[str]:
-        rows = self.fetchall(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = %(schema)s",
-            {"schema": schema},
-        )
-        return [row[0] for row in rows]
-
-    def table_columns(self, table: exp.Table) -> list[tuple[str, str]]:
-        rows = self.fetchall(
-            "SELECT column_name, data_type FROM information_schema.columns "
-            "WHERE table_schema = %(schema)s AND table_name = %(name)s ORDER BY ordinal_position",
-            {"schema": table.db, "name": table.name},
-        )
-        return [(row[0], row[1]) for row in rows]
 
     def query_columns(self, sql: str) -> list[tuple[str, str]]:
         cursor = self.con.execute(f"SELECT * FROM ({sql}) AS lightning_described LIMIT 0")
@@ -309,12 +279,6 @@ class PostgresDialect(Dialect):
         ]
         row = exp.Anonymous(this="ROW", expressions=hashed)
         return exp.func("hash_record_extended", row, exp.Literal.number(HASH_SEED))
-
-    def hash_version(self) -> str:
-        if self._hash_version is None:
-            probe = self.fetchall(_HASH_PROBE)[0][0]
-            self._hash_version = f"postgres-hash_record_extended:{probe}"
-        return self._hash_version
 
     def json_value(self, value: exp.Expr, type_name: str) -> exp.Expr | None:
         return value if type_name.lower() in _JSON_AS_IS else None
