@@ -32,12 +32,26 @@ from engine.destinations.base import (
 )
 from engine.destinations.json_encoding import dumps
 from engine.model import BoundModel
+from engine.rejection_writer import RejectionWriter
 from engine.sql import SqlRenderer
+from engine.storable import storable_text
 
 PAGE_ROWS = 10_000
 HEARTBEAT_SECONDS = 30.0
 INTERNAL_COLUMNS = ("_lightning_seq", "_lightning_row_id", "_lightning_op", "_lightning_match")
-REJECTION_COLUMNS = ("row_id", "op_type", "status", "failure_reason", "match_value")
+#: Longest failure_reason stored per row, and longest error of a run (``sync_runs.error``).
+REASON_LIMIT = 2000
+ERROR_LIMIT = 4000
+
+
+def storable_reason(reason: str) -> str:
+    """A row's failure_reason as stored (see :mod:`engine.storable`)."""
+    return storable_text(reason, REASON_LIMIT)
+
+
+def storable_error(message: str) -> str:
+    """A run's error as stored and printed (see :mod:`engine.storable`)."""
+    return storable_text(message, ERROR_LIMIT)
 
 
 @dataclass
@@ -192,6 +206,11 @@ class Deliverer:
         self.page_rows = page_rows
         self.report = DeliveryReport()
         self._rejections = tables["rejections"]
+        self._writer = RejectionWriter(
+            dialect,
+            self._rejections,
+            f"{destination.type_name} destination {sync.destination!r}",
+        )
         self._row_columns = destination.read_columns()
         self._payload_json = destination.capabilities.json_payload
         self._checks_rows = type(destination).check_row is not Destination.check_row
@@ -199,8 +218,7 @@ class Deliverer:
         self._fatal: list[str] = []  # the first fatal error ends the run
 
     def _record(self, rows: list[tuple[Any, ...]]) -> None:
-        if rows:
-            self.dialect.bulk_insert(self._rejections, REJECTION_COLUMNS, rows)
+        self._writer.write(rows)
 
     async def run(self) -> DeliveryReport:
         """Deliver every page; never raises for destination failures."""
@@ -253,7 +271,7 @@ class Deliverer:
             if close is not None:
                 close()
         if self.cancel.reason is not None and self.report.fatal_error is None:
-            self.report.fatal_error = self.cancel.reason
+            self.report.fatal_error = storable_error(self.cancel.reason)
         if self.report.fatal_error is not None:
             self._abort_after(last_done_seq, self.report.fatal_error)
         self.report.seconds = time.perf_counter() - started
@@ -261,12 +279,14 @@ class Deliverer:
 
     def abort_all(self, reason: str) -> None:
         """Record every row of the delta as aborted (the destination could not start)."""
-        self._abort_after(0, reason)
+        self.report.fatal_error = storable_error(reason)
+        self._abort_after(0, self.report.fatal_error)
 
     def _abort_after(self, seq: int, reason: str) -> None:
         statement = self.sql.one("abort_rest", self.tables)
         before = self._count_aborted()
-        self.dialect.execute(statement, {"reason": f"aborted: {reason}", "after_seq": seq})
+        params = {"reason": storable_reason(f"aborted: {reason}"), "after_seq": seq}
+        self.dialect.execute(statement, params)
         self.report.aborted += self._count_aborted() - before
 
     def _count_aborted(self) -> int:
@@ -286,9 +306,8 @@ class Deliverer:
             for row in rows:
                 reason = self.destination.check_row(row)
                 if reason is not None:
-                    page.failures.append(
-                        (row.row_id, row.op_type, "failed", reason, row.match_value)
-                    )
+                    failure = (row.row_id, row.op_type, "failed", storable_reason(reason))
+                    page.failures.append((*failure, row.match_value))
                 else:
                     sendable.append(row)
         self.report.attempted += len(rows) - len(sendable)
@@ -307,7 +326,7 @@ class Deliverer:
             try:
                 outcomes = await self.destination.deliver(batch)
             except FatalDestinationError as error:
-                self._fatal.append(str(error))
+                self._fatal.append(storable_error(str(error)))
                 answered = {o.row_id for o in error.outcomes}
                 if answered:
                     self._account(
@@ -342,7 +361,7 @@ class Deliverer:
                                 row.row_id,
                                 row.op_type,
                                 "aborted",
-                                f"aborted: {reason}",
+                                storable_reason(f"aborted: {reason}"),
                                 row.match_value,
                             )
                         )
@@ -373,7 +392,7 @@ class Deliverer:
                         row.row_id,
                         row.op_type,
                         "failed",
-                        outcome.failure_reason or "failed",
+                        storable_reason(outcome.failure_reason or "failed"),
                         row.match_value,
                     )
                 )

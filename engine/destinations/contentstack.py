@@ -32,6 +32,7 @@ than 1,000 attribute values) fail before sending.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,8 @@ from engine.destinations.http_client import HttpSender, RetryPolicy, Sent, Unrea
 from engine.destinations.json_encoding import dumps
 
 AUTH_STATUS = frozenset({401, 403})
+#: The custom attributes listing is read up to this size (1,000 attributes are far less).
+LISTING_BYTES = 16 * 1024 * 1024
 
 
 class ContentstackDestination(Destination):
@@ -231,9 +234,9 @@ class ContentstackDestination(Destination):
             )
 
     async def _attribute_keys(self, management: HttpSender) -> set[str]:
-        result = await management.send("GET", "/attributes")
+        result = await management.send("GET", "/attributes", keep_bytes=LISTING_BYTES)
         if isinstance(result, Sent) and result.response.is_success:
-            listed = result.response.json()
+            listed = json.loads(result.body)
             if isinstance(listed, dict):
                 listed = listed.get("attributes") or listed.get("data") or []
             return {str(a["key"]) for a in listed if isinstance(a, dict) and a.get("key")}
