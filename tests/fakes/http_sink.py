@@ -21,8 +21,9 @@ Contract (what the engine's ``http`` destination may send):
 
 Failure knobs (all settable at construction and changeable while the server runs, from
 any thread): ``fail_rows`` (a body may be text, raw bytes, or a :class:`StreamedBody` of any
-size, sent in chunks while the client reads; ``streamed`` tells how much of each went out), ``fail_times``, ``rate_limit_next``, ``server_errors_next``,
-``revoke_after`` / ``restore_auth`` and ``latency_seconds``. They are evaluated in this
+size, sent in chunks while the client reads; ``streamed`` tells how much of each went
+out), ``fail_times``, ``rate_limit_next``, ``server_errors_next``, ``revoke_after`` /
+``restore_auth`` and ``latency_seconds``. They are evaluated in this
 order for every request: revoked token, required headers, rate limit, server errors,
 body parsing, ``fail_rows``, ``fail_times``; only a request passing all of them changes
 ``records``.
