@@ -3,8 +3,9 @@
 Python holds one page of the delta (``PAGE_ROWS``) plus the next one being read; a page is
 split into destination batches that run ``concurrency`` at a time. Only failures come back
 to the warehouse (bulk-loaded into the run's rejections table); successes are derived in
-SQL. When the destination raises a fatal error (or the run is cancelled), the run ends
-early but cleanly: in-flight batches finish or are cancelled, and every row not known to
+SQL. When the destination raises a fatal error, the first rows sent all fail for one reason
+that is not about them (:mod:`engine.same_cause`), or the run is cancelled, it ends early
+but cleanly: in-flight batches finish or are cancelled, and every row not known to
 have been attempted is recorded as ``aborted`` so the next run retries it.
 """
 
@@ -33,6 +34,7 @@ from engine.destinations.base import (
 from engine.destinations.json_encoding import dumps
 from engine.model import BoundModel
 from engine.rejection_writer import RejectionWriter
+from engine.same_cause import SameCauseWatch
 from engine.sql import SqlRenderer
 from engine.storable import storable_text
 
@@ -206,11 +208,9 @@ class Deliverer:
         self.page_rows = page_rows
         self.report = DeliveryReport()
         self._rejections = tables["rejections"]
-        self._writer = RejectionWriter(
-            dialect,
-            self._rejections,
-            f"{destination.type_name} destination {sync.destination!r}",
-        )
+        self._label = f"{destination.type_name} destination {sync.destination!r}"
+        self._writer = RejectionWriter(dialect, self._rejections, self._label)
+        self._watch = SameCauseWatch(self._label)
         self._row_columns = destination.read_columns()
         self._payload_json = destination.capabilities.json_payload
         self._checks_rows = type(destination).check_row is not Destination.check_row
@@ -231,6 +231,7 @@ class Deliverer:
         last_beat = time.monotonic()
         self._semaphore = asyncio.Semaphore(max(1, self.destination.concurrency()))
         self._fatal = []
+        self._watch = SameCauseWatch(self._label)
         pages: Iterator[dict[str, list[Any]]] = self.dialect.stream(
             self.stream_sql, None, self.page_rows
         )
@@ -272,6 +273,9 @@ class Deliverer:
                 close()
         if self.cancel.reason is not None and self.report.fatal_error is None:
             self.report.fatal_error = storable_error(self.cancel.reason)
+        every_row_failed = self._watch.at_end()
+        if every_row_failed is not None and self.report.fatal_error is None:
+            self.report.fatal_error = storable_error(every_row_failed)
         if self.report.fatal_error is not None:
             self._abort_after(last_done_seq, self.report.fatal_error)
         self.report.seconds = time.perf_counter() - started
@@ -374,6 +378,7 @@ class Deliverer:
         if len(outcomes) == len(batch) and all(
             o.succeeded and o.row_id == row.row_id for o, row in zip(outcomes, batch, strict=True)
         ):  # the common case, counted without a lookup per row: the whole batch arrived
+            self._watch.saw_success()
             self.report.attempted += len(batch)
             for op, count in Counter(row.op_type for row in batch).items():
                 self.report.by_op[op] = self.report.by_op.get(op, 0) + count
@@ -385,7 +390,12 @@ class Deliverer:
             self.report.by_op[row.op_type] = self.report.by_op.get(row.op_type, 0) + 1
             if outcome is None:
                 outcome = Outcome(row.row_id, False, "destination returned no outcome for the row")
-            if not outcome.succeeded:
+            if outcome.succeeded:
+                self._watch.saw_success()
+            else:
+                fatal = self._watch.see(outcome)
+                if fatal is not None and not self._fatal:
+                    self._fatal.append(storable_error(fatal))
                 self.report.failed += 1
                 failures.append(
                     (

@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from engine.destinations.base import DeltaRow
 from engine.destinations.contentstack_settings import AUDIENCES_FIELD, ContentstackSyncSettings
-from engine.destinations.http_client import Sent, Unreachable, body_text
+from engine.destinations.http_client import Sent, Unreachable, body_text, status_line
 from engine.destinations.json_encoding import dumps
 
 #: Data & Insights limits (contentstack.com/docs/data-and-insights-lytics/limitations).
@@ -157,7 +157,6 @@ def api_reason(result: Sent | Unreachable, limit: int = 500) -> str:
     """A failure_reason with the API's error code and message (any of the three shapes)."""
     if isinstance(result, Unreachable):
         return f"request failed after {result.attempts} attempt(s): {result.error}"
-    response = result.response
     suffix = f" (after {result.attempts} attempts)" if result.attempts > 1 else ""
     try:
         body = json.loads(result.body)
@@ -188,5 +187,5 @@ def api_reason(result: Sent | Unreachable, limit: int = 500) -> str:
         text = body_text(result, limit)
         parts = [text] if text else []
     detail = "; ".join(p for p in parts if p)
-    head = f"HTTP {response.status_code} {response.reason_phrase}".rstrip()
+    head = status_line(result)
     return f"{head}: {detail}{suffix}" if detail else f"{head}{suffix}"

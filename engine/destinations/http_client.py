@@ -31,6 +31,7 @@ import dataclasses
 import datetime as dt
 import email.utils
 from contextlib import suppress
+from urllib.parse import unquote
 
 import aiohttp
 import httpx
@@ -51,6 +52,7 @@ from engine.storable import storable_text
 UNREACHABLE_LIMIT = 5  # requests in a row that never reached the server: stop the run
 
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+NOT_FOUND_STATUS = frozenset({404, 410})
 # What a lost connection or a timeout can raise through the transport.
 TRANSPORT_ERRORS = (httpx.TransportError, aiohttp.ClientError, asyncio.TimeoutError)
 MAX_RETRY_AFTER_SECONDS = 300.0
@@ -139,14 +141,49 @@ async def read_bounded(response: httpx.Response, keep: int) -> bytes:
     return bytes(kept)
 
 
+def status_line(result: Sent) -> str:
+    """``HTTP <status> <reason>``, and for a redirect where it points (never followed)."""
+    response = result.response
+    head = f"HTTP {response.status_code} {response.reason_phrase}".rstrip()
+    if 300 <= response.status_code < 400:
+        location = response.headers.get("location")
+        where = f"to Location {storable_text(location, 500)}" if location else "without a Location"
+        head += f" (a redirect {where}; redirects are not followed)"
+    return head
+
+
 def describe_failure(result: Sent | Unreachable, limit: int = 500) -> str:
     """A failure_reason: the status and the body (trimmed), or the transport error."""
     if isinstance(result, Unreachable):
         return f"request failed after {result.attempts} attempt(s): {result.error}"
-    response = result.response
     suffix = f" after {result.attempts} attempts" if result.attempts > 1 else ""
-    head = f"HTTP {response.status_code} {response.reason_phrase}{suffix}"
-    return f"{head}: {body_text(result, limit)}".rstrip(": ")
+    return f"{status_line(result)}{suffix}: {body_text(result, limit)}".rstrip(": ")
+
+
+def shared_cause(
+    result: Sent | Unreachable, path: str | None, not_found_is_row: bool
+) -> str | None:
+    """What a failed request has in common with the same failure of any other row, when the
+    failure cannot be about the row: the transport error (refused, TLS, DNS, timeout), a
+    redirect, a method the route does not allow, and a 404/410 when ``not_found_is_row`` is
+    false (the request creates or replaces, so no missing record can explain it). None
+    when the answer may be about the row (any other status). The request's own ``path``
+    (as sent and decoded) is left out of the answer, so that rows failing the same way at
+    their own paths compare equal.
+    """
+    if isinstance(result, Unreachable):
+        return result.error
+    status = result.response.status_code
+    if 300 <= status < 400:
+        text = result.response.headers.get("location", "")
+    elif status == 405 or (status in NOT_FOUND_STATUS and not not_found_is_row):
+        text = body_text(result)
+    else:
+        return None
+    if path and path != "/":
+        for form in (path, unquote(path)):
+            text = text.replace(form, "{path}")
+    return f"{status} {text}"
 
 
 class DestinationUnreachableError(FatalDestinationError):

@@ -9,15 +9,29 @@ path, a Contentstack identifier) would then reach the server in another form tha
 documented, and an API that compares the raw path (Contentstack requires ``@`` encoded)
 would see a different identifier. Here the URL goes to aiohttp as an already-encoded
 ``yarl.URL``, so the request line carries exactly the bytes httpx built.
+
+A connection that cannot be made (refused, TLS, DNS) is reported as ``httpx.ConnectError``;
+the library's mapping names every one of them ``ConnectTimeout``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import httpx
-from aiohttp import ClientSession, ClientTimeout
+from aiohttp import ClientConnectorError, ClientSession, ClientTimeout
 from httpx_aiohttp import AiohttpTransport
 from httpx_aiohttp.transport import AiohttpResponseStream, map_aiohttp_exceptions
 from yarl import URL
+
+
+@contextmanager
+def _connect_errors() -> Iterator[None]:
+    try:
+        yield
+    except ClientConnectorError as error:
+        raise httpx.ConnectError(str(error)) from error
 
 
 class ExactUrlTransport(AiohttpTransport):
@@ -35,7 +49,7 @@ class ExactUrlTransport(AiohttpTransport):
         except httpx.RequestNotRead:
             content = request.stream  # type: ignore[assignment]
             request.headers.pop("transfer-encoding", None)  # aiohttp frames the body
-        with map_aiohttp_exceptions():
+        with map_aiohttp_exceptions(), _connect_errors():
             response = await client.request(
                 method=request.method,
                 url=URL(str(request.url), encoded=True),

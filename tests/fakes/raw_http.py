@@ -3,7 +3,8 @@
 No HTTP library parses the request here: the first line of every request is kept verbatim
 (``requests``), so a test sees exactly what went over the socket (percent-escapes
 included), not what a framework or client decoded. Each request is answered with
-``status`` and ``body`` (a JSON object by default); keep-alive is honoured.
+``status`` and ``body`` (a JSON object by default), or with what ``respond`` returns for its
+request line (status, extra headers, body); keep-alive is honoured.
 
 Example::
 
@@ -16,20 +17,30 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
 __all__ = ["RawHttpServer"]
 
-_REASONS = {200: "OK", 204: "No Content", 404: "Not Found", 500: "Internal Server Error"}
+_REASONS = {
+    200: "OK",
+    204: "No Content",
+    301: "Moved Permanently",
+    302: "Found",
+    404: "Not Found",
+    500: "Internal Server Error",
+}
+Respond = Callable[[bytes], tuple[int, dict[str, str], bytes]]
 
 
 class RawHttpServer:
     """Records request lines; answers every request with one fixed response."""
 
-    def __init__(self, status: int = 200, body: bytes = b"{}") -> None:
-        self.status = status
-        self.body = body
+    def __init__(
+        self, status: int = 200, body: bytes = b"{}", respond: Respond | None = None
+    ) -> None:
+        self.respond: Respond = respond or (lambda line: (status, {}, body))
         self._lines: list[bytes] = []
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -104,12 +115,12 @@ class RawHttpServer:
                         length = int(value.strip())
                 if length:
                     await reader.readexactly(length)
-                reason = _REASONS.get(self.status, "Status")
-                writer.write(
-                    b"HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
-                    b"Content-Length: %d\r\n\r\n%s"
-                    % (self.status, reason.encode(), len(self.body), self.body)
-                )
+                status, headers, body = self.respond(line.rstrip(b"\r\n"))
+                head = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}"]
+                headers = {"Content-Type": "application/json", **headers}
+                head += [f"{name}: {value}" for name, value in headers.items()]
+                head.append(f"Content-Length: {len(body)}")
+                writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
                 await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError):
             return
