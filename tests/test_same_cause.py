@@ -184,3 +184,29 @@ def test_contentstack_wrong_base_path_ends_the_run_but_unknown_profiles_do_not(
         write(cs.url)  # no profile exists: 404 NOTFOUND-003 is about each row
         report = run(ws, exit_code=0)
         assert report["counts"]["failed"]["changed"] + report["counts"]["failed"]["added"] == 30
+
+
+@pytest.mark.each_warehouse
+def test_a_batch_answered_404_on_its_path_is_not_halved_and_ends_the_run(ws: Workspace) -> None:
+    with RawHttpServer(respond=express_404) as server:
+        ws.users([(i, f"u{i}@x", f"n{i}") for i in range(1, 401)])
+        request = {"method": "POST", "path": "/users/batch"}
+        ws.simple_project(
+            destination={"type": "http", "base_url": server.url, "max_attempts": 1},
+            sync={
+                "http": {
+                    "added": request,
+                    "changed": request,
+                    "batch_size": 50,
+                    "concurrency": 2,
+                }
+            },
+        )
+        report = run(ws, exit_code=1)
+        sent = len(server.requests)
+    assert sent <= 2  # one answer per batch in flight, no halving down to single rows
+    assert "not about the rows: HTTP 404 Not Found: <pre>Cannot POST /users/batch" in (
+        report["error"]
+    )
+    counted = statuses(ws)
+    assert counted["failed"] == 50 * sent and counted["aborted"] == 400 - 50 * sent
