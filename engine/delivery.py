@@ -355,19 +355,14 @@ class Deliverer:
             for task in page.tasks:
                 task.cancel()
         if self._fatal or self.cancel.reason is not None:
-            reason = self._fatal[0] if self._fatal else str(self.cancel.reason)
+            reason = self._fatal[0] if self._fatal else storable_error(str(self.cancel.reason))
             self.report.fatal_error = reason
+            aborted = storable_reason(f"aborted: {reason}")
             for index, batch in enumerate(page.batches):
                 if index not in page.done:
                     for row in page.unanswered.get(index, batch):
                         page.failures.append(
-                            (
-                                row.row_id,
-                                row.op_type,
-                                "aborted",
-                                storable_reason(f"aborted: {reason}"),
-                                row.match_value,
-                            )
+                            (row.row_id, row.op_type, "aborted", aborted, row.match_value)
                         )
                         self.report.aborted += 1
         self._record(page.failures)
