@@ -8,7 +8,8 @@ Contract: with ``batch_size: 1`` added and changed rows send the mapped fields a
 object; with a larger batch, a JSON array of objects each also carrying ``"row_id"`` (the
 path may then not use ``{row_id}``). ``removed`` sends no body under ``delete`` (a batch
 sends an array of ``{"row_id": ...}``); under ``clear`` it sends the ``changed`` request
-with every mapped field null. ``{row_id}`` in a path is URL-encoded. Under mode ``update``
+with every mapped field null. ``{row_id}`` in a path is URL-encoded (every UTF-8 byte
+outside ``A-Z a-z 0-9 - . _ ~`` as ``%XX``) and sent exactly so. Under mode ``update``
 every row is sent as an update: added rows use the ``changed`` request (a row the endpoint
 cannot match fails and is retried next run).
 
