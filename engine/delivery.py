@@ -3,8 +3,9 @@
 Python holds one page of the delta (``PAGE_ROWS``) plus the next one being read; a page is
 split into destination batches that run ``concurrency`` at a time. Only failures come back
 to the warehouse (bulk-loaded into the run's rejections table); successes are derived in
-SQL. When the destination raises a fatal error (or the run is cancelled), the run ends
-early but cleanly: in-flight batches finish or are cancelled, and every row not known to
+SQL. When the destination raises a fatal error, the first rows sent all fail for one reason
+that is not about them (:mod:`engine.same_cause`), or the run is cancelled, it ends early
+but cleanly: in-flight batches finish or are cancelled, and every row not known to
 have been attempted is recorded as ``aborted`` so the next run retries it.
 """
 
@@ -32,12 +33,27 @@ from engine.destinations.base import (
 )
 from engine.destinations.json_encoding import dumps
 from engine.model import BoundModel
+from engine.rejection_writer import RejectionWriter
+from engine.same_cause import SameCauseWatch
 from engine.sql import SqlRenderer
+from engine.storable import storable_text
 
 PAGE_ROWS = 10_000
 HEARTBEAT_SECONDS = 30.0
 INTERNAL_COLUMNS = ("_lightning_seq", "_lightning_row_id", "_lightning_op", "_lightning_match")
-REJECTION_COLUMNS = ("row_id", "op_type", "status", "failure_reason", "match_value")
+#: Longest failure_reason stored per row, and longest error of a run (``sync_runs.error``).
+REASON_LIMIT = 2000
+ERROR_LIMIT = 4000
+
+
+def storable_reason(reason: str) -> str:
+    """A row's failure_reason as stored (see :mod:`engine.storable`)."""
+    return storable_text(reason, REASON_LIMIT)
+
+
+def storable_error(message: str) -> str:
+    """A run's error as stored and printed (see :mod:`engine.storable`)."""
+    return storable_text(message, ERROR_LIMIT)
 
 
 @dataclass
@@ -192,6 +208,9 @@ class Deliverer:
         self.page_rows = page_rows
         self.report = DeliveryReport()
         self._rejections = tables["rejections"]
+        self._label = f"{destination.type_name} destination {sync.destination!r}"
+        self._writer = RejectionWriter(dialect, self._rejections, self._label)
+        self._watch = SameCauseWatch(self._label)
         self._row_columns = destination.read_columns()
         self._payload_json = destination.capabilities.json_payload
         self._checks_rows = type(destination).check_row is not Destination.check_row
@@ -199,8 +218,7 @@ class Deliverer:
         self._fatal: list[str] = []  # the first fatal error ends the run
 
     def _record(self, rows: list[tuple[Any, ...]]) -> None:
-        if rows:
-            self.dialect.bulk_insert(self._rejections, REJECTION_COLUMNS, rows)
+        self._writer.write(rows)
 
     async def run(self) -> DeliveryReport:
         """Deliver every page; never raises for destination failures."""
@@ -213,6 +231,7 @@ class Deliverer:
         last_beat = time.monotonic()
         self._semaphore = asyncio.Semaphore(max(1, self.destination.concurrency()))
         self._fatal = []
+        self._watch = SameCauseWatch(self._label)
         pages: Iterator[dict[str, list[Any]]] = self.dialect.stream(
             self.stream_sql, None, self.page_rows
         )
@@ -253,7 +272,10 @@ class Deliverer:
             if close is not None:
                 close()
         if self.cancel.reason is not None and self.report.fatal_error is None:
-            self.report.fatal_error = self.cancel.reason
+            self.report.fatal_error = storable_error(self.cancel.reason)
+        every_row_failed = self._watch.at_end()
+        if every_row_failed is not None and self.report.fatal_error is None:
+            self.report.fatal_error = storable_error(every_row_failed)
         if self.report.fatal_error is not None:
             self._abort_after(last_done_seq, self.report.fatal_error)
         self.report.seconds = time.perf_counter() - started
@@ -261,12 +283,14 @@ class Deliverer:
 
     def abort_all(self, reason: str) -> None:
         """Record every row of the delta as aborted (the destination could not start)."""
-        self._abort_after(0, reason)
+        self.report.fatal_error = storable_error(reason)
+        self._abort_after(0, self.report.fatal_error)
 
     def _abort_after(self, seq: int, reason: str) -> None:
         statement = self.sql.one("abort_rest", self.tables)
         before = self._count_aborted()
-        self.dialect.execute(statement, {"reason": f"aborted: {reason}", "after_seq": seq})
+        params = {"reason": storable_reason(f"aborted: {reason}"), "after_seq": seq}
+        self.dialect.execute(statement, params)
         self.report.aborted += self._count_aborted() - before
 
     def _count_aborted(self) -> int:
@@ -286,9 +310,8 @@ class Deliverer:
             for row in rows:
                 reason = self.destination.check_row(row)
                 if reason is not None:
-                    page.failures.append(
-                        (row.row_id, row.op_type, "failed", reason, row.match_value)
-                    )
+                    failure = (row.row_id, row.op_type, "failed", storable_reason(reason))
+                    page.failures.append((*failure, row.match_value))
                 else:
                     sendable.append(row)
         self.report.attempted += len(rows) - len(sendable)
@@ -307,7 +330,7 @@ class Deliverer:
             try:
                 outcomes = await self.destination.deliver(batch)
             except FatalDestinationError as error:
-                self._fatal.append(str(error))
+                self._fatal.append(storable_error(str(error)))
                 answered = {o.row_id for o in error.outcomes}
                 if answered:
                     self._account(
@@ -332,19 +355,14 @@ class Deliverer:
             for task in page.tasks:
                 task.cancel()
         if self._fatal or self.cancel.reason is not None:
-            reason = self._fatal[0] if self._fatal else str(self.cancel.reason)
+            reason = self._fatal[0] if self._fatal else storable_error(str(self.cancel.reason))
             self.report.fatal_error = reason
+            aborted = storable_reason(f"aborted: {reason}")
             for index, batch in enumerate(page.batches):
                 if index not in page.done:
                     for row in page.unanswered.get(index, batch):
                         page.failures.append(
-                            (
-                                row.row_id,
-                                row.op_type,
-                                "aborted",
-                                f"aborted: {reason}",
-                                row.match_value,
-                            )
+                            (row.row_id, row.op_type, "aborted", aborted, row.match_value)
                         )
                         self.report.aborted += 1
         self._record(page.failures)
@@ -355,6 +373,7 @@ class Deliverer:
         if len(outcomes) == len(batch) and all(
             o.succeeded and o.row_id == row.row_id for o, row in zip(outcomes, batch, strict=True)
         ):  # the common case, counted without a lookup per row: the whole batch arrived
+            self._watch.saw_success()
             self.report.attempted += len(batch)
             for op, count in Counter(row.op_type for row in batch).items():
                 self.report.by_op[op] = self.report.by_op.get(op, 0) + count
@@ -366,14 +385,19 @@ class Deliverer:
             self.report.by_op[row.op_type] = self.report.by_op.get(row.op_type, 0) + 1
             if outcome is None:
                 outcome = Outcome(row.row_id, False, "destination returned no outcome for the row")
-            if not outcome.succeeded:
+            if outcome.succeeded:
+                self._watch.saw_success()
+            else:
+                fatal = self._watch.see(outcome)
+                if fatal is not None and not self._fatal:
+                    self._fatal.append(storable_error(fatal))
                 self.report.failed += 1
                 failures.append(
                     (
                         row.row_id,
                         row.op_type,
                         "failed",
-                        outcome.failure_reason or "failed",
+                        storable_reason(outcome.failure_reason or "failed"),
                         row.match_value,
                     )
                 )

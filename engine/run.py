@@ -29,7 +29,7 @@ from dialects import (
 )
 from engine.audit import Audit, RunCounters, RunRecord, count_outcomes
 from engine.config import ConfigError, Project
-from engine.delivery import CancelFlag, Deliverer, DeliveryReport
+from engine.delivery import CancelFlag, Deliverer, DeliveryReport, storable_error
 from engine.destinations import build_destination
 from engine.destinations.base import Destination, FatalDestinationError, RunContext
 from engine.model import BoundModel, bind_model
@@ -387,7 +387,7 @@ def _record_failed_run(
         job.destination.type_name,
         job.sync.model,
         "failed",
-        message[:4000],
+        storable_error(message),
         started,
         utcnow(),
     )
@@ -447,7 +447,6 @@ def _deliver(
                     if isinstance(error, FatalDestinationError)
                     else f"the {job.destination.type_name} destination could not start: {error!r}"
                 )
-                deliverer.report.fatal_error = reason
                 deliverer.abort_all(reason)
                 with suppress(Exception):
                     await job.destination.close()

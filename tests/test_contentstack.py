@@ -689,7 +689,7 @@ def test_api_reason_shapes() -> None:
     import httpx
 
     def sent(status: int, body: str) -> Sent:
-        return Sent(httpx.Response(status, content=body.encode()), 1)
+        return Sent(httpx.Response(status), 1, body.encode())
 
     mgmt = (
         '{"error_message": "Validation failed.", "error_code": 422, "errors": {"key": '

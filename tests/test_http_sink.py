@@ -246,3 +246,20 @@ def test_knobs_from_other_threads_and_concurrent_clients(sink: HttpSink) -> None
     assert codes.count(418) == 1 and codes.count(200) == 63
     assert len(sink.records["u"]) == 63
     assert sink.request_count == 64
+
+
+def test_bytes_and_streamed_error_bodies() -> None:
+    from tests.fakes.http_sink import StreamedBody
+
+    size = 20 * 1024 * 1024
+    with HttpSink(fail_rows={"bin": (400, b"\x00\xff"), "big": (500, StreamedBody(size))}) as s:
+        r = httpx.put(f"{s.url}/c/bin", json={})
+        assert r.status_code == 400 and r.content == b"\x00\xff"
+        assert httpx.put(f"{s.url}/c/big", json={}).content == b"x" * size  # read whole
+        with httpx.Client() as c, c.stream("PUT", f"{s.url}/c/big", json={}) as response:
+            next(response.iter_raw(1024))  # read a little, then hang up
+        deadline = time.monotonic() + 10
+        while len(s.streamed) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert s.streamed[0] == size
+        assert s.streamed[1] < size

@@ -79,11 +79,18 @@ class DeltaRow:
 
 @dataclass
 class Outcome:
-    """What happened to one row: succeeded, or failed with a reason."""
+    """What happened to one row: succeeded, or failed with a reason.
+
+    ``cause`` is set when the failure is not about the row (a refused connection, a
+    redirect, a route the destination lacks): text equal for every row failing the same
+    way, without the row's own identifier. The runner ends a run whose first rows all fail
+    with one cause (see :mod:`engine.delivery`).
+    """
 
     row_id: str
     succeeded: bool
     failure_reason: str | None = None
+    cause: str | None = None
 
 
 @dataclass

@@ -27,11 +27,14 @@ Failures: 429, 5xx, timeouts and connection errors are retried by
 401/403 end the run with a message saying how to get a new token (rows not attempted are
 aborted and retried next run); another 4xx fails the row with the API's error code and
 message. Rows breaking a documented limit (identifier over 256 bytes, record over 4 KB, more
-than 1,000 attribute values) fail before sending.
+than 1,000 attribute values) fail before sending. A 404 other than ``NOTFOUND-003`` (an
+unknown profile), a redirect or a transport failure is not about the row
+(:attr:`~engine.destinations.base.Outcome.cause`): a run whose first rows all fail so ends.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -64,10 +67,18 @@ from engine.destinations.contentstack_settings import (
     settings_error,
     sync_settings,
 )
-from engine.destinations.http_client import HttpSender, RetryPolicy, Sent, Unreachable
+from engine.destinations.http_client import (
+    HttpSender,
+    RetryPolicy,
+    Sent,
+    Unreachable,
+    shared_cause,
+)
 from engine.destinations.json_encoding import dumps
 
 AUTH_STATUS = frozenset({401, 403})
+#: The custom attributes listing is read up to this size (1,000 attributes are far less).
+LISTING_BYTES = 16 * 1024 * 1024
 
 
 class ContentstackDestination(Destination):
@@ -231,9 +242,17 @@ class ContentstackDestination(Destination):
             )
 
     async def _attribute_keys(self, management: HttpSender) -> set[str]:
-        result = await management.send("GET", "/attributes")
+        result = await management.send("GET", "/attributes", keep_bytes=LISTING_BYTES)
         if isinstance(result, Sent) and result.response.is_success:
-            listed = result.response.json()
+            try:
+                listed = json.loads(result.body)
+            except ValueError as error:  # not JSON, or longer than LISTING_BYTES
+                raise FatalDestinationError(
+                    f"The custom attributes of Personalize project {self.settings.project_uid} "
+                    f"at {self.settings.management_url()} are not a readable JSON listing "
+                    f"({len(result.body):,} bytes read: {error}). Fix: check "
+                    f"management_api_base_url and region under {self.where}."
+                ) from error
             if isinstance(listed, dict):
                 listed = listed.get("attributes") or listed.get("data") or []
             return {str(a["key"]) for a in listed if isinstance(a, dict) and a.get("key")}
@@ -262,7 +281,11 @@ class ContentstackDestination(Destination):
         if isinstance(result, Sent) and result.response.is_success:
             return Outcome(row.row_id, True)
         self._raise_on_auth(result, "dal" if self.kind == "users" else "edge")
-        return Outcome(row.row_id, False, self._row_reason(result))
+        reason = self._row_reason(result)
+        # A profile the API does not know is about the row; any other 404 is the base URL's.
+        not_found_is_row = "NOTFOUND-003" in reason
+        cause = shared_cause(result, path, not_found_is_row)
+        return Outcome(row.row_id, False, reason, cause)
 
     def _row_reason(self, result: Sent | Unreachable) -> str:
         reason = api_reason(result)

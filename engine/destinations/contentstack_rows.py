@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from engine.destinations.base import DeltaRow
 from engine.destinations.contentstack_settings import AUDIENCES_FIELD, ContentstackSyncSettings
-from engine.destinations.http_client import Sent, Unreachable
+from engine.destinations.http_client import Sent, Unreachable, body_text, status_line
 from engine.destinations.json_encoding import dumps
 
 #: Data & Insights limits (contentstack.com/docs/data-and-insights-lytics/limitations).
@@ -157,11 +157,10 @@ def api_reason(result: Sent | Unreachable, limit: int = 500) -> str:
     """A failure_reason with the API's error code and message (any of the three shapes)."""
     if isinstance(result, Unreachable):
         return f"request failed after {result.attempts} attempt(s): {result.error}"
-    response = result.response
     suffix = f" (after {result.attempts} attempts)" if result.attempts > 1 else ""
     try:
-        body = json.loads(response.content)
-    except ValueError:
+        body = json.loads(result.body)
+    except ValueError:  # not JSON, or cut at the kept length
         body = None
     parts: list[str] = []
     if isinstance(body, dict):
@@ -185,8 +184,8 @@ def api_reason(result: Sent | Unreachable, limit: int = 500) -> str:
                             text = str(problem)
                         parts.append(f"{field}: {text}")
     if not parts:
-        text = response.text.strip().replace("\n", " ")
-        parts = [text[:limit] + ("..." if len(text) > limit else "")] if text else []
+        text = body_text(result, limit)
+        parts = [text] if text else []
     detail = "; ".join(p for p in parts if p)
-    head = f"HTTP {response.status_code} {response.reason_phrase}".rstrip()
+    head = status_line(result)
     return f"{head}: {detail}{suffix}" if detail else f"{head}{suffix}"

@@ -8,14 +8,17 @@ Contract: with ``batch_size: 1`` added and changed rows send the mapped fields a
 object; with a larger batch, a JSON array of objects each also carrying ``"row_id"`` (the
 path may then not use ``{row_id}``). ``removed`` sends no body under ``delete`` (a batch
 sends an array of ``{"row_id": ...}``); under ``clear`` it sends the ``changed`` request
-with every mapped field null. ``{row_id}`` in a path is URL-encoded. Under mode ``update``
+with every mapped field null. ``{row_id}`` in a path is URL-encoded (every UTF-8 byte
+outside ``A-Z a-z 0-9 - . _ ~`` as ``%XX``) and sent exactly so. Under mode ``update``
 every row is sent as an update: added rows use the ``changed`` request (a row the endpoint
 cannot match fails and is retried next run).
 
 Failures: 429, 5xx, timeouts and connection errors are retried (see
 :mod:`engine.destinations.http_client`); 401/403 end the run (rows not attempted are
 aborted); any other 4xx fails the row with the status and body. A failed batch is halved
-and each half resent until the failing rows are isolated.
+and each half resent until the failing rows are isolated, unless the failure cannot be
+about its rows (a redirect, 405, or a 404 of a request that creates or replaces): every row
+of the batch then fails with it, and the runner ends a run whose first rows all fail so.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from engine.destinations.http_client import (
     Sent,
     Unreachable,
     describe_failure,
+    shared_cause,
 )
 from engine.destinations.json_encoding import dumps
 
@@ -226,7 +230,7 @@ class HttpDestination(Destination):
         else:
             body = self._payload(row) if with_body else None
         result = await self._sender.send(spec.method, path, body)
-        return self._outcome(row.row_id, result)
+        return self._outcome(row, spec, path, result)
 
     async def _send_batch(self, rows: list[DeltaRow]) -> list[Outcome]:
         assert self._sender is not None
@@ -236,7 +240,8 @@ class HttpDestination(Destination):
         if isinstance(result, Sent) and result.response.is_success:
             return [Outcome(row.row_id, True) for row in rows]
         self._raise_on_auth(result)
-        if isinstance(result, Sent) and 400 <= result.response.status_code < 500:
+        cause = shared_cause(result, spec.path, self._not_found_is_row(rows[0], spec))
+        if cause is None and isinstance(result, Sent) and 400 <= result.response.status_code < 500:
             # A client error may come from one row: halve until the bad rows are isolated.
             middle = len(rows) // 2
             first = await self._send_batch_or_one(rows[:middle])
@@ -247,7 +252,7 @@ class HttpDestination(Destination):
                 raise
             return first + second
         reason = describe_failure(result)
-        return [Outcome(row.row_id, False, reason) for row in rows]
+        return [Outcome(row.row_id, False, reason, cause) for row in rows]
 
     async def _send_batch_or_one(self, rows: list[DeltaRow]) -> list[Outcome]:
         if len(rows) == 1:
@@ -263,8 +268,22 @@ class HttpDestination(Destination):
                 "run again; rows not yet sent were recorded as aborted and will be retried."
             )
 
-    def _outcome(self, row_id: str, result: Sent | Unreachable) -> Outcome:
+    def _not_found_is_row(self, row: DeltaRow, spec: RequestSpec) -> bool:
+        """Whether a 404 may mean this row's record is missing (so is about the row): the
+        request addresses an existing record (PATCH, DELETE, GET, mode update, a removal).
+        A POST or PUT that creates or replaces cannot miss a record: its 404 is the route's."""
+        assert self._context is not None
+        return (
+            spec.method in ("PATCH", "DELETE", "GET")
+            or self._context.mode == "update"
+            or row.op_type == "removed"
+        )
+
+    def _outcome(
+        self, row: DeltaRow, spec: RequestSpec, path: str, result: Sent | Unreachable
+    ) -> Outcome:
         if isinstance(result, Sent) and result.response.is_success:
-            return Outcome(row_id, True)
+            return Outcome(row.row_id, True)
         self._raise_on_auth(result)
-        return Outcome(row_id, False, describe_failure(result))
+        cause = shared_cause(result, path, self._not_found_is_row(row, spec))
+        return Outcome(row.row_id, False, describe_failure(result), cause)

@@ -20,8 +20,10 @@ Contract (what the engine's ``http`` destination may send):
   error body.
 
 Failure knobs (all settable at construction and changeable while the server runs, from
-any thread): ``fail_rows``, ``fail_times``, ``rate_limit_next``, ``server_errors_next``,
-``revoke_after`` / ``restore_auth`` and ``latency_seconds``. They are evaluated in this
+any thread): ``fail_rows`` (a body may be text, raw bytes, or a :class:`StreamedBody` of any
+size, sent in chunks while the client reads; ``streamed`` tells how much of each went
+out), ``fail_times``, ``rate_limit_next``, ``server_errors_next``, ``revoke_after`` /
+``restore_auth`` and ``latency_seconds``. They are evaluated in this
 order for every request: revoked token, required headers, rate limit, server errors,
 body parsing, ``fail_rows``, ``fail_times``; only a request passing all of them changes
 ``records``.
@@ -49,7 +51,7 @@ from urllib.parse import unquote
 from aiohttp import web
 from multidict import CIMultiDict
 
-__all__ = ["HttpSink", "RecordedRequest"]
+__all__ = ["HttpSink", "RecordedRequest", "StreamedBody"]
 
 _JSON = "application/json"
 _OK_BODY = b'{"ok":true}'
@@ -70,10 +72,21 @@ class RecordedRequest(NamedTuple):
     body: Any
 
 
+class StreamedBody(NamedTuple):
+    """An error body of ``size`` bytes (``chunk`` repeated, the last one cut), written a
+    chunk at a time so that a client that stops reading is never sent the rest."""
+
+    size: int
+    chunk: bytes = b"x" * 65536
+
+
+Body = str | bytes | StreamedBody
+
+
 class _Reject(Exception):
     """Raised inside the handler to answer with an error response."""
 
-    def __init__(self, status: int, body: str, headers: Mapping[str, str] | None = None):
+    def __init__(self, status: int, body: Body, headers: Mapping[str, str] | None = None):
         super().__init__(status, body)
         self.status = status
         self.body = body
@@ -90,8 +103,9 @@ class HttpSink:
     Args:
         required_headers: headers every request must carry with exactly these values
             (names compared case-insensitively); otherwise 401.
-        fail_rows: ``row_id -> (status, body text)``; a request touching that row
-            answers that status and body. A batch containing it fails as a whole.
+        fail_rows: ``row_id -> (status, body)``; a request touching that row answers
+            that status and body (text, bytes or a :class:`StreamedBody`). A batch
+            containing it fails as a whole.
         fail_times: ``row_id -> n``; the first ``n`` requests touching that row answer
             500, later ones succeed.
         latency_seconds: delay added to every response (``asyncio.sleep``).
@@ -106,7 +120,7 @@ class HttpSink:
         self,
         *,
         required_headers: Mapping[str, str] | None = None,
-        fail_rows: Mapping[str, tuple[int, str]] | None = None,
+        fail_rows: Mapping[str, tuple[int, Body]] | None = None,
         fail_times: Mapping[str, int] | None = None,
         latency_seconds: float = 0.0,
         delete_missing_status: int = 204,
@@ -116,9 +130,10 @@ class HttpSink:
     ) -> None:
         self._lock = threading.Lock()
         self._required_headers: dict[str, str] = dict(required_headers or {})
-        self._fail_rows: dict[str, tuple[int, str]] = {
-            str(k): (int(v[0]), str(v[1])) for k, v in (fail_rows or {}).items()
+        self._fail_rows: dict[str, tuple[int, Body]] = {
+            str(k): (int(v[0]), v[1]) for k, v in (fail_rows or {}).items()
         }
+        self._streamed: list[int] = []
         self._fail_times: dict[str, int] = {str(k): int(v) for k, v in (fail_times or {}).items()}
         self._latency = float(latency_seconds)
         self._delete_missing_status = int(delete_missing_status)
@@ -224,21 +239,21 @@ class HttpSink:
             self._required_headers = dict(value or {})
 
     @property
-    def fail_rows(self) -> dict[str, tuple[int, str]]:
+    def fail_rows(self) -> dict[str, tuple[int, Body]]:
         """``row_id -> (status, body)`` failures (copy); assign to replace."""
         with self._lock:
             return dict(self._fail_rows)
 
     @fail_rows.setter
-    def fail_rows(self, value: Mapping[str, tuple[int, str]] | None) -> None:
-        rows = {str(k): (int(v[0]), str(v[1])) for k, v in (value or {}).items()}
+    def fail_rows(self, value: Mapping[str, tuple[int, Body]] | None) -> None:
+        rows = {str(k): (int(v[0]), v[1]) for k, v in (value or {}).items()}
         with self._lock:
             self._fail_rows = rows
 
-    def fail_row(self, row_id: str, status: int, body: str = "") -> None:
+    def fail_row(self, row_id: str, status: int, body: Body = "") -> None:
         """Make every request touching ``row_id`` answer ``status`` with ``body``."""
         with self._lock:
-            self._fail_rows[str(row_id)] = (int(status), str(body))
+            self._fail_rows[str(row_id)] = (int(status), body)
 
     @property
     def fail_times(self) -> dict[str, int]:
@@ -347,6 +362,13 @@ class HttpSink:
             self._requests.clear()
 
     @property
+    def streamed(self) -> list[int]:
+        """Bytes of each :class:`StreamedBody` actually written to a client, in order (a
+        client that stopped reading and closed the connection got less than ``size``)."""
+        with self._lock:
+            return list(self._streamed)
+
+    @property
     def request_count(self) -> int:
         """Number of requests received since start (every outcome counts)."""
         with self._lock:
@@ -391,10 +413,38 @@ class HttpSink:
                 raise _error(400, "request body is not valid JSON")
             return self._dispatch(method, raw_path, body)
         except _Reject as rej:
+            if isinstance(rej.body, StreamedBody):
+                return await self._stream(request, rej.status, rej.body)
+            if isinstance(rej.body, bytes):  # claims UTF-8 text, as a careless server would
+                return web.Response(
+                    status=rej.status,
+                    body=rej.body,
+                    headers={"Content-Type": "text/plain; charset=utf-8", **rej.headers},
+                )
             ctype = _JSON if rej.body[:1] in ("{", "[") else "text/plain"
             return web.Response(
                 status=rej.status, text=rej.body, content_type=ctype, headers=rej.headers
             )
+
+    async def _stream(
+        self, request: web.BaseRequest, status: int, body: StreamedBody
+    ) -> web.StreamResponse:
+        response = web.StreamResponse(status=status, headers={"Content-Type": "text/plain"})
+        response.content_length = body.size
+        await response.prepare(request)
+        written = 0
+        try:
+            while written < body.size:
+                chunk = body.chunk[: body.size - written]
+                await response.write(chunk)
+                written += len(chunk)
+            await response.write_eof()
+        except ConnectionError:
+            pass  # the client stopped reading and closed the connection
+        finally:
+            with self._lock:
+                self._streamed.append(written)
+        return response
 
     def _check_gates(self, request: web.BaseRequest, count: int) -> None:
         """Auth, rate-limit and server-error gates (caller holds the lock)."""
