@@ -6,6 +6,10 @@ to the warehouse (bulk-loaded into the run's rejections table); successes are de
 SQL. When the destination raises a fatal error (or the run is cancelled), the run ends
 early but cleanly: in-flight batches finish or are cancelled, and every row not known to
 have been attempted is recorded as ``aborted`` so the next run retries it.
+
+Every failure reason and fatal error passes through the run's redaction (``redact``, see
+:mod:`engine.secrets`) before it is kept or written: a destination that echoes a request back
+never gets a credential into the warehouse.
 """
 
 from __future__ import annotations
@@ -178,6 +182,7 @@ class Deliverer:
         heartbeat: Callable[[], None] | None = None,
         cancel: CancelFlag | None = None,
         page_rows: int = PAGE_ROWS,
+        redact: Callable[[str], str] | None = None,
     ):
         self.dialect = dialect
         self.sql = renderer
@@ -190,6 +195,7 @@ class Deliverer:
         self.heartbeat = heartbeat or (lambda: None)
         self.cancel = cancel or CancelFlag()
         self.page_rows = page_rows
+        self.redact = redact or (lambda text: text)
         self.report = DeliveryReport()
         self._rejections = tables["rejections"]
         self._row_columns = destination.read_columns()
@@ -200,6 +206,8 @@ class Deliverer:
 
     def _record(self, rows: list[tuple[Any, ...]]) -> None:
         if rows:
+            reason = REJECTION_COLUMNS.index("failure_reason")
+            rows = [(*row[:reason], self.redact(row[reason]), *row[reason + 1 :]) for row in rows]
             self.dialect.bulk_insert(self._rejections, REJECTION_COLUMNS, rows)
 
     async def run(self) -> DeliveryReport:
@@ -260,13 +268,16 @@ class Deliverer:
         return self.report
 
     def abort_all(self, reason: str) -> None:
-        """Record every row of the delta as aborted (the destination could not start)."""
-        self._abort_after(0, reason)
+        """End the run before any row was sent (the destination could not start): the
+        reason becomes the run's error, and every row of the delta is recorded as aborted."""
+        self.report.fatal_error = self.redact(reason)
+        self._abort_after(0, self.report.fatal_error)
 
     def _abort_after(self, seq: int, reason: str) -> None:
         statement = self.sql.one("abort_rest", self.tables)
         before = self._count_aborted()
-        self.dialect.execute(statement, {"reason": f"aborted: {reason}", "after_seq": seq})
+        reason = self.redact(f"aborted: {reason}")
+        self.dialect.execute(statement, {"reason": reason, "after_seq": seq})
         self.report.aborted += self._count_aborted() - before
 
     def _count_aborted(self) -> int:
@@ -307,7 +318,7 @@ class Deliverer:
             try:
                 outcomes = await self.destination.deliver(batch)
             except FatalDestinationError as error:
-                self._fatal.append(str(error))
+                self._fatal.append(self.redact(str(error)))
                 answered = {o.row_id for o in error.outcomes}
                 if answered:
                     self._account(
