@@ -36,6 +36,7 @@ from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit
 
 MARKER = "[REDACTED]"
 MIN_SECRET_LENGTH = 4
+MIN_CLUE_LENGTH = 3
 
 #: Header, parameter and setting names that carry a credential, besides those matched by
 #: :data:`_AUTH_WORDS` (compared lower-case, ``-`` read as ``_``).
@@ -44,14 +45,28 @@ _AUTH_WORDS = re.compile(
     r"token|secret|passw|passphrase|pwd|api_?key|auth(?!or)|cookie|session|credential"
     r"|signature|private_?key|access_?key"
 )
+_ALNUM_RUN = re.compile(r"[A-Za-z0-9]+")
 _AUTH_SCHEME = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_-]*)\s+(\S+)\s*$")
 _KEY_VALUE = re.compile(r"""(?:^|[\s;&?])([A-Za-z_][\w-]*)\s*=\s*('(?:[^'\\]|\\.)*'|[^\s;&]+)""")
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>]+")
 _USERINFO = re.compile(r"(://)[^/?#]*@")
 _RAW_USERINFO = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*)@")
-# What may follow a truncated secret at the end of a text: an ellipsis, then notes such as
-# "(after 3 attempts)".
-_TRUNCATED_TAIL = re.compile(r"(?:\.\.\.|\u2026)?(?:\s*[\[(][^\[\]()]*[\])])*\s*$")
+_CLOSING = {")": "(", "]": "["}
+
+
+def _before_truncation_notes(text: str) -> int:
+    """Where a truncated text's own end is: before what may follow a cut, notes such as
+    "(after 3 attempts)" and then an ellipsis."""
+    end = len(text.rstrip())
+    while end and text[end - 1] in _CLOSING:
+        start = text.rfind(_CLOSING[text[end - 1]], 0, end - 1)
+        if start == -1:
+            break
+        end = len(text[:start].rstrip())
+    for ellipsis in ("...", "\u2026"):
+        if text.startswith(ellipsis, end - len(ellipsis)):
+            return end - len(ellipsis)
+    return end
 
 
 def is_auth_name(name: str) -> bool:
@@ -165,7 +180,14 @@ class Redactor:
         self.secrets = frozenset(values)
         patterns: list[tuple[int, str]] = []
         self._literal_forms: list[str] = []
+        # Per secret, what any of its forms contains (its longest run of letters and digits,
+        # which no encoding but percent-encoding and base64 changes), or None: a text that
+        # holds none of them is left as it is without running the pattern over it.
+        self._clues: list[tuple[str | None, frozenset[str]]] = []
         for value in values:
+            run = max(_ALNUM_RUN.findall(value), key=len, default="")
+            clue = run if len(run) >= MIN_CLUE_LENGTH else None
+            self._clues.append((clue, frozenset(_base64_forms(value))))
             patterns.append((len(value), "".join(_char_pattern(c) for c in value)))
             literals = {value, quote(value, safe=""), quote(value), quote_plus(value)}
             literals |= {json.dumps(value)[1:-1]} | _base64_forms(value)
@@ -183,13 +205,22 @@ class Redactor:
         """The text with every secret (in any form listed in the module doc) replaced."""
         if self._pattern is None or not text:
             return text
-        text = self._pattern.sub(MARKER, text)
+        if self._may_hold_a_secret(text):
+            text = self._pattern.sub(MARKER, text)
         return self._redact_truncated_tail(text)
+
+    def _may_hold_a_secret(self, text: str) -> bool:
+        decoded = unquote(unquote(text)) if "%" in text else text
+        for clue, encoded in self._clues:
+            if clue is None or clue in text or clue in decoded:
+                return True
+            if any(form in text for form in encoded):
+                return True
+        return False
 
     def _redact_truncated_tail(self, text: str) -> str:
         """A secret cut short by a truncation at the end of the text (before an ellipsis)."""
-        tail = _TRUNCATED_TAIL.search(text)
-        end = tail.start() if tail else len(text)
+        end = _before_truncation_notes(text)
         head = text[:end]
         last = head[-MIN_SECRET_LENGTH:]
         if len(last) < MIN_SECRET_LENGTH:

@@ -293,6 +293,7 @@ def test_every_form_an_echo_may_give_a_secret_is_redacted() -> None:
         quote_plus(secret),
         quote(quote(secret, safe=""), safe=""),  # encoded twice (a URL inside a URL)
         "p%40ss w/\"rd-%C3%A9",  # encoded in part
+        "".join(f"%{byte:02X}" for byte in raw),  # every byte encoded, letters too
         json.dumps(secret)[1:-1],
         json.dumps(secret, ensure_ascii=True)[1:-1],
         html.escape(secret),
@@ -309,6 +310,7 @@ def test_a_secret_cut_short_by_a_truncation_is_redacted() -> None:
     assert redactor.redact("body: tok-1234... (after 3 attempts)") == (
         f"body: {MARKER}... (after 3 attempts)"
     )
+    assert redactor.redact("body: tok-123\u2026 [cut]") == f"body: {MARKER}\u2026 [cut]"
     assert redactor.redact("tok- is a prefix, tok-1 too") == "tok- is a prefix, tok-1 too"
 
 
