@@ -375,3 +375,24 @@ def test_an_exception_and_its_causes_are_scrubbed() -> None:
     assert str(caught.value) == f"wrapped: {MARKER}"
     assert str(caught.value.__cause__) == f"driver said {MARKER}"
     assert mask_userinfo("see https://u:p@h/x") == f"see https://{MARKER}@h/x"
+
+
+def test_an_unexpected_error_is_printed_with_its_traceback_redacted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import typer
+
+    from engine.cli import _guard
+
+    ws = Workspace(tmp_path)
+    ws.simple_project(destination={"type": "http", "base_url": "http://u:guard-S3cret@h"})
+
+    def bug() -> None:
+        raise KeyError("http://u:guard-S3cret@h/x")
+
+    with pytest.raises(typer.Exit) as exit_:
+        _guard(bug, ws.project())
+    printed = capsys.readouterr()
+    assert exit_.value.exit_code == 1
+    assert "Traceback" in printed.err and "KeyError" in printed.err and MARKER in printed.err
+    assert_hidden(printed.out + printed.err, forms("guard-S3cret"), "the traceback")
