@@ -19,6 +19,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -138,8 +139,9 @@ def init(project: ProjectOption = None) -> None:
                     )
                 finally:
                     state.drop("lightning_privilege_check")
+                target = escape(proj.redactor.redact(dialect.describe()))
                 out.print(
-                    f"[green]ok[/] source [bold]{name}[/] ({dialect.describe()}): schemas "
+                    f"[green]ok[/] source [bold]{name}[/] ({target}): schemas "
                     "hightouch_planner and hightouch_audit are ready; create, insert and drop "
                     "work."
                 )

@@ -396,3 +396,27 @@ def test_an_unexpected_error_is_printed_with_its_traceback_redacted(
     assert exit_.value.exit_code == 1
     assert "Traceback" in printed.err and "KeyError" in printed.err and MARKER in printed.err
     assert_hidden(printed.out + printed.err, forms("guard-S3cret"), "the traceback")
+
+
+@pytest.mark.each_warehouse
+def test_init_does_not_print_a_source_setting_from_the_environment(ws: Workspace) -> None:
+    ws.users(ROWS)
+    source = ws.source()
+    if "path" in source:  # DuckDB: the file's path is printed
+        secret, source["path"] = source["path"], "${LT_SOURCE}"
+    else:  # PostgreSQL: the database's name is printed
+        from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+        parts = conninfo_to_dict(source["dsn"])
+        secret, parts["dbname"] = parts["dbname"], "${LT_SOURCE}"
+        source["dsn"] = make_conninfo(**parts)
+    ws.write_project(
+        {
+            "sources": {"wh": source},
+            "models": {"users": {"source": "wh", "primary_key": "id", "table": "users"}},
+        }
+    )
+    result = ws.cli("init", env={"LT_SOURCE": secret})
+    assert result.exit_code == 0, output(result)
+    assert "ok" in result.stdout and MARKER in result.stdout
+    assert_hidden(output(result), {secret}, "`init`")
