@@ -28,7 +28,6 @@ from engine.config import ConfigError, Project, load_project
 from engine.destinations.base import DestinationConfigError
 from engine.model import ModelError
 from engine.planner import DuplicateKeysError
-from engine.secrets import Redactor, no_secrets
 from engine.run import (
     PermissionProblem,
     PrimaryKeyChangedError,
@@ -38,6 +37,7 @@ from engine.run import (
     plan_sync,
     run_sync,
 )
+from engine.secrets import Redactor, no_secrets
 from engine.state import SyncLockedError
 
 app = typer.Typer(

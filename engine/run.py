@@ -38,7 +38,6 @@ from engine.planner import KeyStats, Planner
 from engine.sql import SqlRenderer
 from engine.state import AUDIT_SCHEMA, PLANNER_SCHEMA, State, utcnow
 
-
 P = ParamSpec("P")
 R = TypeVar("R")
 

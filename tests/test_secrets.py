@@ -292,7 +292,7 @@ def test_every_form_an_echo_may_give_a_secret_is_redacted() -> None:
         quote(secret),
         quote_plus(secret),
         quote(quote(secret, safe=""), safe=""),  # encoded twice (a URL inside a URL)
-        "p%40ss w/\"rd-%C3%A9",  # encoded in part
+        'p%40ss w/"rd-%C3%A9',  # encoded in part
         "".join(f"%{byte:02X}" for byte in raw),  # every byte encoded, letters too
         json.dumps(secret)[1:-1],
         json.dumps(secret, ensure_ascii=True)[1:-1],

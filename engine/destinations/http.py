@@ -24,9 +24,9 @@ and each half resent until the failing rows are isolated.
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Literal
-import base64
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import orjson

@@ -53,8 +53,7 @@ def check_base_url(url: str, where: str) -> str:
         httpx.URL(url)
     except (ValueError, httpx.InvalidURL) as error:
         raise DestinationConfigError(
-            f"{where}: the URL {shown!r} is not valid ({mask_userinfo(str(error))}). "
-            f"{example}."
+            f"{where}: the URL {shown!r} is not valid ({mask_userinfo(str(error))}). {example}."
         ) from None
     return url
 
