@@ -137,6 +137,9 @@ def test_an_echoing_http_destination_never_gets_a_secret_out(
         assert result.exit_code == 0, output(result)
         printed.append(output(result))
     assert all(s in echo.requests[0] for s in (QUERY_KEY, MARKED, ENV["LT_TENANT"]))
+    if style == "userinfo":  # URL credentials are sent as Basic auth
+        basic = base64.b64encode(f"{URL_USER}:p@ss-env-S3cr3t".encode()).decode()
+        assert f"authorization: Basic {basic}" in echo.requests[0]
     reasons = changelog_reasons(ws)
     assert len(reasons) == 3 * len(ROWS)
     assert all(r.count(MARKER) >= 3 and "HTTP 400" in r for r in reasons), reasons
