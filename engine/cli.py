@@ -4,17 +4,22 @@ Exit codes: 0 the command did its job (a run that completed, even with rejected 
 1 a run or command failed (fatal error, run ended early, warehouse error);
 2 the project file or a setting is invalid; 3 rows were rejected and
 ``--fail-on-rejections`` was given; 4 the sync is locked by another run.
+
+Nothing printed shows a secret of the project (see :mod:`engine.secrets`): messages, run
+errors, ``--json`` output and the traceback of an unexpected error are redacted.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import traceback
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -32,6 +37,7 @@ from engine.run import (
     plan_sync,
     run_sync,
 )
+from engine.secrets import Redactor, no_secrets
 from engine.state import SyncLockedError
 
 app = typer.Typer(
@@ -62,8 +68,10 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-def _fail(message: str, code: int) -> typer.Exit:
-    err.print(f"[bold red]Error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+def _fail(message: str, code: int, redactor: Redactor | None = None) -> typer.Exit:
+    message = (redactor or no_secrets()).redact(message)
+    err.print("[bold red]Error:[/] ", end="", highlight=False, markup=True)
+    err.print(message, highlight=False, markup=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -74,20 +82,30 @@ def _load(project: Path | None) -> Project:
         raise _fail(str(error), 2) from error
 
 
-def _guard(fn: Any) -> Any:
-    """Turn the engine's errors into a clear message and an exit code."""
+def _guard(fn: Any, project: Project | None = None) -> Any:
+    """Turn the engine's errors into a clear message and an exit code (secrets redacted)."""
+    redactor = project.redactor if project is not None else no_secrets()
     try:
         return fn()
     except typer.Exit:
         raise
     except USER_ERRORS as error:
-        raise _fail(str(error), 2) from error
+        raise _fail(str(error), 2, redactor) from None
     except SyncLockedError as error:
-        raise _fail(str(error), 4) from error
+        raise _fail(str(error), 4, redactor) from None
     except PermissionProblem as error:
-        raise _fail(str(error), 1) from error
+        raise _fail(str(error), 1, redactor) from None
     except (DuplicateKeysError, PrimaryKeyChangedError, WarehouseError) as error:
-        raise _fail(str(error), 1) from error
+        raise _fail(str(error), 1, redactor) from None
+    except Exception as error:  # noqa: BLE001 - a bug: show it, without the secrets
+        details = redactor.redact("".join(traceback.format_exception(error)))
+        err.print(details, highlight=False, markup=False, soft_wrap=True)
+        raise _fail(
+            f"unexpected {type(error).__name__}: {error}. This is a bug in lightning-sync; "
+            "the details are above.",
+            1,
+            redactor,
+        ) from None
 
 
 @app.command()
@@ -121,13 +139,14 @@ def init(project: ProjectOption = None) -> None:
                     )
                 finally:
                     state.drop("lightning_privilege_check")
+                target = escape(proj.redactor.redact(dialect.describe()))
                 out.print(
-                    f"[green]ok[/] source [bold]{name}[/] ({dialect.describe()}): schemas "
+                    f"[green]ok[/] source [bold]{name}[/] ({target}): schemas "
                     "hightouch_planner and hightouch_audit are ready; create, insert and drop "
                     "work."
                 )
 
-    _guard(work)
+    _guard(work, proj)
 
 
 @app.command()
@@ -139,9 +158,10 @@ def plan(
 ) -> None:
     """Dry run: count what a run would add, change and remove; send and commit nothing."""
     proj = _load(project)
-    preview = _guard(lambda: plan_sync(proj, sync, sample_rows=sample))
+    preview = _guard(lambda: plan_sync(proj, sync, sample_rows=sample), proj)
+    redact = proj.redactor.redact
     if as_json:
-        print(json.dumps(preview.as_dict(), default=str))
+        print(json.dumps(proj.redactor.redact_any(preview.as_dict()), default=str))
         return
     counts = preview.counts
     out.print(
@@ -154,12 +174,12 @@ def plan(
     if keys.duplicate_keys:
         out.print(
             f"{keys.duplicate_keys} duplicated key(s) ({keys.duplicate_rows} rows) would be "
-            f"rejected, e.g. {', '.join(keys.duplicate_sample)}"
+            f"rejected, e.g. {redact(', '.join(keys.duplicate_sample))}"
         )
     if preview.sample:
         table = Table("op_type", "row_id", "fields", title="Sample", show_lines=False)
         for op, row_id, fields in preview.sample:
-            table.add_row(op, str(row_id), str(fields)[:120])
+            table.add_row(op, redact(str(row_id)), redact(str(fields))[:120])
         out.print(table)
 
 
@@ -207,12 +227,13 @@ def run(
                 reset_cdc=reset_cdc,
                 on_planned=planned,
                 on_progress=advance,
-            )
+            ),
+            proj,
         )
     if as_json:
-        print(json.dumps(result.as_dict(), default=str))
+        print(json.dumps(proj.redactor.redact_any(result.as_dict()), default=str))
     else:
-        _print_summary(result)
+        _print_summary(result, proj.redactor)
     if result.status != "succeeded":
         raise typer.Exit(1)
     failed = sum(result.counters.failed.values()) + result.counters.aborted
@@ -220,7 +241,7 @@ def run(
         raise typer.Exit(3)
 
 
-def _print_summary(result: RunResult) -> None:
+def _print_summary(result: RunResult, redactor: Redactor) -> None:
     c = result.counters
     table = Table(title=f"{result.sync_name} run {result.sync_run_id} ({result.kind})")
     table.add_column("op")
@@ -237,14 +258,15 @@ def _print_summary(result: RunResult) -> None:
     if keys.duplicate_keys:
         out.print(
             f"Rejected {keys.duplicate_keys} duplicated key(s) ({keys.duplicate_rows} rows), "
-            f"e.g. {', '.join(keys.duplicate_sample)}."
+            f"e.g. {redactor.redact(', '.join(keys.duplicate_sample))}."
         )
     if c.aborted:
         out.print(f"Aborted {c.aborted} row(s); the next run retries them.")
     timing = ", ".join(f"{k} {v:.2f}s" for k, v in result.timings.items())
     out.print(f"Status: [bold]{result.status}[/]. Timings: {timing}")
     if result.error:
-        err.print(f"[bold red]Run ended early:[/] {result.error}", highlight=False)
+        err.print("[bold red]Run ended early:[/] ", end="", highlight=False)
+        err.print(redactor.redact(result.error), highlight=False, markup=False)
     failed = sum(c.failed.values()) + c.aborted
     if failed:
         out.print(
@@ -269,7 +291,7 @@ def runs(
 
         return recent_runs(proj, sync, limit)
 
-    rows = _guard(work)
+    rows = proj.redactor.redact_any(_guard(work, proj))
     if as_json:
         print(json.dumps(rows, default=str))
         return

@@ -4,6 +4,11 @@ Errors name the key path and the fix, e.g.::
 
     lightning.yml: syncs.users_to_api.mode: 'mirorr' is not one of insert, update, upsert,
     mirror, all. Fix: set mode to one of those.
+
+A key given twice in one mapping is refused (YAML would keep the last one silently). The
+secret values of the sources, destinations and syncs (see :mod:`engine.secrets`), including
+every value substituted from ``${ENV}`` there, make the project's :attr:`Project.redactor`; no
+error message of this module shows them.
 """
 
 from __future__ import annotations
@@ -15,7 +20,17 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from engine.secrets import Redactor, find_secrets
 
 PROJECT_FILE = "lightning.yml"
 PROJECT_ENV = "LIGHTNING_PROJECT"
@@ -25,6 +40,8 @@ _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 Mode = Literal["insert", "update", "upsert", "mirror", "all"]
 DeleteBehavior = Literal["do_nothing", "clear", "delete"]
 SyncLogTable = Literal["changelog", "snapshot", "runs"]
+# Where settings may hold credentials (a sync holds its destination's request settings).
+SECRET_SECTIONS = ("sources", "destinations", "syncs")
 DEFAULT_SYNC_LOGS: tuple[SyncLogTable, ...] = ("changelog", "runs")
 
 
@@ -173,6 +190,17 @@ class Project(_Strict):
     destinations: dict[Name, DestinationConfig] = Field(default_factory=dict)
     syncs: dict[Name, SyncConfig] = Field(default_factory=dict)
     path: Path = Field(default=Path(PROJECT_FILE), exclude=True)
+    _redactor: Redactor | None = PrivateAttr(default=None)
+
+    @property
+    def redactor(self) -> Redactor:
+        """Hides the secret values of this project's sources, destinations and syncs (and, for a
+        project read by :func:`load_project`, every value substituted from ``${ENV}``)."""
+        if self._redactor is None:
+            self._redactor = Redactor(
+                find_secrets({name: self.model_dump()[name] for name in SECRET_SECTIONS})
+            )
+        return self._redactor
 
     @property
     def directory(self) -> Path:
@@ -237,7 +265,9 @@ def find_project_file(explicit: str | Path | None = None) -> Path:
     return path
 
 
-def _expand_env(value: Any, where: str) -> Any:
+def _expand_env(value: Any, where: str, substituted: set[str]) -> Any:
+    """``value`` with ``${NAME}`` replaced from the environment; the values substituted in
+    the secret sections are added to ``substituted``."""
     if isinstance(value, str):
 
         def lookup(match: re.Match[str]) -> str:
@@ -247,14 +277,68 @@ def _expand_env(value: Any, where: str) -> Any:
                     f"{where}: environment variable {name} is not set. Export it "
                     f"(export {name}=...) or change the value in the project file."
                 )
+            if where.split(".", 1)[0] in SECRET_SECTIONS:
+                substituted.add(os.environ[name])
             return os.environ[name]
 
         return _ENV_REF.sub(lookup, value)
     if isinstance(value, dict):
-        return {k: _expand_env(v, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
+        return {
+            k: _expand_env(v, f"{where}.{k}" if where else str(k), substituted)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
-        return [_expand_env(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return [_expand_env(v, f"{where}[{i}]", substituted) for i, v in enumerate(value)]
     return value
+
+
+def _key_path(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _check_duplicate_keys(node: yaml.Node, path: str, seen: set[int]) -> None:
+    """Refuse a mapping that names a key twice (PyYAML would keep the last silently)."""
+    if id(node) in seen:  # an alias of a node already checked
+        return
+    seen.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        first: dict[str, yaml.Node] = {}
+        for key_node, value_node in node.value:
+            key = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else None
+            if key is not None and key_node.tag != "tag:yaml.org,2002:merge":
+                if key in first:
+                    line = first[key].start_mark.line + 1
+                    raise ConfigError(
+                        f"{_key_path(path, key)}: the key {key!r} is given twice, at line "
+                        f"{line} and at line {key_node.start_mark.line + 1}; YAML would keep "
+                        "only the last. Fix: keep one of them."
+                    )
+                first[key] = key_node
+            _check_duplicate_keys(value_node, _key_path(path, key or "?"), seen)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _check_duplicate_keys(item, f"{path}[{index}]", seen)
+
+
+def _read_yaml(text: str) -> Any:
+    """The document, after refusing duplicate keys."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_duplicate_keys(node, "", set())
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """A YAML error without the excerpt of the file PyYAML adds (it may show a secret)."""
+    if isinstance(error, yaml.MarkedYAMLError):
+        parts = [error.context, error.problem]
+        return ", ".join(str(p) for p in parts if p) or type(error).__name__
+    return str(error)
 
 
 def _format_validation(error: ValidationError, path: Path) -> str:
@@ -282,15 +366,23 @@ def load_project(explicit: str | Path | None = None) -> Project:
     """Find, read, expand and validate the project file."""
     path = find_project_file(explicit)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = _read_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{path}: not valid YAML{where}: {error}") from error
+        raise ConfigError(f"{path}: not valid YAML{where}: {_yaml_problem(error)}") from None
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping with sources, models, syncs")
-    raw = _expand_env(raw, "")
+    substituted: set[str] = set()
+    raw = _expand_env(raw, "", substituted)
+    redactor = Redactor(
+        substituted | find_secrets({k: v for k, v in raw.items() if k in SECRET_SECTIONS})
+    )
     try:
-        return Project.model_validate({**raw, "path": path})
+        project = Project.model_validate({**raw, "path": path})
     except ValidationError as error:
-        raise ConfigError(_format_validation(error, path)) from error
+        raise ConfigError(redactor.redact(_format_validation(error, path))) from None
+    project._redactor = redactor
+    return project

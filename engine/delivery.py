@@ -7,6 +7,10 @@ SQL. When the destination raises a fatal error, the first rows sent all fail for
 that is not about them (:mod:`engine.same_cause`), or the run is cancelled, it ends early
 but cleanly: in-flight batches finish or are cancelled, and every row not known to
 have been attempted is recorded as ``aborted`` so the next run retries it.
+
+Every failure reason and fatal error passes through the run's redaction (``redact``, see
+:mod:`engine.secrets`) before it is kept or written: a destination that echoes a request back
+never gets a credential into the warehouse.
 """
 
 from __future__ import annotations
@@ -194,6 +198,7 @@ class Deliverer:
         heartbeat: Callable[[], None] | None = None,
         cancel: CancelFlag | None = None,
         page_rows: int = PAGE_ROWS,
+        redact: Callable[[str], str] | None = None,
     ):
         self.dialect = dialect
         self.sql = renderer
@@ -206,6 +211,7 @@ class Deliverer:
         self.heartbeat = heartbeat or (lambda: None)
         self.cancel = cancel or CancelFlag()
         self.page_rows = page_rows
+        self.redact = redact or (lambda text: text)
         self.report = DeliveryReport()
         self._rejections = tables["rejections"]
         self._label = f"{destination.type_name} destination {sync.destination!r}"
@@ -216,6 +222,14 @@ class Deliverer:
         self._checks_rows = type(destination).check_row is not Destination.check_row
         self._semaphore = asyncio.Semaphore(1)  # set per run
         self._fatal: list[str] = []  # the first fatal error ends the run
+
+    def _reason(self, text: str) -> str:
+        """A row's failure reason as stored: redacted, then made storable."""
+        return storable_reason(self.redact(text))
+
+    def _error(self, text: str) -> str:
+        """The run's error as stored and printed: redacted, then made storable."""
+        return storable_error(self.redact(text))
 
     def _record(self, rows: list[tuple[Any, ...]]) -> None:
         self._writer.write(rows)
@@ -272,10 +286,10 @@ class Deliverer:
             if close is not None:
                 close()
         if self.cancel.reason is not None and self.report.fatal_error is None:
-            self.report.fatal_error = storable_error(self.cancel.reason)
+            self.report.fatal_error = self._error(self.cancel.reason)
         every_row_failed = self._watch.at_end()
         if every_row_failed is not None and self.report.fatal_error is None:
-            self.report.fatal_error = storable_error(every_row_failed)
+            self.report.fatal_error = self._error(every_row_failed)
         if self.report.fatal_error is not None:
             self._abort_after(last_done_seq, self.report.fatal_error)
         self.report.seconds = time.perf_counter() - started
@@ -283,13 +297,13 @@ class Deliverer:
 
     def abort_all(self, reason: str) -> None:
         """Record every row of the delta as aborted (the destination could not start)."""
-        self.report.fatal_error = storable_error(reason)
+        self.report.fatal_error = self._error(reason)
         self._abort_after(0, self.report.fatal_error)
 
     def _abort_after(self, seq: int, reason: str) -> None:
         statement = self.sql.one("abort_rest", self.tables)
         before = self._count_aborted()
-        params = {"reason": storable_reason(f"aborted: {reason}"), "after_seq": seq}
+        params = {"reason": self._reason(f"aborted: {reason}"), "after_seq": seq}
         self.dialect.execute(statement, params)
         self.report.aborted += self._count_aborted() - before
 
@@ -310,7 +324,7 @@ class Deliverer:
             for row in rows:
                 reason = self.destination.check_row(row)
                 if reason is not None:
-                    failure = (row.row_id, row.op_type, "failed", storable_reason(reason))
+                    failure = (row.row_id, row.op_type, "failed", self._reason(reason))
                     page.failures.append((*failure, row.match_value))
                 else:
                     sendable.append(row)
@@ -330,7 +344,7 @@ class Deliverer:
             try:
                 outcomes = await self.destination.deliver(batch)
             except FatalDestinationError as error:
-                self._fatal.append(storable_error(str(error)))
+                self._fatal.append(self._error(str(error)))
                 answered = {o.row_id for o in error.outcomes}
                 if answered:
                     self._account(
@@ -355,9 +369,9 @@ class Deliverer:
             for task in page.tasks:
                 task.cancel()
         if self._fatal or self.cancel.reason is not None:
-            reason = self._fatal[0] if self._fatal else storable_error(str(self.cancel.reason))
+            reason = self._fatal[0] if self._fatal else self._error(str(self.cancel.reason))
             self.report.fatal_error = reason
-            aborted = storable_reason(f"aborted: {reason}")
+            aborted = self._reason(f"aborted: {reason}")
             for index, batch in enumerate(page.batches):
                 if index not in page.done:
                     for row in page.unanswered.get(index, batch):
@@ -390,14 +404,14 @@ class Deliverer:
             else:
                 fatal = self._watch.see(outcome)
                 if fatal is not None and not self._fatal:
-                    self._fatal.append(storable_error(fatal))
+                    self._fatal.append(self._error(fatal))
                 self.report.failed += 1
                 failures.append(
                     (
                         row.row_id,
                         row.op_type,
                         "failed",
-                        storable_reason(outcome.failure_reason or "failed"),
+                        self._reason(outcome.failure_reason or "failed"),
                         row.match_value,
                     )
                 )

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import functools
 import json
 import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from dialects import (
     COMMON_SETTINGS,
@@ -36,6 +37,9 @@ from engine.model import BoundModel, bind_model
 from engine.planner import KeyStats, Planner
 from engine.sql import SqlRenderer
 from engine.state import AUDIT_SCHEMA, PLANNER_SCHEMA, State, utcnow
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class PrimaryKeyChangedError(Exception):
@@ -198,6 +202,7 @@ class SyncJob:
         self.model_config = project.models[self.sync.model]
         self.destination: Destination = build_destination(project, sync_name)
         self.dialect = dialect_for(project, self.model_config.source)
+        self.redactor = project.redactor
 
     def bind(self) -> BoundModel:
         """Check the model against the warehouse (columns, key, mappings)."""
@@ -232,6 +237,20 @@ class SyncJob:
             )
 
 
+def _redacting(
+    function: Callable[Concatenate[Project, P], R],
+) -> Callable[Concatenate[Project, P], R]:
+    """Any exception leaving ``function(project, ...)`` has the project's secrets redacted."""
+
+    @functools.wraps(function)
+    def redacted(project: Project, *args: P.args, **kwargs: P.kwargs) -> R:
+        with project.redactor.scrubbing():
+            return function(project, *args, **kwargs)
+
+    return redacted
+
+
+@_redacting
 def plan_sync(project: Project, sync_name: str, sample_rows: int = 5) -> PlanPreview:
     """Dry run: plan and diff, report counts and samples; send and commit nothing."""
     job = SyncJob(project, sync_name)
@@ -274,6 +293,7 @@ def _must_resend(job: SyncJob, state: State, model: BoundModel, baseline: Any) -
     )
 
 
+@_redacting
 def run_sync(
     project: Project,
     sync_name: str,
@@ -379,7 +399,7 @@ def _record_failed_run(
     job: SyncJob, audit: Audit, model: BoundModel, run_id: int, started: Any, error: BaseException
 ) -> None:
     """A ``sync_runs`` row with status failed for a run that did not commit (best effort)."""
-    message = str(error).strip() or type(error).__name__
+    message = job.redactor.redact(str(error).strip() or type(error).__name__)
     record = RunRecord(
         job.sync_name,
         run_id,
@@ -420,6 +440,7 @@ def _deliver(
         on_progress=on_progress,
         heartbeat=lambda: state.heartbeat(job.sync_name, run_id),
         cancel=cancel,
+        redact=job.redactor.redact,
     )
     context = RunContext(
         job.sync_name,

@@ -67,6 +67,7 @@ from engine.destinations.contentstack_settings import (
     settings_error,
     sync_settings,
 )
+from engine.destinations.http_checks import check_base_url, check_header_value
 from engine.destinations.http_client import (
     HttpSender,
     RetryPolicy,
@@ -101,7 +102,8 @@ class ContentstackDestination(Destination):
         try:
             self.settings = ContentstackDestinationSettings.model_validate(config.settings())
         except ValidationError as error:
-            raise settings_error(error, self.where) from error
+            raise settings_error(error, self.where) from None
+        self._check_http_settings()
         self.sync_settings = sync_settings(sync, sync_name)
         self.kind = self.sync_settings.type
         check_required(self.settings, self.sync_settings, sync, sync_name)
@@ -113,6 +115,18 @@ class ContentstackDestination(Destination):
     @classmethod
     def check_sync(cls, sync: SyncConfig, sync_name: str) -> None:
         check_mode(sync, sync_name)
+
+    def _check_http_settings(self) -> None:
+        """Refuse a URL or a token the HTTP client cannot send (a token is a header value)."""
+        s = self.settings
+        for key in ("api_base_url", "edge_api_base_url", "management_api_base_url"):
+            url = getattr(s, key)
+            if url is not None:
+                check_base_url(url, f"{self.where}.{key}")
+        for key in ("access_token", "auth_token", "oauth_token", "project_uid"):
+            value = getattr(s, key)
+            if value is not None:
+                check_header_value(value, f"{self.where}.{key}")
 
     # -- what the runner asks ---------------------------------------------------------------
     def concurrency(self) -> int:

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from engine.config import SyncConfig
 from engine.destinations.base import DestinationConfigError
+from engine.secrets import mask_userinfo
 
 DEFAULT_API_BASE_URL = "https://api.lytics.io"
 EDGE_HOST = "personalize-edge.contentstack.com"
@@ -74,7 +75,9 @@ def _base_url(value: str | None) -> str | None:
         return None
     value = value.strip().rstrip("/")
     if not re.match(r"^https?://[^/\s]+", value):
-        raise ValueError(f"{value!r} is not an http(s) URL. Fix: write it like https://host")
+        raise ValueError(
+            f"{mask_userinfo(value)!r} is not an http(s) URL. Fix: write it like https://host"
+        )
     return value
 
 

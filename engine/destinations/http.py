@@ -1,6 +1,10 @@
 """The ``http`` destination: a generic JSON-over-HTTP endpoint.
 
-Destination settings: ``base_url``, ``headers``, ``timeout_seconds``, ``max_attempts``.
+Destination settings: ``base_url``, ``headers``, ``timeout_seconds``, ``max_attempts``. A
+header is a name and a value, or ``{value: ..., secret: true}`` to have its value redacted
+like a credential (see :mod:`engine.secrets`). A base URL or header the client cannot use is
+refused when the sync is loaded (:mod:`engine.destinations.http_checks`); credentials in the
+URL (``https://user:password@host``) are sent as ``Authorization: Basic``.
 Sync settings (under ``http:``): ``added``/``changed``/``removed`` requests
 (``{method, path}``), ``batch_size``, ``concurrency``, ``rate_limit_per_second``.
 
@@ -23,9 +27,10 @@ of the batch then fails with it, and the runner ends a run whose first rows all 
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Literal
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -41,6 +46,11 @@ from engine.destinations.base import (
     Outcome,
     RunContext,
 )
+from engine.destinations.http_checks import (
+    check_base_url,
+    check_credentials_once,
+    check_headers,
+)
 from engine.destinations.http_client import (
     HttpSender,
     RetryPolicy,
@@ -50,6 +60,7 @@ from engine.destinations.http_client import (
     shared_cause,
 )
 from engine.destinations.json_encoding import dumps
+from engine.secrets import mask_userinfo
 
 AUTH_STATUS = frozenset({401, 403})
 
@@ -87,14 +98,44 @@ class HttpSyncSettings(BaseModel):
         return self
 
 
+class SecretHeader(BaseModel):
+    """A header value written ``{value: ..., secret: true}`` (redacted like a credential)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    value: str
+    secret: bool = True
+
+
 class HttpDestinationSettings(BaseModel):
     """The destination's own settings."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     base_url: str
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: dict[str, str | SecretHeader] = Field(default_factory=dict)
     timeout_seconds: float = Field(default=30.0, gt=0)
     max_attempts: int = Field(default=6, ge=1, le=20)
+
+    def header_values(self) -> dict[str, str]:
+        """The headers as sent: name -> value."""
+        return {
+            name: value.value if isinstance(value, SecretHeader) else value
+            for name, value in self.headers.items()
+        }
+
+
+def with_basic_auth(base_url: str, headers: dict[str, str]) -> tuple[str, dict[str, str]]:
+    """Credentials in the URL (``https://user:password@host``) as the ``Authorization: Basic``
+    header they stand for, and the URL without them (the transport takes only the header)."""
+    parts = urlsplit(base_url)
+    if not (parts.username or parts.password):
+        return base_url, headers
+    user, password = unquote(parts.username or ""), unquote(parts.password or "")
+    credential = base64.b64encode(f"{user}:{password}".encode()).decode()
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=host)), {
+        **headers,
+        "Authorization": f"Basic {credential}",
+    }
 
 
 def _settings_error(error: ValidationError, where: str) -> DestinationConfigError:
@@ -128,7 +169,13 @@ class HttpDestination(Destination):
         try:
             self.settings = HttpDestinationSettings.model_validate(config.settings())
         except ValidationError as error:
-            raise _settings_error(error, f"destinations.{sync.destination}") from error
+            raise _settings_error(error, f"destinations.{sync.destination}") from None
+        where = f"destinations.{sync.destination}"
+        check_base_url(self.settings.base_url, f"{where}.base_url")
+        check_headers(self.settings.header_values(), f"{where}.headers")
+        check_credentials_once(
+            self.settings.base_url, self.settings.header_values(), f"{where}.base_url"
+        )
         try:
             self.sync_settings = HttpSyncSettings.model_validate(sync.extra_settings("http"))
         except ValidationError as error:
@@ -164,9 +211,10 @@ class HttpDestination(Destination):
 
     async def open(self, context: RunContext) -> None:
         self._context = context
+        base_url, headers = with_basic_auth(self.settings.base_url, self.settings.header_values())
         self._sender = HttpSender(
-            base_url=self.settings.base_url,
-            headers=self.settings.headers,
+            base_url=base_url,
+            headers=headers,
             concurrency=self.concurrency(),
             rate_limit_per_second=self.sync_settings.rate_limit_per_second,
             timeout_seconds=self.settings.timeout_seconds,
@@ -261,8 +309,9 @@ class HttpDestination(Destination):
 
     def _raise_on_auth(self, result: Sent | Unreachable) -> None:
         if isinstance(result, Sent) and result.response.status_code in AUTH_STATUS:
+            endpoint = mask_userinfo(self.settings.base_url)
             raise DestinationAuthError(
-                f"The HTTP endpoint {self.settings.base_url} rejected the credentials "
+                f"The HTTP endpoint {endpoint} rejected the credentials "
                 f"({describe_failure(result)}). Fix: check the headers under "
                 f"destinations.{self.sync.destination} (e.g. a token in ${{API_TOKEN}}) and "
                 "run again; rows not yet sent were recorded as aborted and will be retried."
