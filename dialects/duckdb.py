@@ -127,8 +127,6 @@ class DuckDBDialect(Dialect):
 
         config: dict[str, Any] = {
             "memory_limit": str(self.settings.get("memory_limit") or DEFAULT_MEMORY_LIMIT),
-            # A model's unknown table name is never looked up among Python variables.
-            "python_enable_replacements": False,
         }
         if self.settings.get("threads"):
             config["threads"] = int(self.settings["threads"])

@@ -292,22 +292,12 @@ class PostgresDialect(Dialect):
         self.con.execute("COMMIT")
 
     def query_columns(self, sql: str) -> list[tuple[str, str]]:
-        # Read-only, so that whatever of the model the server runs to describe it (and a view
-        # it reads that locks rows) cannot write; the engine's own writes come later.
-        from psycopg.pq import TransactionStatus
-
-        idle = self.con.info.transaction_status == TransactionStatus.IDLE
-        self.con.execute("BEGIN READ ONLY" if idle else "SAVEPOINT lightning_describe")
-        try:
-            if not idle:
-                self.con.execute("SET LOCAL transaction_read_only = on")
+        # Read-only (and rolled back), so that whatever of the model the server runs to
+        # describe it, or a view it reads that locks rows, cannot write; inside a transaction
+        # psycopg makes this a savepoint, and leaving it restores read-write.
+        with self.con.transaction(force_rollback=True):
+            self.con.execute("SET LOCAL transaction_read_only = on")
             cursor = self.con.execute(f"SELECT * FROM ({sql}) AS lightning_described LIMIT 0")
-        finally:
-            if not self.con.closed and idle:
-                self.con.execute("ROLLBACK")
-            elif not self.con.closed:
-                self.con.execute("ROLLBACK TO SAVEPOINT lightning_describe")
-                self.con.execute("RELEASE SAVEPOINT lightning_describe")
         types = self.con.adapters.types
         described = []
         for column in cursor.description or []:
