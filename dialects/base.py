@@ -218,6 +218,11 @@ class Dialect(ABC):
         handle the type: the payload is then built in Python (same result, more CPU)."""
         return None
 
+    def view_definition(self, table: exp.Table) -> str | None:
+        """The query a view is defined as (None: not a view, or the warehouse won't say), so
+        that a model's views are held to the model's rule (engine/read_only.py)."""
+        return None
+
     def exclusive_lock(self, table: exp.Table) -> str | None:
         """A statement that, run first in a transaction, keeps every other writer of ``table``
         waiting until that transaction ends; None where transactions on the table already

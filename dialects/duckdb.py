@@ -265,6 +265,22 @@ class DuckDBDialect(Dialect):
             return None
         return _with_value(template[kind], value)
 
+    def view_definition(self, table: exp.Table) -> str | None:
+        rows = self.fetchall(
+            "SELECT sql FROM duckdb_views() WHERE NOT internal AND view_name = $name "
+            "AND schema_name = coalesce($schema, current_schema()) "
+            "AND database_name = coalesce($catalog, current_database())",
+            {"name": table.name, "schema": table.db or None, "catalog": table.catalog or None},
+        )
+        if not rows:
+            return None
+        try:  # DuckDB keeps the CREATE VIEW statement; the query is its AS part
+            created = sqlglot.parse_one(str(rows[0][0]), read=self.sqlglot_dialect)
+        except sqlglot.errors.ParseError:
+            return None
+        query = created.expression if isinstance(created, exp.Create) else None
+        return query.sql(self.sqlglot_dialect) if query is not None else None
+
     def grant_statements(self, user: str, schemas: Sequence[str]) -> list[str]:
         return [f"-- DuckDB has no users: make {self.path} and its directory writable."]
 

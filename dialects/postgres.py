@@ -352,6 +352,14 @@ class PostgresDialect(Dialect):
     def json_value(self, value: exp.Expr, type_name: str) -> exp.Expr | None:
         return value if type_name.lower() in _JSON_AS_IS else None
 
+    def view_definition(self, table: exp.Table) -> str | None:
+        rows = self.fetchall(
+            "SELECT pg_get_viewdef(c.oid) FROM pg_class AS c "
+            "WHERE c.oid = to_regclass(%(name)s) AND c.relkind = 'v'",
+            {"name": table.sql(self.sqlglot_dialect)},
+        )
+        return str(rows[0][0]) if rows and rows[0][0] else None
+
     def current_user(self) -> str:
         return str(self.fetchall("SELECT current_user")[0][0])
 

@@ -20,7 +20,7 @@ from sqlglot.errors import ParseError
 
 from dialects.base import Dialect, ErrorKind, WarehouseError
 from engine.config import ModelConfig, SyncConfig
-from engine.read_only import NotReadOnly, check_read_only
+from engine.read_only import NotReadOnly, check_read_only, check_views
 from engine.sql import quoted_column
 
 KEY_SEPARATOR = "|"
@@ -190,7 +190,14 @@ def bind_model(
     """
     query = parse_model(name, model, dialect)
     try:
+        check_views(query, dialect)
         described = dialect.query_columns(query.sql(dialect=dialect.sqlglot_dialect))
+    except NotReadOnly as found:
+        where = "table" if model.table is not None else "sql"
+        raise ModelError(
+            f"models.{name}.{where} does not only read: it reads {found}. Fix: read the "
+            "tables behind that view, or a view that only reads."
+        ) from None
     except Exception as error:  # noqa: BLE001 - classified by the dialect
         wrapped = error if isinstance(error, WarehouseError) else dialect.wrap(error, "")
         if wrapped.kind is not ErrorKind.SQL:  # the warehouse failed, not the model's SQL

@@ -12,17 +12,20 @@ not hold:
   (``Dialect.side_effect_functions``: advancing a sequence, ending another session, taking
   an advisory lock, reaching files or other servers, running SQL given as text).
 
-Comments and one trailing ``;`` are fine. What a view or a user-defined function the model
-reads does is the warehouse's own business: the engine's user should hold only ``SELECT`` on
-what models read. Dialects add their own guard where the warehouse has one (DuckDB runs without
-file or network access; PostgreSQL describes the model in a read-only transaction).
+Comments and one trailing ``;`` are fine. The views a model reads are held to the same rule
+(their definitions, read from the warehouse, recursively). What a user-defined function does
+is not visible in SQL: the engine's user should hold only ``SELECT`` on what models read.
+Dialects add their own guard where the warehouse has one (DuckDB runs without file or network
+access; PostgreSQL describes the model in a read-only transaction).
 """
 
 from __future__ import annotations
 
 from fnmatch import fnmatchcase
 
+import sqlglot
 from sqlglot import exp
+from sqlglot.errors import ParseError
 
 from dialects.base import Dialect
 
@@ -96,3 +99,42 @@ def check_read_only(query: exp.Expr, dialect: Dialect) -> None:
                 effect = _side_effect(name, dialect)
                 if effect:
                     raise NotReadOnly(f"a call of {name}(), which {effect}")
+
+
+def _named_tables(query: exp.Expr) -> list[exp.Table]:
+    """The tables and views a query names (not its CTEs, not table functions), bare."""
+    ctes = {cte.alias_or_name for cte in query.find_all(exp.CTE)}
+    found: dict[str, exp.Table] = {}
+    for table in query.find_all(exp.Table):
+        if not isinstance(table.this, exp.Identifier) or (not table.db and table.name in ctes):
+            continue
+        bare = exp.Table(
+            this=table.this.copy(),
+            db=table.args["db"].copy() if table.args.get("db") else None,
+            catalog=table.args["catalog"].copy() if table.args.get("catalog") else None,
+        )
+        found.setdefault(bare.sql(), bare)
+    return list(found.values())
+
+
+def check_views(query: exp.Expr, dialect: Dialect, seen: set[str] | None = None) -> None:
+    """Raise :class:`NotReadOnly` if a view the query reads (or a view that view reads, ...)
+    does not only read. A definition sqlglot cannot parse is left to the warehouse."""
+    seen = set() if seen is None else seen
+    for table in _named_tables(query):
+        name = table.sql(dialect=dialect.sqlglot_dialect)
+        if name in seen:
+            continue
+        seen.add(name)
+        definition = dialect.view_definition(table)
+        if definition is None:
+            continue
+        try:
+            view = sqlglot.parse_one(definition.strip().rstrip(";"), read=dialect.sqlglot_dialect)
+        except ParseError:
+            continue
+        try:
+            check_read_only(view, dialect)
+        except NotReadOnly as found:
+            raise NotReadOnly(f"view {name}, which holds {found}") from None
+        check_views(view, dialect, seen)

@@ -153,29 +153,81 @@ def test_postgres_functions_are_refused(
     _refused_and_nothing_written(pg_ws, tmp_path / "scratch", sql, what)
 
 
+VIEWS = {
+    "duckdb": [
+        ("CREATE VIEW v AS SELECT * FROM read_csv('{tmp}/data.csv')", "read_csv()"),
+        ("CREATE VIEW v AS SELECT * FROM query('SELECT * FROM users')", "query()"),
+    ],
+    "postgres": [
+        ("CREATE VIEW v AS SELECT * FROM users FOR UPDATE", "a locking clause"),
+        ("CREATE VIEW v AS SELECT * FROM users WHERE pg_try_advisory_lock(id)", "advisory lock"),
+    ],
+}
+
+
 @pytest.mark.each_warehouse
-def test_a_view_the_warehouse_cannot_read_safely_is_refused_when_described(
-    ws: Workspace, tmp_path: Path
+@pytest.mark.parametrize("index", [-1, 0, 1])
+@pytest.mark.parametrize("model", [{"sql": "select * from v"}, {"sql": None, "table": "v"}])
+def test_a_view_that_does_not_only_read_is_refused(
+    ws: Workspace, tmp_path: Path, index: int, model: dict[str, str | None]
 ) -> None:
-    """Beyond the model's own SQL: a view that locks rows (PostgreSQL, described in a
-    read-only transaction) or reads a file (DuckDB, file access off) fails before anything
-    is written."""
+    """The views a model reads are held to the model's rule, however deep."""
     scratch = tmp_path / "scratch"
     _setup(ws, scratch)
-    if ws.kind == "postgres":
-        ws.sql("CREATE VIEW v AS SELECT * FROM users FOR UPDATE")
-        expected = "cannot execute SELECT FOR UPDATE in a read-only transaction"
+    (scratch / "data.csv").write_text("id,email,name\n1,a@x,A\n")
+    if index == -1:
+        view = "CREATE VIEW v AS SELECT nextval('seq') AS id, email, name FROM users"
+        what = "nextval()"
     else:
-        (scratch / "data.csv").write_text("id,email,name\n1,a@x,A\n")
-        ws.sql(f"CREATE VIEW v AS SELECT * FROM read_csv('{scratch}/data.csv')")
-        expected = "file system operations are disabled by configuration"
+        view, what = VIEWS[ws.kind][index]
+    ws.sql(view.format(tmp=scratch).replace("VIEW v ", "VIEW inner_v "))
+    ws.sql("CREATE VIEW middle_v AS SELECT * FROM (SELECT * FROM inner_v) AS i")
+    ws.sql("CREATE VIEW v AS WITH m AS (SELECT * FROM middle_v) SELECT * FROM m")
+    ws.simple_project(model=model)
+    before = _everything(ws, scratch)
+    result = ws.cli("run", "s")
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    message = error_text(result)
+    where = "sql" if model["sql"] else "table"
+    assert f"models.users.{where} does not only read: it reads view" in message, message
+    assert "inner_v" in message and what in message and "Fix:" in message
+    assert _everything(ws, scratch) == before
+
+
+def test_postgres_describes_a_model_read_only(pg_ws: Workspace, tmp_path: Path) -> None:
+    """What no SQL check sees (a function the server inlines into the model, here one that
+    locks rows) still cannot write: the model is described in a read-only transaction."""
+    scratch = tmp_path / "scratch"
+    _setup(pg_ws, scratch)
+    pg_ws.sql(
+        "CREATE FUNCTION locked() RETURNS SETOF users LANGUAGE sql STABLE "
+        "AS 'SELECT * FROM users FOR UPDATE'"
+    )
+    pg_ws.simple_project(model={"sql": "select * from locked()"})
+    before = _everything(pg_ws, scratch)
+    result = pg_ws.cli("run", "s")
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    message = error_text(result)
+    assert "models.users failed in the warehouse" in message, message
+    assert "cannot execute SELECT FOR UPDATE in a read-only transaction" in message
+    assert "Fix the model's SQL" in message
+    assert _everything(pg_ws, scratch) == before
+
+
+def test_duckdb_views_reach_no_file(ws: Workspace, tmp_path: Path) -> None:
+    """What no SQL check sees (a file named as a table, in a view) is not read either: the
+    engine's DuckDB sessions have no file access."""
+    scratch = tmp_path / "scratch"
+    _setup(ws, scratch)
+    (scratch / "data.csv").write_text("id,email,name\n1,a@x,A\n")
+    ws.sql(f"CREATE VIEW v AS SELECT * FROM '{scratch}/data.csv'")
     ws.simple_project(model={"sql": "select * from v"})
     before = _everything(ws, scratch)
     result = ws.cli("run", "s")
     assert result.exit_code == 2, (result.stdout, result.stderr)
     message = error_text(result)
-    assert "models.users failed in the warehouse" in message and expected in message
-    assert "Fix the model's SQL" in message
+    assert "models.users failed in the warehouse" in message, message
+    assert "file system operations are disabled by configuration" in message
     assert _everything(ws, scratch) == before
 
 
@@ -256,3 +308,20 @@ def test_ordinary_queries_still_run(
     lines = (run_dir / "added.jsonl").read_text().splitlines()
     sent = {r["row_id"]: r["fields"] for r in map(json.loads, lines)}
     assert sent == expected
+
+
+@pytest.mark.each_warehouse
+def test_views_that_only_read_still_run(ws: Workspace) -> None:
+    ws.users(ROWS)
+    ws.sql("CREATE SCHEMA other")
+    ws.sql(
+        "CREATE VIEW other.ranked AS SELECT id, email, name, "
+        "row_number() OVER (PARTITION BY id ORDER BY email) AS rn FROM users"
+    )
+    ws.sql("CREATE VIEW firsts AS SELECT id, email, name FROM other.ranked WHERE rn = 1")
+    ws.simple_project(model={"sql": "with f as (select * from firsts) select * from f"})
+    result = ws.cli("run", "s")
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    run_dir = sorted((ws.root / "out" / "s").iterdir())[-1]
+    lines = (run_dir / "added.jsonl").read_text().splitlines()
+    assert {r["row_id"]: r["fields"] for r in map(json.loads, lines)} == PLAIN
