@@ -97,6 +97,13 @@ class Dialect(ABC):
     # The settings a source of this type may have (besides ``type`` and COMMON_SETTINGS);
     # any other key is refused as a typo.
     setting_names: ClassVar[frozenset[str]] = frozenset()
+    # Functions a model may not call (see engine/read_only.py): a name or an fnmatch pattern
+    # (lower case) -> what the function does, as the error names it.
+    side_effect_functions: ClassVar[dict[str, str]] = {}
+    # Settings every session of the engine pins (name -> value), so that nothing of the
+    # machine it runs on (TZ, PGTZ, PGDATESTYLE, PGOPTIONS, the locale) changes how a key, a
+    # hash or a payload renders; see :meth:`setup_statements`.
+    session_settings: ClassVar[dict[str, str]] = {}
 
     # The row hash's version: ``hash_probe`` (a query hashing a fixed row) answered by the
     # warehouse, after ``hash_name``; see :meth:`hash_version`.
@@ -211,6 +218,11 @@ class Dialect(ABC):
         handle the type: the payload is then built in Python (same result, more CPU)."""
         return None
 
+    def view_definition(self, table: exp.Table) -> str | None:
+        """The query a view is defined as (None: not a view, or the warehouse won't say), so
+        that a model's views are held to the model's rule (engine/read_only.py)."""
+        return None
+
     def exclusive_lock(self, table: exp.Table) -> str | None:
         """A statement that, run first in a transaction, keeps every other writer of ``table``
         waiting until that transaction ends; None where transactions on the table already
@@ -226,8 +238,11 @@ class Dialect(ABC):
         return False
 
     def setup_statements(self) -> list[str]:
-        """Statements run once per connection (session settings)."""
-        return []
+        """Statements run on every connection the engine opens: ``session_settings``."""
+        return [
+            f"SET {name} = '{value.replace(chr(39), chr(39) * 2)}'"
+            for name, value in self.session_settings.items()
+        ]
 
     def grant_statements(self, user: str, schemas: Sequence[str]) -> list[str]:
         """The GRANT statements a user needs on the engine's schemas (printed by ``init``)."""

@@ -3,6 +3,10 @@
 DuckDB runs inside the Python process, so its memory counts as ours: ``memory_limit`` (a
 source setting, default ``1GB``) caps it, and DuckDB spills to ``temp_directory`` beyond it.
 Only one process can open a DuckDB file for writing; a second one is told who holds it.
+
+Every connection (the stream's cursor too) pins the settings a row's text depends on (UTC,
+the Gregorian calendar) and then turns off access to files, URLs and extensions: a model
+reads the warehouse's tables only, and nothing it names can reach outside the database file.
 """
 
 from __future__ import annotations
@@ -41,6 +45,36 @@ _JSON_TIMESTAMP = (
 )
 # orjson writes NaN and the infinities as null; FLOAT is widened as Python widens it.
 _JSON_FLOAT = "CASE WHEN isfinite(__v__) THEN CAST(__v__ AS DOUBLE) END"
+# Functions a model may not call (engine/read_only.py): they change the database or the
+# session, run SQL given as text, or read outside the warehouse (files, URLs, other
+# databases); also blocked by ``enable_external_access = false``, whatever a model names.
+_SIDE_EFFECT_FUNCTIONS = {
+    "nextval": "advances a sequence",
+    "setval": "sets a sequence",
+    "setseed": "changes the session's random seed",
+    "write_log": "writes to DuckDB's log",
+    "checkpoint": "writes the database file",
+    "force_checkpoint": "writes the database file",
+    "enable_*": "changes the session's logging or profiling",
+    "disable_*": "changes the session's logging or profiling",
+    "truncate_duckdb_logs": "deletes DuckDB's logs",
+    "*external_resource*": "changes the database's external resources",
+    "*grammar_extension": "changes the SQL parser",
+    "query": "runs SQL given as text",
+    "json_execute_serialized_sql": "runs SQL given as text",
+    "read_*": "reads files or URLs outside the warehouse",
+    "parquet_*": "reads files outside the warehouse",
+    "sniff_csv": "reads files outside the warehouse",
+    "glob": "lists files outside the warehouse",
+    "*_scan": "reads outside the warehouse",
+    "iceberg_*": "reads outside the warehouse",
+    "st_read*": "reads files outside the warehouse",
+    "sqlite_*": "reaches another database",
+    "postgres_*": "reaches another database",
+    "mysql_*": "reaches another database",
+    "python_map_function": "runs Python code",
+    "getenv": "reads the engine's environment",
+}
 _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 
 
@@ -60,6 +94,15 @@ class DuckDBDialect(Dialect):
     hash_name = "duckdb-hash"
     hash_probe = _HASH_PROBE
     setting_names = frozenset({"path", "memory_limit", "threads"})
+    side_effect_functions = _SIDE_EFFECT_FUNCTIONS
+    # TimeZone and Calendar come from the machine (TZ, the locale) unless pinned; both are
+    # per connection. External access goes off last: it cannot be turned back on.
+    session_settings = {
+        "TimeZone": "UTC",
+        "Calendar": "gregorian",
+        "preserve_insertion_order": "false",
+        "enable_external_access": "false",
+    }
     capabilities = Capabilities(
         transactions=True,
         temp_tables=True,
@@ -129,6 +172,8 @@ class DuckDBDialect(Dialect):
         # free for writes while this read is open (it must read persistent tables only).
         cursor = self.con.cursor()
         try:
+            for statement in self.setup_statements():
+                cursor.execute(statement)
             reader = cursor.sql(sql, params=_bound(sql, params)).to_arrow_reader(batch_rows)
             for batch in reader:
                 if batch.num_rows:
@@ -178,6 +223,8 @@ class DuckDBDialect(Dialect):
         text = str(error)
         if "Could not set lock on file" in text or "Conflicting lock" in text:
             return ErrorKind.IN_USE
+        if isinstance(error, duckdb.PermissionException) and "disabled by configuration" in text:
+            return ErrorKind.SQL  # a model named a file, URL or extension (access is off)
         if isinstance(error, duckdb.PermissionException):
             return ErrorKind.PERMISSION
         if isinstance(
@@ -203,9 +250,6 @@ class DuckDBDialect(Dialect):
     def is_integer_type(self, type_name: str) -> bool:
         return type_name.upper() in _INTEGER_TYPES
 
-    def setup_statements(self) -> list[str]:
-        return ["SET preserve_insertion_order = false"]
-
     def row_hash(self, values: Sequence[exp.Expr], types: Sequence[str]) -> exp.Expr:
         return exp.func("hash", *values) if values else exp.Literal.number(0)
 
@@ -220,6 +264,22 @@ class DuckDBDialect(Dialect):
         if kind not in template:
             return None
         return _with_value(template[kind], value)
+
+    def view_definition(self, table: exp.Table) -> str | None:
+        rows = self.fetchall(
+            "SELECT sql FROM duckdb_views() WHERE NOT internal AND view_name = $name "
+            "AND schema_name = coalesce($schema, current_schema()) "
+            "AND database_name = coalesce($catalog, current_database())",
+            {"name": table.name, "schema": table.db or None, "catalog": table.catalog or None},
+        )
+        if not rows:
+            return None
+        try:  # DuckDB keeps the CREATE VIEW statement; the query is its AS part
+            created = sqlglot.parse_one(str(rows[0][0]), read=self.sqlglot_dialect)
+        except sqlglot.errors.ParseError:
+            return None
+        query = created.expression if isinstance(created, exp.Create) else None
+        return query.sql(self.sqlglot_dialect) if query is not None else None
 
     def grant_statements(self, user: str, schemas: Sequence[str]) -> list[str]:
         return [f"-- DuckDB has no users: make {self.path} and its directory writable."]

@@ -5,7 +5,9 @@ Settings: ``dsn`` (a libpq connection string or URI), or ``host``, ``port``, ``d
 variables (``PGHOST``, ``PGPASSWORD``, ...), so secrets need not live in the project file.
 
 - Each session pins the settings that a row's text depends on (UTC, ISO dates, shortest
-  exact floats), so the row hash of the same values is the same from any client.
+  exact floats, ``C`` money and number formats; see ``_SESSION``), so the key and the row
+  hash of the same values are the same from any client, whatever its environment.
+- A model is described (its columns read) in a read-only transaction.
 - The row hash is ``hash_record_extended`` (64 bits) of the mapped values, each hashed by
   its type's own hash function (see ``HASH_SEED`` for NULL against zero); a type without one
   (json, xml, geometric, user-defined) is hashed as its text.
@@ -28,17 +30,77 @@ from sqlglot.dialects.postgres import Postgres
 from dialects.base import Capabilities, Dialect, ErrorKind, WarehouseError
 
 MIN_SERVER_VERSION = 140000  # hash_record_extended came with PostgreSQL 14
-# Session settings the row's text (hence its hash) and the sync logs' timestamps depend on.
-_SESSION = (
-    "SET TIME ZONE 'UTC'",
-    "SET DateStyle = 'ISO, YMD'",
-    "SET IntervalStyle = 'postgres'",
-    "SET extra_float_digits = 1",
-    "SET bytea_output = 'hex'",
+# Session settings the row's text (hence its hash and its key), the engine's own SQL and the
+# sync logs' timestamps depend on: pinned on every connection, so that PGTZ, PGDATESTYLE,
+# PGOPTIONS, PGCLIENTENCODING or the server's locale never change them.
+_SESSION = {
+    "TimeZone": "UTC",
+    "DateStyle": "ISO, YMD",
+    "IntervalStyle": "postgres",
+    "extra_float_digits": "1",  # shortest exact floats
+    "bytea_output": "hex",
+    "client_encoding": "UTF8",
+    "standard_conforming_strings": "on",  # a backslash in a string literal is a backslash
+    "timezone_abbreviations": "Default",  # what 'IST' or 'EST' in a literal means
+    "lc_monetary": "C",  # money renders (and hashes, as text) alike everywhere
+    "lc_numeric": "C",  # to_char() of numbers
+    "lc_time": "C",  # to_char() month and day names
+    "xmlbinary": "base64",
+    "xmloption": "content",
     # The engine's statements are a few long scans and joins: compiling them costs more
     # (about 0.5 s each) than it saves.
-    "SET jit = off",
-)
+    "jit": "off",
+}
+# Functions a model may not call (engine/read_only.py): they change the database, another
+# session or the server, take locks, reach files or other servers, or run SQL given as text.
+_SIDE_EFFECT_FUNCTIONS = {
+    "nextval": "advances a sequence",
+    "setval": "sets a sequence",
+    "setseed": "changes the session's random seed",
+    "set_config": "changes a session setting",
+    "pg_terminate_backend": "ends another session",
+    "pg_cancel_backend": "cancels another session's query",
+    "pg_reload_conf": "reloads the server's configuration",
+    "pg_rotate_logfile*": "rotates the server's log",
+    "pg_log_backend_memory_contexts": "writes to the server's log",
+    "pg_switch_wal": "controls the server's write-ahead log",
+    "pg_create_restore_point": "controls the server's write-ahead log",
+    "pg_logical_emit_message": "writes to the server's write-ahead log",
+    "pg_promote": "promotes a standby server",
+    "pg_wal_replay_*": "controls the server's replication",
+    "pg_backup_*": "controls the server's backups",
+    "pg_start_backup": "controls the server's backups",
+    "pg_stop_backup": "controls the server's backups",
+    "pg_stat_reset*": "resets the server's statistics",
+    "pg_create_*replication_slot": "creates a replication slot",
+    "pg_copy_*replication_slot": "creates a replication slot",
+    "pg_drop_replication_slot": "drops a replication slot",
+    "pg_replication_slot_advance": "advances a replication slot",
+    "pg_logical_slot_get_*": "consumes a replication slot's changes",
+    "pg_replication_origin_*": "changes replication origins",
+    "pg_notify": "sends a notification",
+    "pg_advisory_*": "takes or releases an advisory lock",
+    "pg_try_advisory_*": "takes an advisory lock",
+    "pg_import_system_collations": "creates collations",
+    "pg_extension_config_dump": "changes the catalog",
+    "lo_*": "reads or writes large objects or server files",
+    "lowrite": "writes a large object",
+    "pg_file_*": "writes the server's files",
+    "pg_read_file*": "reads the server's files",
+    "pg_read_binary_file*": "reads the server's files",
+    "pg_ls_*": "lists the server's files",
+    "pg_stat_file": "reads the server's files",
+    "dblink*": "runs SQL on another server",
+    "query_to_xml*": "runs SQL given as text",
+    "ts_stat": "runs SQL given as text",
+    "ts_rewrite": "runs SQL given as text",
+    "brin_*summarize*": "changes an index",
+    "gin_clean_pending_list": "changes an index",
+    "binary_upgrade_*": "changes the catalog",
+    "pg_nextoid": "advances the server's object ids",
+    "pg_stop_making_pinned_objects": "changes the catalog",
+    "pg_export_snapshot": "exports the session's snapshot",
+}
 # hash_record_extended hashes a NULL as 0 and hands the seed to each type's function, which
 # hashes a float zero as the seed and a numeric zero as the seed minus one: with seed 0 or 1,
 # NULL -> 0 would not be a change. Any other seed keeps them apart.
@@ -67,6 +129,7 @@ _JSON_AS_IS = _INTEGER_TYPES | {"boolean", "bool", "text", "varchar", "character
 _TRANSIENT_STATES = frozenset({"40001", "40P01", "55P03", "57P01", "57P02", "57P03", "53300"})
 _CONNECTION_CLASSES = ("08", "28", "3D")
 _SQL_CLASSES = ("42", "22", "0A", "21", "23", "2B", "34")
+_READ_ONLY_VIOLATION = "25006"  # a model's read tried to write (described read-only)
 
 
 def _with_params(sql: str, params: dict[str, Any] | None) -> tuple[str, dict[str, Any] | None]:
@@ -111,6 +174,8 @@ class PostgresDialect(Dialect):
     sqlglot_dialect = "lightningpostgres"
     hash_name = "postgres-hash_record_extended"
     hash_probe = _HASH_PROBE
+    side_effect_functions = _SIDE_EFFECT_FUNCTIONS
+    session_settings = _SESSION
     setting_names = frozenset(
         {"dsn", "host", "port", "database", "dbname", "user", "password", "sslmode"}
         | {"connect_timeout"}
@@ -227,7 +292,12 @@ class PostgresDialect(Dialect):
         self.con.execute("COMMIT")
 
     def query_columns(self, sql: str) -> list[tuple[str, str]]:
-        cursor = self.con.execute(f"SELECT * FROM ({sql}) AS lightning_described LIMIT 0")
+        # Read-only (and rolled back), so that whatever of the model the server runs to
+        # describe it, or a view it reads that locks rows, cannot write; inside a transaction
+        # psycopg makes this a savepoint, and leaving it restores read-write.
+        with self.con.transaction(force_rollback=True):
+            self.con.execute("SET LOCAL transaction_read_only = on")
+            cursor = self.con.execute(f"SELECT * FROM ({sql}) AS lightning_described LIMIT 0")
         types = self.con.adapters.types
         described = []
         for column in cursor.description or []:
@@ -247,7 +317,9 @@ class PostgresDialect(Dialect):
             return ErrorKind.TRANSIENT
         if state.startswith(_CONNECTION_CLASSES) or isinstance(error, psycopg.OperationalError):
             return ErrorKind.CONNECTION
-        if state.startswith(_SQL_CLASSES) or isinstance(error, psycopg.ProgrammingError):
+        if state.startswith(_SQL_CLASSES) or state == _READ_ONLY_VIOLATION:
+            return ErrorKind.SQL
+        if isinstance(error, psycopg.ProgrammingError):
             return ErrorKind.SQL
         return ErrorKind.TERMINAL
 
@@ -264,9 +336,6 @@ class PostgresDialect(Dialect):
     def is_integer_type(self, type_name: str) -> bool:
         return type_name.lower() in _INTEGER_TYPES
 
-    def setup_statements(self) -> list[str]:
-        return list(_SESSION)
-
     # -- SQL fragments ----------------------------------------------------------------------
     def row_hash(self, values: Sequence[exp.Expr], types: Sequence[str]) -> exp.Expr:
         if not values:
@@ -282,6 +351,14 @@ class PostgresDialect(Dialect):
 
     def json_value(self, value: exp.Expr, type_name: str) -> exp.Expr | None:
         return value if type_name.lower() in _JSON_AS_IS else None
+
+    def view_definition(self, table: exp.Table) -> str | None:
+        rows = self.fetchall(
+            "SELECT pg_get_viewdef(c.oid) FROM pg_class AS c "
+            "WHERE c.oid = to_regclass(%(name)s) AND c.relkind = 'v'",
+            {"name": table.sql(self.sqlglot_dialect)},
+        )
+        return str(rows[0][0]) if rows and rows[0][0] else None
 
     def current_user(self) -> str:
         return str(self.fetchall("SELECT current_user")[0][0])

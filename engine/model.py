@@ -20,6 +20,7 @@ from sqlglot.errors import ParseError
 
 from dialects.base import Dialect, ErrorKind, WarehouseError
 from engine.config import ModelConfig, SyncConfig
+from engine.read_only import NotReadOnly, check_read_only, check_views
 from engine.sql import quoted_column
 
 KEY_SEPARATOR = "|"
@@ -30,7 +31,8 @@ class ModelError(Exception):
 
 
 def parse_model(name: str, model: ModelConfig, dialect: Dialect) -> exp.Query:
-    """The model as one sqlglot query; anything but exactly one SELECT is refused."""
+    """The model as one sqlglot query; anything but exactly one query that only reads is
+    refused (see engine/read_only.py)."""
     if model.table is not None:
         try:
             table = exp.to_table(model.table, dialect=dialect.sqlglot_dialect)
@@ -41,7 +43,9 @@ def parse_model(name: str, model: ModelConfig, dialect: Dialect) -> exp.Query:
         return exp.select("*").from_(table)
     sql = (model.sql or "").strip().rstrip(";").strip()
     try:
-        statements = [s for s in sqlglot.parse(sql, read=dialect.sqlglot_dialect) if s is not None]
+        parsed = sqlglot.parse(sql, read=dialect.sqlglot_dialect)
+        # A comment after the last ``;`` parses as a statement of its own that holds nothing.
+        statements = [s for s in parsed if s is not None and not isinstance(s, exp.Semicolon)]
     except ParseError as error:
         raise ModelError(
             f"models.{name}.sql could not be parsed as {dialect.name} SQL: "
@@ -65,6 +69,14 @@ def parse_model(name: str, model: ModelConfig, dialect: Dialect) -> exp.Query:
             f"models.{name}.sql {what}. Fix: the model must be one SELECT query (WITH "
             "allowed); the engine never runs other statements from it."
         )
+    try:
+        check_read_only(query, dialect)
+    except NotReadOnly as found:
+        raise ModelError(
+            f"models.{name}.sql does not only read: it holds {found}. Fix: the model must be "
+            "one query that only reads (SELECT, WITH ... SELECT); make changes in your "
+            "warehouse itself, not through a model."
+        ) from None
     return query
 
 
@@ -178,7 +190,14 @@ def bind_model(
     """
     query = parse_model(name, model, dialect)
     try:
+        check_views(query, dialect)
         described = dialect.query_columns(query.sql(dialect=dialect.sqlglot_dialect))
+    except NotReadOnly as found:
+        where = "table" if model.table is not None else "sql"
+        raise ModelError(
+            f"models.{name}.{where} does not only read: it reads {found}. Fix: read the "
+            "tables behind that view, or a view that only reads."
+        ) from None
     except Exception as error:  # noqa: BLE001 - classified by the dialect
         wrapped = error if isinstance(error, WarehouseError) else dialect.wrap(error, "")
         if wrapped.kind is not ErrorKind.SQL:  # the warehouse failed, not the model's SQL

@@ -1,0 +1,140 @@
+"""A model only reads: the rule every model's SQL is checked against before anything runs.
+
+A model is one query expression (``SELECT``, ``WITH ... SELECT``, a set operation, a
+parenthesised query), parsed with sqlglot in its source's dialect. Anywhere in its tree it may
+not hold:
+
+- a statement or clause that writes, locks or changes the session (``_FORBIDDEN``): a
+  data-modifying ``WITH`` (``WITH x AS (DELETE ... RETURNING *) SELECT ...``), ``SELECT ...
+  INTO``, ``FOR UPDATE`` / ``FOR SHARE``, ``COPY``, ``SET``, ``PRAGMA``, ``ATTACH``, ``CALL``
+  and any statement sqlglot does not know (kept as a raw command);
+- a call of a function its warehouse lists as having side effects
+  (``Dialect.side_effect_functions``: advancing a sequence, ending another session, taking
+  an advisory lock, reaching files or other servers, running SQL given as text).
+
+Comments and one trailing ``;`` are fine. The views a model reads are held to the same rule
+(their definitions, read from the warehouse, recursively). What a user-defined function does
+is not visible in SQL: the engine's user should hold only ``SELECT`` on what models read.
+Dialects add their own guard where the warehouse has one (DuckDB runs without file or network
+access; PostgreSQL describes the model in a read-only transaction).
+"""
+
+from __future__ import annotations
+
+from fnmatch import fnmatchcase
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError
+
+from dialects.base import Dialect
+
+
+def _classes(*names: str) -> tuple[type[exp.Expr], ...]:
+    """The named sqlglot classes this sqlglot version has."""
+    return tuple(getattr(exp, name) for name in names if hasattr(exp, name))
+
+
+# What each forbidden node is, as the error names it (first match wins: Into before Select).
+_FORBIDDEN: tuple[tuple[tuple[type[exp.Expr], ...], str], ...] = (
+    (_classes("Into"), "SELECT ... INTO, which creates a table"),
+    (_classes("Lock"), "a locking clause (FOR UPDATE / FOR SHARE), which locks rows"),
+    (_classes("Insert", "ConditionalInsert", "MultitableInserts"), "an INSERT"),
+    (_classes("Update"), "an UPDATE"),
+    (_classes("Delete"), "a DELETE"),
+    (_classes("Merge"), "a MERGE"),
+    (_classes("Copy"), "a COPY"),
+    (_classes("Returning", "OnConflict"), "a RETURNING clause, which belongs to a write"),
+    (_classes("Create", "Drop", "Alter", "TruncateTable", "Undrop", "SwapTable"), "DDL"),
+    (_classes("Comment", "Grant", "Revoke"), "DDL"),
+    (_classes("Set", "AlterSession", "Use", "Pragma"), "a statement that changes the session"),
+    (_classes("Attach", "Detach", "Install", "LoadData", "Export", "Put", "Get"),
+     "a statement that reaches outside the warehouse"),
+    (_classes("Transaction", "Commit", "Rollback", "LockingStatement"), "transaction control"),
+    (_classes("Declare", "Execute", "ExecuteSql", "StoredProcedure", "Command"),
+     "a statement the engine does not run in a model"),
+    (_classes("Analyze", "Refresh", "Cache", "Uncache", "Kill", "Describe", "Show"),
+     "a statement the engine does not run in a model"),
+    (_classes("Summarize"), "a statement the engine does not run in a model"),
+    (_classes("NextValueFor"), "NEXT VALUE FOR, which advances a sequence"),
+)
+
+
+class NotReadOnly(Exception):
+    """The model is not a plain read; the message says what was found (no key path)."""
+
+
+def function_names(node: exp.Func, dialect: Dialect) -> set[str]:
+    """The names a function call goes by: as written and as the warehouse will receive it."""
+    names = {node.sql_name().lower()}
+    if isinstance(node, exp.Anonymous):
+        names.add(node.name.lower())
+    sent = node.sql(dialect=dialect.sqlglot_dialect).split("(", 1)[0]
+    names.add(sent.strip().strip('"`').lower())
+    return {name for name in names if name}
+
+
+def _side_effect(name: str, dialect: Dialect) -> str | None:
+    for pattern, what in dialect.side_effect_functions.items():
+        if fnmatchcase(name, pattern):
+            return what
+    return None
+
+
+def _statement_kind(node: exp.Expr) -> str:
+    """A raw command's first word (CALL, VACUUM, ...) for the message."""
+    if isinstance(node, exp.Command):
+        return f"a {str(node.this).upper()} statement"
+    return ""
+
+
+def check_read_only(query: exp.Expr, dialect: Dialect) -> None:
+    """Raise :class:`NotReadOnly` naming the first thing in ``query`` that is not a read."""
+    for node in query.walk():
+        for classes, what in _FORBIDDEN:
+            if classes and isinstance(node, classes):
+                raise NotReadOnly(_statement_kind(node) or what)
+        if isinstance(node, exp.Func):
+            for name in sorted(function_names(node, dialect)):
+                effect = _side_effect(name, dialect)
+                if effect:
+                    raise NotReadOnly(f"a call of {name}(), which {effect}")
+
+
+def _named_tables(query: exp.Expr) -> list[exp.Table]:
+    """The tables and views a query names (not its CTEs, not table functions), bare."""
+    ctes = {cte.alias_or_name for cte in query.find_all(exp.CTE)}
+    found: dict[str, exp.Table] = {}
+    for table in query.find_all(exp.Table):
+        if not isinstance(table.this, exp.Identifier) or (not table.db and table.name in ctes):
+            continue
+        bare = exp.Table(
+            this=table.this.copy(),
+            db=table.args["db"].copy() if table.args.get("db") else None,
+            catalog=table.args["catalog"].copy() if table.args.get("catalog") else None,
+        )
+        found.setdefault(bare.sql(), bare)
+    return list(found.values())
+
+
+def check_views(query: exp.Expr, dialect: Dialect, seen: set[str] | None = None) -> None:
+    """Raise :class:`NotReadOnly` if a view the query reads (or a view that view reads, ...)
+    does not only read. A definition sqlglot cannot parse is left to the warehouse."""
+    seen = set() if seen is None else seen
+    for table in _named_tables(query):
+        name = table.sql(dialect=dialect.sqlglot_dialect)
+        if name in seen:
+            continue
+        seen.add(name)
+        definition = dialect.view_definition(table)
+        if definition is None:
+            continue
+        try:
+            view = sqlglot.parse_one(definition.strip().rstrip(";"), read=dialect.sqlglot_dialect)
+        except ParseError:
+            continue
+        try:
+            check_read_only(view, dialect)
+        except NotReadOnly as found:
+            raise NotReadOnly(f"view {name}, which holds {found}") from None
+        check_views(view, dialect, seen)

@@ -1,0 +1,327 @@
+"""A model only reads: whatever would write, lock, change the session or reach outside the
+warehouse is refused before it runs, on every warehouse, and leaves nothing behind; ordinary
+complex queries still run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import Workspace
+from tests.test_bad_input import ROWS, error_text
+
+# (sql, what the error names); {tmp} is a directory the test checks stays empty.
+REFUSED_EVERYWHERE = [
+    ("select * into new_t from users", "SELECT ... INTO, which creates a table"),
+    ("select id, email, name into temporary new_t from users", "SELECT ... INTO"),
+    ("SELECT 1 AS id, 'e' AS email, 'n' AS name INTO new_t", "SELECT ... INTO"),
+    ("create table new_t as select * from users", "is a CREATE statement, not a SELECT"),
+    ("insert into users values (9, 'x', 'y') returning *", "is an INSERT statement"),
+    ("with gone as (delete from users returning *) select * from gone", "it holds a DELETE"),
+    (
+        "with added as (insert into users values (9, 'x', 'y') returning *) select * from added",
+        "it holds an INSERT",
+    ),
+    ("with moved as (update users set name = 'z' returning *) select * from moved", "an UPDATE"),
+    (
+        "select * from users where id in "
+        "(with d as (delete from users returning id) select id from d)",
+        "it holds a DELETE",
+    ),
+    ("copy users to '{tmp}/copied.csv'", "is a COPY statement"),
+    ("copy (select * from users) to '{tmp}/copied.csv'", "is a COPY statement"),
+    ("select * from users; delete from users", "holds 2 statements"),
+    ("select * from users;\nselect * from users", "holds 2 statements"),
+    ("set search_path = elsewhere", "is a SET statement"),
+    ("call some_procedure()", "is a CALL statement"),
+    ("explain select * from users", "is an EXPLAIN statement"),
+    ("vacuum", "is a VACUUM statement"),
+    ("select * from users for update", "a locking clause (FOR UPDATE / FOR SHARE)"),
+    ("select * from users for share", "a locking clause"),
+    ("select * from (select * from users) as u for update", "a locking clause"),
+    ("select nextval('seq') as id, email, name from users", "nextval(), which advances a sequence"),
+    ("select NEXTVAL('seq') as id, email, name from users", "nextval()"),
+    ("select \"nextval\"('seq') as id, email, name from users", "nextval()"),
+    ("select id, email, setval('seq', 100) as name from users", "setval(), which sets a sequence"),
+    (
+        "with x as (select id, (select nextval('seq')) as n from users) "
+        "select u.id, u.email, u.name from users as u join x on x.id = u.id",
+        "nextval()",
+    ),
+    ("select id, email, name, setseed(0.5) as s from users", "setseed()"),
+]
+REFUSED_ON = {
+    "duckdb": [
+        ("attach '{tmp}/other.duckdb' as other", "is an ATTACH statement"),
+        ("pragma version", "is a PRAGMA statement"),
+        ("install httpfs", "is an INSTALL statement"),
+        ("load httpfs", "is a LOAD statement"),
+        ("export database '{tmp}/exported'", "could not be parsed"),
+        ("select * from read_csv('{tmp}/data.csv')", "read_csv(), which reads files or URLs"),
+        ("select * from read_csv_auto('{tmp}/data.csv')", "reads files or URLs"),
+        ("select * from read_parquet('{tmp}/data.parquet')", "read_parquet()"),
+        ("select * from query('select * from users')", "query(), which runs SQL given as text"),
+        ("select * from checkpoint()", "checkpoint(), which writes the database file"),
+        ("select id, email, write_log('x') as name from users", "write_log()"),
+        ("select * from users, glob('{tmp}/*')", "glob()"),
+    ],
+    "postgres": [
+        ("select pg_terminate_backend(pg_backend_pid()) as id", "ends another session"),
+        ("select id, email, pg_catalog.setval('seq', 5)::text as name from users", "setval()"),
+        ("select lo_import('/etc/hostname') as id", "lo_import(), which reads or writes"),
+        (
+            "select * from dblink('dbname=x', 'delete from users') as t(id int)",
+            "dblink(), which runs SQL on another server",
+        ),
+        ("select pg_advisory_lock(1) as id", "pg_advisory_lock(), which takes or releases"),
+        ("select set_config('TimeZone', 'Asia/Kolkata', false) as id", "set_config()"),
+        ("select query_to_xml('delete from users', true, true, '') as id", "query_to_xml()"),
+        ("select * from users limit 1 for no key update", "a locking clause"),
+        ("select pg_notify('c', 'x') as id", "pg_notify()"),
+    ],
+}
+
+
+def _ids(cases: list[tuple[str, str]]) -> list[str]:
+    return [sql[:60] for sql, _ in cases]
+
+
+def _sequence_value(ws: Workspace) -> Any:
+    if ws.kind == "postgres":
+        return ws.query("SELECT last_value, is_called FROM seq")[0]
+    return ws.query("SELECT last_value FROM duckdb_sequences() WHERE sequence_name = 'seq'")[0]
+
+
+def _everything(ws: Workspace, scratch: Path) -> dict[str, Any]:
+    """What a refused model must leave as it was: relations, rows, the sequence, files."""
+    return {
+        "relations": ws.query(
+            "SELECT table_schema, table_name, table_type FROM information_schema.tables "
+            "WHERE table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, 2"
+        ),
+        "users": sorted(ws.query("SELECT * FROM users"), key=repr),
+        "sequence": _sequence_value(ws),
+        "files": sorted(str(p) for p in scratch.rglob("*")),
+        "out": (ws.root / "out").exists(),
+    }
+
+
+def _setup(ws: Workspace, scratch: Path) -> None:
+    ws.users(ROWS)
+    ws.sql("CREATE SEQUENCE seq START 1")
+    ws.sql("SELECT nextval('seq')")
+    scratch.mkdir()
+
+
+def _refused_and_nothing_written(ws: Workspace, scratch: Path, sql: str, what: str) -> None:
+    _setup(ws, scratch)
+    (scratch / "data.csv").write_text("id,email,name\n1,a@x,A\n")
+    ws.simple_project(model={"sql": sql.format(tmp=scratch)})
+    for command in ("plan", "run"):
+        before = _everything(ws, scratch)
+        result = ws.cli(command, "s")
+        assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
+        message = error_text(result)
+        assert "models.users.sql" in message and what in message, message
+        assert "Fix:" in message and "Traceback" not in message
+        assert _everything(ws, scratch) == before
+
+
+@pytest.mark.each_warehouse
+@pytest.mark.parametrize(("sql", "what"), REFUSED_EVERYWHERE, ids=_ids(REFUSED_EVERYWHERE))
+def test_a_model_that_writes_is_refused_and_writes_nothing(
+    ws: Workspace, tmp_path: Path, sql: str, what: str
+) -> None:
+    _refused_and_nothing_written(ws, tmp_path / "scratch", sql, what)
+
+
+@pytest.mark.parametrize(("sql", "what"), REFUSED_ON["duckdb"], ids=_ids(REFUSED_ON["duckdb"]))
+def test_duckdb_statements_and_functions_are_refused(
+    ws: Workspace, tmp_path: Path, sql: str, what: str
+) -> None:
+    assert ws.kind == "duckdb"
+    _refused_and_nothing_written(ws, tmp_path / "scratch", sql, what)
+
+
+@pytest.mark.parametrize(("sql", "what"), REFUSED_ON["postgres"], ids=_ids(REFUSED_ON["postgres"]))
+def test_postgres_functions_are_refused(
+    pg_ws: Workspace, tmp_path: Path, sql: str, what: str
+) -> None:
+    _refused_and_nothing_written(pg_ws, tmp_path / "scratch", sql, what)
+
+
+VIEWS = {
+    "duckdb": [
+        ("CREATE VIEW v AS SELECT * FROM read_csv('{tmp}/data.csv')", "read_csv()"),
+        ("CREATE VIEW v AS SELECT * FROM query('SELECT * FROM users')", "query()"),
+    ],
+    "postgres": [
+        ("CREATE VIEW v AS SELECT * FROM users FOR UPDATE", "a locking clause"),
+        ("CREATE VIEW v AS SELECT * FROM users WHERE pg_try_advisory_lock(id)", "advisory lock"),
+    ],
+}
+
+
+@pytest.mark.each_warehouse
+@pytest.mark.parametrize("index", [-1, 0, 1])
+@pytest.mark.parametrize("model", [{"sql": "select * from v"}, {"sql": None, "table": "v"}])
+def test_a_view_that_does_not_only_read_is_refused(
+    ws: Workspace, tmp_path: Path, index: int, model: dict[str, str | None]
+) -> None:
+    """The views a model reads are held to the model's rule, however deep."""
+    scratch = tmp_path / "scratch"
+    _setup(ws, scratch)
+    (scratch / "data.csv").write_text("id,email,name\n1,a@x,A\n")
+    if index == -1:
+        view = "CREATE VIEW v AS SELECT nextval('seq') AS id, email, name FROM users"
+        what = "nextval()"
+    else:
+        view, what = VIEWS[ws.kind][index]
+    ws.sql(view.format(tmp=scratch).replace("VIEW v ", "VIEW inner_v "))
+    ws.sql("CREATE VIEW middle_v AS SELECT * FROM (SELECT * FROM inner_v) AS i")
+    ws.sql("CREATE VIEW v AS WITH m AS (SELECT * FROM middle_v) SELECT * FROM m")
+    ws.simple_project(model=model)
+    before = _everything(ws, scratch)
+    result = ws.cli("run", "s")
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    message = error_text(result)
+    where = "sql" if model["sql"] else "table"
+    assert f"models.users.{where} does not only read: it reads view" in message, message
+    assert "inner_v" in message and what in message and "Fix:" in message
+    assert _everything(ws, scratch) == before
+
+
+def test_postgres_describes_a_model_read_only(pg_ws: Workspace, tmp_path: Path) -> None:
+    """What no SQL check sees (a function the server inlines into the model, here one that
+    locks rows) still cannot write: the model is described in a read-only transaction."""
+    scratch = tmp_path / "scratch"
+    _setup(pg_ws, scratch)
+    pg_ws.sql(
+        "CREATE FUNCTION locked() RETURNS SETOF users LANGUAGE sql STABLE "
+        "AS 'SELECT * FROM users FOR UPDATE'"
+    )
+    pg_ws.simple_project(model={"sql": "select * from locked()"})
+    before = _everything(pg_ws, scratch)
+    result = pg_ws.cli("run", "s")
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    message = error_text(result)
+    assert "models.users failed in the warehouse" in message, message
+    assert "cannot execute SELECT FOR UPDATE in a read-only transaction" in message
+    assert "Fix the model's SQL" in message
+    assert _everything(pg_ws, scratch) == before
+
+
+def test_duckdb_views_reach_no_file(ws: Workspace, tmp_path: Path) -> None:
+    """What no SQL check sees (a file named as a table, in a view) is not read either: the
+    engine's DuckDB sessions have no file access."""
+    scratch = tmp_path / "scratch"
+    _setup(ws, scratch)
+    (scratch / "data.csv").write_text("id,email,name\n1,a@x,A\n")
+    ws.sql(f"CREATE VIEW v AS SELECT * FROM '{scratch}/data.csv'")
+    ws.simple_project(model={"sql": "select * from v"})
+    before = _everything(ws, scratch)
+    result = ws.cli("run", "s")
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    message = error_text(result)
+    assert "models.users failed in the warehouse" in message, message
+    assert "file system operations are disabled by configuration" in message
+    assert _everything(ws, scratch) == before
+
+
+def test_a_file_named_as_a_table_is_not_read(ws: Workspace, tmp_path: Path) -> None:
+    """DuckDB reads a file named in FROM as a table: not in a model (file access is off)."""
+    assert ws.kind == "duckdb"
+    scratch = tmp_path / "scratch"
+    _setup(ws, scratch)
+    (scratch / "data.csv").write_text("id,email,name\n1,a@x,A\n")
+    ws.simple_project(model={"sql": f"select * from '{scratch}/data.csv'"})
+    result = ws.cli("run", "s")
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    assert "file system operations are disabled by configuration" in error_text(result)
+
+
+COMPLEX_SELECT = """
+-- users, ranked; comments and strings may say INSERT, DELETE or ;
+WITH ranked AS (
+    SELECT id, email, name,
+           row_number() OVER (PARTITION BY id ORDER BY email) AS rn /* window; INSERT */
+    FROM users
+),
+extra AS (
+    SELECT 100 AS id, 'DELETE FROM users;' AS email, 'INSERT INTO x; --' AS name
+)
+SELECT id, email, name || ';' AS name FROM ranked
+WHERE rn = 1 AND id IN (SELECT id FROM users WHERE email LIKE '%@x')
+UNION ALL
+SELECT id, email, name FROM extra
+;  -- one trailing semicolon, then a comment
+"""
+
+
+PLAIN = {str(i): {"email": e, "name": n} for i, e, n in ROWS}
+COMPLEX = {str(i): {"email": e, "name": n + ";"} for i, e, n in ROWS} | {
+    "100": {"email": "DELETE FROM users;", "name": "INSERT INTO x; --"}
+}
+
+
+@pytest.mark.each_warehouse
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        pytest.param(COMPLEX_SELECT, COMPLEX, id="cte-window-union-comments-strings"),
+        pytest.param("select * from users;", PLAIN, id="trailing-semicolon"),
+        pytest.param("select * from users -- a comment", PLAIN, id="trailing-comment"),
+        pytest.param("select * from users; /* a comment */", PLAIN, id="semicolon-then-comment"),
+        pytest.param("select * from users;\n-- a comment\n", PLAIN, id="semicolon-line-comment"),
+        pytest.param("(select * from users)", PLAIN, id="parenthesised"),
+        pytest.param(
+            "select u.id, u.email, (select max(name) from users as m where m.id = u.id) as name"
+            " from users as u order by u.id",
+            PLAIN,
+            id="scalar-subquery",
+        ),
+        pytest.param(
+            "select id, email, 'nextval(''seq''); delete from users' as name from users",
+            {k: {**v, "name": "nextval('seq'); delete from users"} for k, v in PLAIN.items()},
+            id="function-and-statement-in-a-string",
+        ),
+        pytest.param(
+            "select id, email, name from users where id in (select 1 union select 2 "
+            "intersect select 2 union select 3) and name not like '%INTO%'",
+            PLAIN,
+            id="set-operations",
+        ),
+    ],
+)
+def test_ordinary_queries_still_run(
+    ws: Workspace, sql: str, expected: dict[str, dict[str, str]]
+) -> None:
+    ws.users(ROWS)
+    ws.sql("CREATE SEQUENCE seq START 1")
+    ws.simple_project(model={"sql": sql})
+    result = ws.cli("run", "s")
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    run_dir = sorted((ws.root / "out" / "s").iterdir())[-1]
+    lines = (run_dir / "added.jsonl").read_text().splitlines()
+    sent = {r["row_id"]: r["fields"] for r in map(json.loads, lines)}
+    assert sent == expected
+
+
+@pytest.mark.each_warehouse
+def test_views_that_only_read_still_run(ws: Workspace) -> None:
+    ws.users(ROWS)
+    ws.sql("CREATE SCHEMA other")
+    ws.sql(
+        "CREATE VIEW other.ranked AS SELECT id, email, name, "
+        "row_number() OVER (PARTITION BY id ORDER BY email) AS rn FROM users"
+    )
+    ws.sql("CREATE VIEW firsts AS SELECT id, email, name FROM other.ranked WHERE rn = 1")
+    ws.simple_project(model={"sql": "with f as (select * from firsts) select * from f"})
+    result = ws.cli("run", "s")
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    run_dir = sorted((ws.root / "out" / "s").iterdir())[-1]
+    lines = (run_dir / "added.jsonl").read_text().splitlines()
+    assert {r["row_id"]: r["fields"] for r in map(json.loads, lines)} == PLAIN
