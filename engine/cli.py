@@ -23,6 +23,7 @@ from engine.config import ConfigError, Project, load_project
 from engine.destinations.base import DestinationConfigError
 from engine.model import ModelError
 from engine.planner import DuplicateKeysError
+from engine.read_query import ReadOnlyQueryError, read_query
 from engine.run import (
     PermissionProblem,
     PrimaryKeyChangedError,
@@ -33,6 +34,7 @@ from engine.run import (
     run_sync,
 )
 from engine.state import SyncLockedError
+from engine.terminal import failed_rows_sql, print_code, rows_table, sql_command
 
 app = typer.Typer(
     help="Lightning: in-warehouse reverse ETL. Change data capture runs as SQL in your "
@@ -40,6 +42,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help: a flag reads `--json`, not `--json <bool>` as the rich panels show it.
+    rich_markup_mode=None,
 )
 out = Console()
 err = Console(stderr=True)
@@ -59,6 +63,7 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     ConfigError,
     DestinationConfigError,
     ModelError,
+    ReadOnlyQueryError,
 )
 
 
@@ -143,10 +148,10 @@ def plan(
     if as_json:
         print(json.dumps(preview.as_dict(), default=str))
         return
-    counts = preview.counts
+    counts = preview.to_send
     out.print(
-        f"Sync [bold]{sync}[/] would send: [green]{counts['added']} added[/], "
-        f"[yellow]{counts['changed']} changed[/], [red]{counts['removed']} removed[/]"
+        f"Sync [bold]{sync}[/] would send: [green]{counts['added']:,} added[/], "
+        f"[yellow]{counts['changed']:,} changed[/], [red]{counts['removed']:,} removed[/]"
     )
     keys = preview.keys
     if keys.null_key_rows:
@@ -154,7 +159,13 @@ def plan(
     if keys.duplicate_keys:
         out.print(
             f"{keys.duplicate_keys} duplicated key(s) ({keys.duplicate_rows} rows) would be "
-            f"rejected, e.g. {', '.join(keys.duplicate_sample)}"
+            f"rejected before sending, e.g. {', '.join(keys.duplicate_sample)}",
+            highlight=False,
+        )
+    if preview.rejected_before_send:
+        out.print(
+            f"{preview.rejected_before_send:,} planned op(s) would not be sent: a run logs "
+            "them as failed, planned but never attempted."
         )
     if preview.sample:
         table = Table("op_type", "row_id", "fields", title="Sample", show_lines=False)
@@ -212,7 +223,7 @@ def run(
     if as_json:
         print(json.dumps(result.as_dict(), default=str))
     else:
-        _print_summary(result)
+        _print_summary(result, _shown_path(project, proj))
     if result.status != "succeeded":
         raise typer.Exit(1)
     failed = sum(result.counters.failed.values()) + result.counters.aborted
@@ -220,7 +231,7 @@ def run(
         raise typer.Exit(3)
 
 
-def _print_summary(result: RunResult) -> None:
+def _print_summary(result: RunResult, project_file: Path) -> None:
     c = result.counters
     table = Table(title=f"{result.sync_name} run {result.sync_run_id} ({result.kind})")
     table.add_column("op")
@@ -236,8 +247,9 @@ def _print_summary(result: RunResult) -> None:
         out.print(f"Skipped {keys.null_key_rows} row(s) whose primary key is NULL.")
     if keys.duplicate_keys:
         out.print(
-            f"Rejected {keys.duplicate_keys} duplicated key(s) ({keys.duplicate_rows} rows), "
-            f"e.g. {', '.join(keys.duplicate_sample)}."
+            f"Rejected {keys.duplicate_keys} duplicated key(s) ({keys.duplicate_rows} rows) "
+            f"before sending (failed, not attempted), e.g. {', '.join(keys.duplicate_sample)}.",
+            highlight=False,
         )
     if c.aborted:
         out.print(f"Aborted {c.aborted} row(s); the next run retries them.")
@@ -247,11 +259,9 @@ def _print_summary(result: RunResult) -> None:
         err.print(f"[bold red]Run ended early:[/] {result.error}", highlight=False)
     failed = sum(c.failed.values()) + c.aborted
     if failed:
-        out.print(
-            "See failed rows: select row_id, op_type, status, failure_reason from "
-            f"hightouch_audit.sync_changelog where sync_id = '{result.sync_name}' and "
-            f"sync_run_id = {result.sync_run_id} and status <> 'succeeded';"
-        )
+        out.print("See the rows that did not succeed:")
+        query = failed_rows_sql(result.sync_name, result.sync_run_id)
+        print_code(out, sql_command(project_file, query))
 
 
 @app.command()
@@ -294,16 +304,51 @@ def runs(
 
 
 @app.command()
+def sql(
+    query: Annotated[str, typer.Argument(help="One SELECT query (WITH allowed).")],
+    project: ProjectOption = None,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--source", "-s", help="Source to query (default: the only one).", show_default=False
+        ),
+    ] = None,
+    max_rows: Annotated[int, typer.Option("--max-rows", help="Rows to show at most.")] = 100,
+    as_json: JsonOption = False,
+) -> None:
+    """Run one read-only query on a source (e.g. the sync logs) and print its rows."""
+    proj = _load(project)
+    result = _guard(lambda: read_query(proj, query, source, max_rows))
+    if as_json:
+        print(json.dumps(result.as_records(), default=str))
+        return
+    out.print(rows_table(result.columns, result.rows))
+    more = " (more rows not shown: raise --max-rows)" if result.truncated else ""
+    out.print(f"{len(result.rows):,} row(s){more}.", highlight=False)
+
+
+def _shown_path(given: Path | None, proj: Project) -> Path:
+    """The project file as the user named it (relative stays relative)."""
+    return given if given is not None else proj.path
+
+
+@app.command()
 def quickstart(
     directory: Annotated[
         Path, typer.Option("--dir", help="Where to create the demo project.")
     ] = Path("quickstart"),
     rows: Annotated[int, typer.Option(help="Rows in the generated users model.")] = 100_000,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing demo directory.")
+    ] = False,
 ) -> None:
     """Create a demo DuckDB warehouse, sync it to files twice, and show the sync logs."""
-    from engine.quickstart import run_quickstart
+    from engine.quickstart import QuickstartExists, run_quickstart
 
-    _guard(lambda: run_quickstart(directory, rows, out))
+    try:
+        _guard(lambda: run_quickstart(directory, rows, out, force=force))
+    except QuickstartExists as error:
+        raise _fail(str(error), 2) from error
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -113,6 +113,8 @@ class Planner:
         self.run_id = run_id
         self.timings: dict[str, float] = {}
         self.keys = KeyStats()
+        # Planned ops rejected before sending (duplicated keys), by op; set by build_delta.
+        self.rejected_before_send = dict.fromkeys(ALL_OPS, 0)
         self.key_as_text = not model.integer_key(dialect)
         # Copy the model into a stage, or read it twice inside one transaction (measured in
         # bench/: on DuckDB the copy costs more than the second, filtered read).
@@ -270,8 +272,10 @@ class Planner:
             if self.keys.duplicate_keys:
                 self.fill_duplicate_fields()
             planned = {op: 0 for op in ALL_OPS}
-            for op, count in self._fetch("delta_counts"):
+            self.rejected_before_send = {op: 0 for op in ALL_OPS}
+            for op, count, rejected in self._fetch("delta_counts"):
                 planned[str(op)] = int(count)
+                self.rejected_before_send[str(op)] = int(rejected)
         rejected = self.count_rejections()
         return planned, rejected
 
@@ -290,7 +294,8 @@ class Planner:
             alias=exp.TableAlias(this=exp.to_identifier("f", quoted=True)),
         )
         row_id = "_lightning_row_id"
-        rejected = exp.Is(this=quoted_column("_lightning_reject_reason", "d"), expression=exp.Null())
+        reason = quoted_column("_lightning_reject_reason", "d")
+        no_reason = exp.Is(this=reason, expression=exp.Null())
         update = exp.update(
             delta,
             {
@@ -299,7 +304,7 @@ class Planner:
             },
             where=exp.and_(
                 exp.EQ(this=quoted_column(row_id, "d"), expression=quoted_column(row_id, "f")),
-                exp.Not(this=rejected),
+                exp.Not(this=no_reason),
             ),
             from_=exp.From(this=first),
         )
