@@ -144,6 +144,7 @@ def run_quickstart(directory: Path, rows: int, console: Console, force: bool = F
 
     console.print()
     console.print(_runs_table(recent_runs(project, SYNC, limit=2)))
+    console.print()
     written = directory / "out" / SYNC
     console.print(f"Files written under {written}.", highlight=False, soft_wrap=True)
     console.print()
@@ -151,6 +152,7 @@ def run_quickstart(directory: Path, rows: int, console: Console, force: bool = F
     query = failed_rows_sql(SYNC, second.sync_run_id)
     print_code(console, sql_command(project_file, query))
     failed = read_query(project, query)
+    console.print()
     console.print(rows_table(failed.columns, failed.rows))
     console.print()
     console.print(f"Next: edit {project_file}, then run:", highlight=False, soft_wrap=True)
@@ -160,7 +162,12 @@ def run_quickstart(directory: Path, rows: int, console: Console, force: bool = F
 def _runs_table(runs: list[dict[str, Any]]) -> Table:
     """``sync_runs`` transposed to fit 80 columns: a line per column, a column per run."""
     runs = list(reversed(runs))  # oldest first
-    table = Table(title="hightouch_audit.sync_runs", box=box.SIMPLE_HEAD, title_justify="left")
+    table = Table(
+        title="hightouch_audit.sync_runs",
+        box=box.SIMPLE_HEAD,
+        title_justify="left",
+        show_edge=False,
+    )
     table.add_column("sync_run_id")
     for run in runs:
         table.add_column(str(run["sync_run_id"]), justify="right", no_wrap=True)
@@ -174,7 +181,4 @@ def _report(console: Console, title: str, result: RunResult) -> None:
     c = result.counters
     sent = ", ".join(f"{c.succeeded[op]:,} {op}" for op in ("added", "changed", "removed"))
     seconds = sum(result.timings.values())
-    console.print(
-        f"[bold]{title}[/]: {sent}, {sum(c.failed.values()):,} failed; {result.status} "
-        f"in {seconds:.2f}s."
-    )
+    console.print(f"[bold]{title}[/]: {sent}, {sum(c.failed.values()):,} failed ({seconds:.2f}s).")

@@ -61,7 +61,9 @@ def rows_table(
     columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None
 ) -> Table:
     """A table of query rows (numbers right-aligned), compact enough for 80 columns."""
-    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
+    table = Table(
+        title=title, box=box.SIMPLE_HEAD, title_justify="left", show_edge=False, pad_edge=False
+    )
     numeric = [
         bool(rows) and all(isinstance(r[i], int | float | Decimal) or r[i] is None for r in rows)
         for i in range(len(columns))
