@@ -15,8 +15,8 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from dialects.base import WarehouseError
 from engine.config import ConfigError, Project, load_project
@@ -283,24 +283,20 @@ def runs(
     if as_json:
         print(json.dumps(rows, default=str))
         return
-    table = Table(title=f"hightouch_audit.sync_runs for {sync}")
-    columns = ("sync_run_id", "status", "started_at", "planned", "succeeded", "failed", "error")
-    for column in columns:
-        table.add_column(column)
+    columns = ["sync_run_id", "status", "started_at", "planned", "succeeded", "failed"]
+    values = []
     for row in rows:
-        planned = sum(row[f"num_planned_{op}"] for op in ("add", "change", "remove"))
-        succeeded = sum(row[f"num_succeeded_{op}"] for op in ("add", "change", "remove"))
-        failed = sum(row[f"num_failed_{op}"] for op in ("add", "change", "remove"))
-        table.add_row(
-            str(row["sync_run_id"]),
-            str(row["status"]),
-            f"{row['started_at']:%Y-%m-%d %H:%M:%S}",
-            str(planned),
-            str(succeeded),
-            str(failed),
-            (row["error"] or "")[:60],
-        )
-    out.print(table)
+        totals = [
+            sum(row[f"num_{kind}_{op}"] for op in ("add", "change", "remove"))
+            for kind in ("planned", "succeeded", "failed")
+        ]
+        started = f"{row['started_at']:%Y-%m-%d %H:%M}"
+        values.append([row["sync_run_id"], row["status"], started, *(f"{n:,}" for n in totals)])
+    title = f"hightouch_audit.sync_runs for {sync}"
+    out.print(rows_table(columns, values, title=title, right={"planned", "succeeded", "failed"}))
+    for row in rows:
+        if row["error"]:
+            out.print(f"Run {row['sync_run_id']} error: {row['error']}", highlight=False)
 
 
 @app.command()

@@ -44,32 +44,49 @@ def failed_rows_sql(sync: str, sync_run_id: int) -> str:
     )
 
 
+# Values up to this many characters are kept on one line in a table.
+SHORT = 26
+
+
 def cell(value: Any) -> str:
-    """A value as a table shows it (NULL for None, thousands separated integers)."""
+    """A value as a table shows it (NULL for None; numbers as SQL writes them)."""
     if value is None:
         return "NULL"
     if isinstance(value, bool):
         return str(value).lower()
-    if isinstance(value, int):
-        return f"{value:,}"
     if isinstance(value, dt.datetime):
         return value.isoformat(sep=" ")
     return str(value)
 
 
 def rows_table(
-    columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    title: str | None = None,
+    right: set[str] | None = None,
 ) -> Table:
-    """A table of query rows (numbers right-aligned), compact enough for 80 columns."""
+    """A table of rows, compact enough for 80 columns; the ``right`` columns (default: those
+    holding only numbers) are right-aligned."""
     table = Table(
-        title=title, box=box.SIMPLE_HEAD, title_justify="left", show_edge=False, pad_edge=False
+        title=title,
+        box=box.SIMPLE_HEAD,
+        title_justify="left",
+        show_edge=False,
+        pad_edge=False,
+        collapse_padding=True,
     )
-    numeric = [
-        bool(rows) and all(isinstance(r[i], int | float | Decimal) or r[i] is None for r in rows)
-        for i in range(len(columns))
-    ]
-    for name, is_number in zip(columns, numeric, strict=True):
-        table.add_column(name, justify="right" if is_number else "left", overflow="fold")
+    for index, name in enumerate(columns):
+        # Short values (ids, numbers, times) are never wrapped; long text wraps at words.
+        short = all(len(cell(row[index])) <= SHORT for row in rows)
+        if right is None:
+            values = [row[index] for row in rows if row[index] is not None]
+            numeric = bool(values) and all(
+                isinstance(v, int | float | Decimal) and not isinstance(v, bool) for v in values
+            )
+        else:
+            numeric = name in right
+        justify = "right" if numeric else "left"
+        table.add_column(name, justify=justify, overflow="fold", no_wrap=short)
     for row in rows:
         table.add_row(*(cell(v) for v in row))
     return table

@@ -107,6 +107,15 @@ def test_quickstart_commands_run_as_printed(quickstart: tuple[Path, str]) -> Non
     start = next(i for i, line in enumerate(again.stdout.splitlines()) if "lightning-sync" in line)
     assert printed_command(again.stdout.splitlines(), start)[0] == "sql"
 
+    # `runs` lists the three runs, whole ids and counters, within 80 columns.
+    listed = lightning("runs", "users_to_files", "--project", "quickstart/lightning.yml", cwd=cwd)
+    assert listed.returncode == 0, listed.stderr
+    assert_fits(listed.stdout)
+    ids = [line.split()[0] for line in listed.stdout.splitlines() if line[:1].isdigit()]
+    assert len(ids) == 3 and all(len(i) >= 16 for i in ids), listed.stdout
+    assert f"{sql_args[3].split('sync_run_id = ')[1].split()[0]}" in ids
+    assert any(line.split()[-3:] == ["2,000", "2,000", "0"] for line in listed.stdout.splitlines())
+
 
 def test_quickstart_rerun_keeps_edits_unless_forced(quickstart: tuple[Path, str]) -> None:
     cwd, _ = quickstart
