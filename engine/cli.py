@@ -2,7 +2,8 @@
 
 Exit codes: 0 the command did its job (a run that completed, even with rejected rows);
 1 a run or command failed (fatal error, run ended early, warehouse error);
-2 the project file or a setting is invalid; 3 rows were rejected and
+2 the project file, a setting or a ``sql`` query (not one read-only SELECT) is invalid, or
+the quickstart directory already exists; 3 rows were rejected and
 ``--fail-on-rejections`` was given; 4 the sync is locked by another run.
 """
 
