@@ -203,6 +203,9 @@ def test_sql_runs_a_read_only_query_and_refuses_writes(ws: Workspace) -> None:
     assert ["id", "email", "name"] in lines and ["2", "b@x", "NULL"] in lines
     as_json = ws.cli("sql", "select id, name from users order by id", "--json").json()
     assert as_json == [{"id": 1, "name": "A"}, {"id": 2, "name": None}]
+    # A % is SQL, not a driver placeholder.
+    liked = ws.cli("sql", "select email from users where email like 'a%'", "--json").json()
+    assert liked == [{"email": "a@x"}]
     capped = ws.cli("sql", "select id from users order by id", "--max-rows", "1")
     assert "1 row(s) (more rows not shown: raise --max-rows)." in " ".join(capped.stdout.split())
 
