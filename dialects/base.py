@@ -118,8 +118,12 @@ class Dialect(ABC):
 
     # -- connection -------------------------------------------------------------------------
     @abstractmethod
-    def connect(self) -> None:
-        """Open the connection (raises :class:`WarehouseError` of kind CONNECTION/IN_USE)."""
+    def connect(self, read_only: bool = False) -> None:
+        """Open the connection (raises :class:`WarehouseError` of kind CONNECTION/IN_USE).
+
+        With ``read_only`` the warehouse itself refuses every write on this connection (for
+        ``lightning-sync sql``); the engine's own runs never ask for it.
+        """
 
     def close(self) -> None:
         """Close the connection this dialect opened."""
@@ -146,6 +150,12 @@ class Dialect(ABC):
     @abstractmethod
     def fetchall(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """Run one query and return all its rows (only for small results)."""
+
+    def query(self, sql: str, max_rows: int) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Run one query as written (no parameters); its column names and first rows."""
+        cursor = self.con.execute(sql)
+        names = [str(column[0]) for column in cursor.description or []]
+        return names, list(cursor.fetchmany(max_rows))
 
     @abstractmethod
     def stream(

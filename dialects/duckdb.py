@@ -122,7 +122,7 @@ class DuckDBDialect(Dialect):
     def describe(self) -> str:
         return f"DuckDB file {self.path}"
 
-    def connect(self) -> None:
+    def connect(self, read_only: bool = False) -> None:
         import duckdb
 
         config: dict[str, Any] = {
@@ -131,8 +131,11 @@ class DuckDBDialect(Dialect):
         if self.settings.get("threads"):
             config["threads"] = int(self.settings["threads"])
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._con = duckdb.connect(str(self.path), config=config)
+            if read_only:
+                self._con = duckdb.connect(str(self.path), read_only=True, config=config)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._con = duckdb.connect(str(self.path), config=config)
         except Exception as error:  # noqa: BLE001 - classified below
             raise self._connect_error(error) from error
         for statement in self.setup_statements():

@@ -224,9 +224,11 @@ class PostgresDialect(Dialect):
             con.execute(statement)
         return con
 
-    def connect(self) -> None:
+    def connect(self, read_only: bool = False) -> None:
         try:
             self._con = self._open()
+            if read_only:
+                self._con.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
         except Exception as error:  # noqa: BLE001 - classified below
             first = (str(error).strip().splitlines() or [type(error).__name__])[0].rstrip(".!")
             raise WarehouseError(

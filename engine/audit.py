@@ -3,8 +3,9 @@
 ``sync_changelog`` gets one row per planned op, ``sync_snapshot`` has this sync's rows
 replaced, ``sync_runs`` gets one row per run with twelve counters. The counters and the
 changelog come from the same tables, so they always agree:
-planned = rows of the delta; attempted = planned - aborted; failed = status failed;
-succeeded = attempted - failed.
+planned = rows of the delta; failed = status failed; attempted = rows offered to the
+destination (planned - aborted - rows rejected before sending, i.e. duplicated keys, which
+are failed but never attempted); succeeded = status succeeded.
 """
 
 from __future__ import annotations
@@ -30,11 +31,14 @@ class RunCounters:
     attempted: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OPS, 0))
     succeeded: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OPS, 0))
     failed: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OPS, 0))
+    # Failed before sending (duplicated keys): planned and failed, never attempted.
+    rejected_before_send: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OPS, 0))
 
     @property
     def aborted(self) -> int:
-        """Planned rows never attempted."""
-        return sum(self.planned.values()) - sum(self.attempted.values())
+        """Planned rows never attempted because the run ended early."""
+        not_attempted = sum(self.planned.values()) - sum(self.attempted.values())
+        return not_attempted - sum(self.rejected_before_send.values())
 
     def as_params(self) -> dict[str, int]:
         """``num_<kind>_<op>`` parameters for the runs insert."""
@@ -52,16 +56,20 @@ class RunCounters:
             "attempted": dict(self.attempted),
             "succeeded": dict(self.succeeded),
             "failed": dict(self.failed),
+            "rejected_before_send": dict(self.rejected_before_send),
         }
 
 
 def count_outcomes(dialect: Dialect, renderer: SqlRenderer, tables: dict[str, Any]) -> RunCounters:
     """Counters from the delta and the rejections (one grouped query)."""
     counters = RunCounters()
-    for op, status, count in dialect.fetchall(renderer.one("run_counts", tables)):
+    rows = dialect.fetchall(renderer.one("run_counts", tables))
+    for op, status, rejected_before_send, count in rows:
         op, count = str(op), int(count)
         counters.planned[op] += count
-        if status != "aborted":
+        if rejected_before_send:
+            counters.rejected_before_send[op] += count
+        elif status != "aborted":
             counters.attempted[op] += count
         if status == "failed":
             counters.failed[op] += count

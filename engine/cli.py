@@ -2,7 +2,8 @@
 
 Exit codes: 0 the command did its job (a run that completed, even with rejected rows);
 1 a run or command failed (fatal error, run ended early, warehouse error);
-2 the project file or a setting is invalid; 3 rows were rejected and
+2 the project file, a setting or a ``sql`` query (not one read-only SELECT) is invalid, or
+the quickstart directory already exists; 3 rows were rejected and
 ``--fail-on-rejections`` was given; 4 the sync is locked by another run.
 
 Nothing printed shows a secret of the project (see :mod:`engine.secrets`): messages, run
@@ -28,6 +29,7 @@ from engine.config import ConfigError, Project, load_project
 from engine.destinations.base import DestinationConfigError
 from engine.model import ModelError
 from engine.planner import DuplicateKeysError
+from engine.read_query import ReadOnlyQueryError, read_query
 from engine.run import (
     PermissionProblem,
     PrimaryKeyChangedError,
@@ -39,6 +41,7 @@ from engine.run import (
 )
 from engine.secrets import Redactor, no_secrets
 from engine.state import SyncLockedError
+from engine.terminal import failed_rows_sql, print_code, rows_table, sql_command
 
 app = typer.Typer(
     help="Lightning: in-warehouse reverse ETL. Change data capture runs as SQL in your "
@@ -46,6 +49,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help: a flag reads `--json`, not `--json <bool>` as the rich panels show it.
+    rich_markup_mode=None,
 )
 out = Console()
 err = Console(stderr=True)
@@ -65,6 +70,7 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     ConfigError,
     DestinationConfigError,
     ModelError,
+    ReadOnlyQueryError,
 )
 
 
@@ -163,10 +169,10 @@ def plan(
     if as_json:
         print(json.dumps(proj.redactor.redact_any(preview.as_dict()), default=str))
         return
-    counts = preview.counts
+    counts = preview.to_send
     out.print(
-        f"Sync [bold]{sync}[/] would send: [green]{counts['added']} added[/], "
-        f"[yellow]{counts['changed']} changed[/], [red]{counts['removed']} removed[/]"
+        f"Sync [bold]{sync}[/] would send: [green]{counts['added']:,} added[/], "
+        f"[yellow]{counts['changed']:,} changed[/], [red]{counts['removed']:,} removed[/]"
     )
     keys = preview.keys
     if keys.null_key_rows:
@@ -174,7 +180,13 @@ def plan(
     if keys.duplicate_keys:
         out.print(
             f"{keys.duplicate_keys} duplicated key(s) ({keys.duplicate_rows} rows) would be "
-            f"rejected, e.g. {redact(', '.join(keys.duplicate_sample))}"
+            f"rejected before sending, e.g. {redact(', '.join(keys.duplicate_sample))}",
+            highlight=False,
+        )
+    if preview.rejected_before_send:
+        out.print(
+            f"{preview.rejected_before_send:,} planned op(s) would not be sent: a run logs "
+            "them as failed, planned but never attempted."
         )
     if preview.sample:
         table = Table("op_type", "row_id", "fields", title="Sample", show_lines=False)
@@ -233,7 +245,7 @@ def run(
     if as_json:
         print(json.dumps(proj.redactor.redact_any(result.as_dict()), default=str))
     else:
-        _print_summary(result, proj.redactor)
+        _print_summary(result, proj.redactor, _shown_path(project, proj))
     if result.status != "succeeded":
         raise typer.Exit(1)
     failed = sum(result.counters.failed.values()) + result.counters.aborted
@@ -241,7 +253,7 @@ def run(
         raise typer.Exit(3)
 
 
-def _print_summary(result: RunResult, redactor: Redactor) -> None:
+def _print_summary(result: RunResult, redactor: Redactor, project_file: Path) -> None:
     c = result.counters
     table = Table(title=f"{result.sync_name} run {result.sync_run_id} ({result.kind})")
     table.add_column("op")
@@ -257,8 +269,10 @@ def _print_summary(result: RunResult, redactor: Redactor) -> None:
         out.print(f"Skipped {keys.null_key_rows} row(s) whose primary key is NULL.")
     if keys.duplicate_keys:
         out.print(
-            f"Rejected {keys.duplicate_keys} duplicated key(s) ({keys.duplicate_rows} rows), "
-            f"e.g. {redactor.redact(', '.join(keys.duplicate_sample))}."
+            f"Rejected {keys.duplicate_keys} duplicated key(s) ({keys.duplicate_rows} rows) "
+            "before sending (failed, not attempted), e.g. "
+            f"{redactor.redact(', '.join(keys.duplicate_sample))}.",
+            highlight=False,
         )
     if c.aborted:
         out.print(f"Aborted {c.aborted} row(s); the next run retries them.")
@@ -269,11 +283,9 @@ def _print_summary(result: RunResult, redactor: Redactor) -> None:
         err.print(redactor.redact(result.error), highlight=False, markup=False)
     failed = sum(c.failed.values()) + c.aborted
     if failed:
-        out.print(
-            "See failed rows: select row_id, op_type, status, failure_reason from "
-            f"hightouch_audit.sync_changelog where sync_id = '{result.sync_name}' and "
-            f"sync_run_id = {result.sync_run_id} and status <> 'succeeded';"
-        )
+        out.print("See the rows that did not succeed:")
+        query = failed_rows_sql(result.sync_name, result.sync_run_id)
+        print_code(out, sql_command(project_file, query))
 
 
 @app.command()
@@ -295,24 +307,49 @@ def runs(
     if as_json:
         print(json.dumps(rows, default=str))
         return
-    table = Table(title=f"hightouch_audit.sync_runs for {sync}")
-    columns = ("sync_run_id", "status", "started_at", "planned", "succeeded", "failed", "error")
-    for column in columns:
-        table.add_column(column)
+    columns = ["sync_run_id", "status", "started_at", "planned", "succeeded", "failed"]
+    values = []
     for row in rows:
-        planned = sum(row[f"num_planned_{op}"] for op in ("add", "change", "remove"))
-        succeeded = sum(row[f"num_succeeded_{op}"] for op in ("add", "change", "remove"))
-        failed = sum(row[f"num_failed_{op}"] for op in ("add", "change", "remove"))
-        table.add_row(
-            str(row["sync_run_id"]),
-            str(row["status"]),
-            f"{row['started_at']:%Y-%m-%d %H:%M:%S}",
-            str(planned),
-            str(succeeded),
-            str(failed),
-            (row["error"] or "")[:60],
-        )
-    out.print(table)
+        totals = [
+            sum(row[f"num_{kind}_{op}"] for op in ("add", "change", "remove"))
+            for kind in ("planned", "succeeded", "failed")
+        ]
+        started = f"{row['started_at']:%Y-%m-%d %H:%M}"
+        values.append([row["sync_run_id"], row["status"], started, *(f"{n:,}" for n in totals)])
+    title = f"hightouch_audit.sync_runs for {sync}"
+    out.print(rows_table(columns, values, title=title, right={"planned", "succeeded", "failed"}))
+    for row in rows:
+        if row["error"]:
+            out.print(f"Run {row['sync_run_id']} error: {row['error']}", highlight=False)
+
+
+@app.command()
+def sql(
+    query: Annotated[str, typer.Argument(help="One SELECT query (WITH allowed).")],
+    project: ProjectOption = None,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--source", "-s", help="Source to query (default: the only one).", show_default=False
+        ),
+    ] = None,
+    max_rows: Annotated[int, typer.Option("--max-rows", help="Rows to show at most.")] = 100,
+    as_json: JsonOption = False,
+) -> None:
+    """Run one read-only query on a source (e.g. the sync logs) and print its rows."""
+    proj = _load(project)
+    result = _guard(lambda: read_query(proj, query, source, max_rows), proj)
+    if as_json:
+        print(json.dumps(proj.redactor.redact_any(result.as_records()), default=str))
+        return
+    out.print(rows_table(result.columns, proj.redactor.redact_any(result.rows)))
+    more = " (more rows not shown: raise --max-rows)" if result.truncated else ""
+    out.print(f"{len(result.rows):,} row(s){more}.", highlight=False)
+
+
+def _shown_path(given: Path | None, proj: Project) -> Path:
+    """The project file as the user named it (relative stays relative)."""
+    return given if given is not None else proj.path
 
 
 @app.command()
@@ -321,11 +358,17 @@ def quickstart(
         Path, typer.Option("--dir", help="Where to create the demo project.")
     ] = Path("quickstart"),
     rows: Annotated[int, typer.Option(help="Rows in the generated users model.")] = 100_000,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing demo directory.")
+    ] = False,
 ) -> None:
     """Create a demo DuckDB warehouse, sync it to files twice, and show the sync logs."""
-    from engine.quickstart import run_quickstart
+    from engine.quickstart import QuickstartExists, run_quickstart
 
-    _guard(lambda: run_quickstart(directory, rows, out))
+    try:
+        _guard(lambda: run_quickstart(directory, rows, out, force=force))
+    except QuickstartExists as error:
+        raise _fail(str(error), 2) from error
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -114,6 +114,9 @@ class Planner:
         self.model = model
         self.run_id = run_id
         self.timings: dict[str, float] = {}
+        self.keys = KeyStats()
+        # Planned ops rejected before sending (duplicated keys), by op; set by build_delta.
+        self.rejected_before_send = dict.fromkeys(ALL_OPS, 0)
         self.key_as_text = not model.integer_key(dialect)
         # Copy the model into a stage, or read it twice inside one transaction (measured in
         # bench/: on DuckDB the copy costs more than the second, filtered read).
@@ -226,7 +229,7 @@ class Planner:
                 sample = tuple(str(r[0]) for r in self._fetch("duplicate_sample"))
             if null_rows:
                 self._run("plan_drop_null_key")
-        stats = KeyStats(int(null_rows), int(dup_keys), int(dup_rows), sample)
+        stats = self.keys = KeyStats(int(null_rows), int(dup_keys), int(dup_rows), sample)
         if stats.duplicate_keys and self.sync.on_duplicate_keys == "fail":
             raise DuplicateKeysError(
                 f"Model {self.model.name!r} has {stats.duplicate_keys} primary key value(s) "
@@ -295,11 +298,46 @@ class Planner:
         with self._timed("diff"):
             self._run("delta", params, exprs={"model_columns": self.model.stored_columns})
             self._run("reject_invalid_keys")
+            if self.keys.duplicate_keys:
+                self.fill_duplicate_fields()
             planned = {op: 0 for op in ALL_OPS}
-            for op, count in self._fetch("delta_counts"):
+            self.rejected_before_send = {op: 0 for op in ALL_OPS}
+            for op, count, rejected in self._fetch("delta_counts"):
                 planned[str(op)] = int(count)
+                self.rejected_before_send[str(op)] = int(rejected)
         rejected = self.count_rejections()
         return planned, rejected
+
+    def fill_duplicate_fields(self) -> None:
+        """Give each rejected duplicated key in the delta one copy's model values (see
+        duplicate_first_copies.sql), for its sync-log ``fields``; nothing of it is sent."""
+        copies = self.sql.one(
+            "duplicate_first_copies",
+            self.tables.as_dict(),
+            {"fields_json": self.fields_json("s", removed_aware=False)},
+        )
+        delta = self.tables.delta.copy()
+        delta.set("alias", exp.TableAlias(this=exp.to_identifier("d", quoted=True)))
+        first = exp.Subquery(
+            this=_parsed(copies, self.dialect),
+            alias=exp.TableAlias(this=exp.to_identifier("f", quoted=True)),
+        )
+        row_id = "_lightning_row_id"
+        reason = quoted_column("_lightning_reject_reason", "d")
+        no_reason = exp.Is(this=reason, expression=exp.Null())
+        update = exp.update(
+            delta,
+            {
+                quoted_column(column): quoted_column(column, "f")
+                for column in self.model.stored_columns
+            },
+            where=exp.and_(
+                exp.EQ(this=quoted_column(row_id, "d"), expression=quoted_column(row_id, "f")),
+                exp.Not(this=no_reason),
+            ),
+            from_=exp.From(this=first),
+        )
+        self.dialect.execute(self.sql.expression(update))
 
     def count_rejections(self) -> int:
         """Rows already in this run's rejections table."""

@@ -99,12 +99,20 @@ class PlanPreview:
     keys: KeyStats
     sample: list[tuple[str, str, Any]]
     timings: dict[str, float]
+    # Planned ops rejected before sending (duplicated keys), by op: planned, never sent.
+    rejected_by_op: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def to_send(self) -> dict[str, int]:
+        """What a run would offer the destination (its ``attempted``, if it runs to the end)."""
+        return {op: n - self.rejected_by_op.get(op, 0) for op, n in self.counts.items()}
 
     def as_dict(self) -> dict[str, Any]:
-        """For ``--json``."""
+        """For ``--json``: ``counts`` are planned ops as a run counts them (``planned``)."""
         return {
             "sync": self.sync_name,
             "counts": self.counts,
+            "to_send": self.to_send,
             "rejected_before_send": self.rejected_before_send,
             "keys": {
                 "null_key_rows": self.keys.null_key_rows,
@@ -269,7 +277,15 @@ def plan_sync(project: Project, sync_name: str, sample_rows: int = 5) -> PlanPre
             )
             rejected = planner.count_rejections()
             sample = planner.sample(sample_rows)
-            return PlanPreview(sync_name, planned, rejected, keys, sample, planner.timings)
+            return PlanPreview(
+                sync_name,
+                planned,
+                rejected,
+                keys,
+                sample,
+                planner.timings,
+                dict(planner.rejected_before_send),
+            )
         except Exception as error:
             if job.dialect.is_driver_error(error):
                 raise job.dialect.wrap(

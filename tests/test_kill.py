@@ -232,11 +232,8 @@ def test_sigterm_ends_the_run_early_and_cleanly(ws: Workspace) -> None:
         )
         aborted = {(op, row_id) for op, row_id, status, _ in changelog if status == "aborted"}
         assert len(aborted) == planned - attempted == report["aborted"]
-        assert all(
-            reason.startswith("aborted: ") and "SIGTERM" in reason
-            for _, _, status, reason in changelog
-            if status == "aborted"
-        )
+        # failure_reason is for failed rows; why these were aborted is the run's error above.
+        assert all(reason is None for _, _, status, reason in changelog if status == "aborted")
         assert not any(status == "failed" for _, _, status, _ in changelog)
 
         # The next run sends exactly the aborted rows, and the destination is the model.

@@ -304,9 +304,8 @@ class SyncMachine(RuleBasedStateMachine):
         ):
             logs.changelog.setdefault(run_id, Counter())[(op, status)] += 1
             assert status in ("succeeded", "failed", "aborted")
-            assert (reason is None) == (status == "succeeded"), (status, reason)
-            if status == "aborted":
-                assert reason.startswith("aborted: ")
+            # As documented: a reason for failed rows only (an abort's is in sync_runs.error).
+            assert (reason is None) == (status != "failed"), (status, reason)
         for (name,) in ws.query(
             "SELECT table_name FROM information_schema.tables "
             "WHERE table_schema = 'hightouch_planner'"

@@ -267,7 +267,14 @@ def test_fields_is_json_of_the_raw_model_row(
         assert op == "added"
         assert as_json(fields) == model[key]
     assert by_run[(first, "3")][1] == "failed"
-    assert by_run[(first, "5")][1] == "failed"
+    # A duplicated key is rejected, never sent, and logged with one copy's model values: the
+    # copy whose fields sort first as JSON text (here the "e1@x"/"f1@x" copies), every run.
+    first_copies = {row[0]: dict(zip(MODEL_COLUMNS, row, strict=True)) for row in FIRST_ROWS[4:8:2]}
+    for run in (first, second):
+        for key in (5, 6):
+            op, status, fields = by_run[(run, str(key))]
+            assert (op, status) == ("added", "failed")
+            assert as_json(fields) == first_copies[key]
     op, status, fields = by_run[(second, "4")]
     assert (op, status) == ("changed", "succeeded")
     assert as_json(fields) == {**model[4], "name": "Dee 2"}

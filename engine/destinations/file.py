@@ -1,12 +1,14 @@
 """The ``file`` destination: JSON Lines, one file per op per run.
 
-``<path>/<sync>/<sync_run_id>/added.jsonl`` (and ``changed.jsonl``, ``removed.jsonl``), each
-line ``{"row_id": ..., "fields": {...}}``. Removals carry no fields under ``delete`` and
-every mapped field set to null under ``clear``.
+``<path>/<sync>/<sync_run_id>/added.jsonl`` (and ``changed.jsonl``, ``removed.jsonl``; a file
+and its folder exist only when there was something to write), each line
+``{"row_id": ..., "fields": {...}}``. Removals carry no fields under ``delete`` and every
+mapped field set to null under ``clear``.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import IO
 
@@ -46,21 +48,30 @@ class FileDestination(Destination):
         self.run_dir: Path | None = None
 
     async def open(self, context: RunContext) -> None:
+        # The run's folder is created with its first file: a run with nothing to send
+        # leaves nothing behind. Whether it could be created is checked now, before a row.
         self._context = context
         self.run_dir = self.root / context.sync_name / str(context.sync_run_id)
-        try:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise FatalDestinationError(
-                f"The file destination {self.sync.destination!r} cannot write under "
-                f"{self.root}: {error}. Fix `path` under destinations.{self.sync.destination} "
-                "(a writable directory, or one that can be created) and run again."
-            ) from error
+        existing = next(p for p in (self.run_dir, *self.run_dir.parents) if p.exists())
+        if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+            problem = "is not a directory" if not existing.is_dir() else "is not writable"
+            raise self._unwritable(f"{existing} {problem}")
+
+    def _unwritable(self, problem: object) -> FatalDestinationError:
+        return FatalDestinationError(
+            f"The file destination {self.sync.destination!r} cannot write under "
+            f"{self.root}: {problem}. Fix `path` under destinations.{self.sync.destination} "
+            "(a writable directory, or one that can be created) and run again."
+        )
 
     def _file(self, op: str) -> IO[bytes]:
         if op not in self._files:
             assert self.run_dir is not None, "open() was not called"
-            self._files[op] = (self.run_dir / f"{op}.jsonl").open("ab")
+            try:
+                self.run_dir.mkdir(parents=True, exist_ok=True)
+                self._files[op] = (self.run_dir / f"{op}.jsonl").open("ab")
+            except OSError as error:
+                raise self._unwritable(error) from error
         return self._files[op]
 
     async def deliver(self, rows: list[DeltaRow]) -> list[Outcome]:

@@ -1,5 +1,6 @@
 /* This sync's rows in the snapshot are replaced: one row per model row, plus removals */
-/* still pending (their last attempt failed or was aborted). */
+/* still pending (their last attempt failed or was aborted). failure_reason is set for failed */
+/* rows only (an aborted row's reason is the run's error, in sync_runs.error). */
 DELETE FROM "hightouch_audit"."sync_snapshot"
 WHERE
   "sync_id" = $sync_id;
@@ -19,7 +20,7 @@ SELECT
   CAST("s"."_lightning_row_id" AS TEXT),
   COALESCE("d"."_lightning_op", 'unchanged'),
   COALESCE("r"."status", 'succeeded'),
-  "r"."failure_reason",
+  CASE WHEN "r"."status" = 'failed' THEN "r"."failure_reason" END,
   CASE
     WHEN "d"."_lightning_op" = 'removed'
     THEN JSON_OBJECT('row_id', "d"."_lightning_row_id")
@@ -44,7 +45,7 @@ SELECT
   CAST("r"."row_id" AS TEXT),
   "r"."op_type",
   "r"."status",
-  "r"."failure_reason",
+  CASE WHEN "r"."status" = 'failed' THEN "r"."failure_reason" END,
   NULL
 FROM "hightouch_planner"."s_1700000000000000_rejections" AS "r"
 WHERE

@@ -1,3 +1,5 @@
+/* failure_reason is set for failed rows only (as documented); an aborted row's reason is */
+/* the run's error, in sync_runs.error. */
 INSERT INTO "hightouch_audit"."sync_changelog" (
   "sync_id",
   "sync_run_id",
@@ -13,7 +15,7 @@ SELECT
   "d"."_lightning_op",
   CAST("d"."_lightning_row_id" AS TEXT),
   COALESCE("r"."status", 'succeeded'),
-  "r"."failure_reason",
+  CASE WHEN "r"."status" = 'failed' THEN "r"."failure_reason" END,
   CASE
     WHEN "d"."_lightning_op" = 'removed'
     THEN JSON_BUILD_OBJECT('row_id', "d"."_lightning_row_id")
