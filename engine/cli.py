@@ -365,10 +365,13 @@ def quickstart(
     """Create a demo DuckDB warehouse, sync it to files twice, and show the sync logs."""
     from engine.quickstart import QuickstartExists, run_quickstart
 
-    try:
-        _guard(lambda: run_quickstart(directory, rows, out, force=force))
-    except QuickstartExists as error:
-        raise _fail(str(error), 2) from error
+    def work() -> None:
+        try:
+            run_quickstart(directory, rows, out, force=force)
+        except QuickstartExists as error:
+            raise _fail(str(error), 2) from None
+
+    _guard(work)
 
 
 def main() -> None:  # pragma: no cover - console entry point
