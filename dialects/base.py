@@ -74,6 +74,13 @@ class Capabilities:
     snapshot_rereads: bool = False
 
 
+class JsonText(str):
+    """A value a warehouse holds as JSON, handed over as its text (``Dialect.stream``):
+    sent as the JSON value it holds, not as a string."""
+
+    __slots__ = ()
+
+
 class WarehouseError(Exception):
     """A warehouse error, already classified, with a message a user can act on."""
 

@@ -15,7 +15,14 @@ from typing import Any
 
 from sqlglot import exp
 
-from dialects.base import Capabilities, Dialect, ErrorKind, WarehouseError, substituted
+from dialects.base import (
+    Capabilities,
+    Dialect,
+    ErrorKind,
+    JsonText,
+    WarehouseError,
+    substituted,
+)
 
 DEFAULT_MEMORY_LIMIT = "1GB"
 
@@ -33,7 +40,14 @@ _INTEGER_TYPES = frozenset(
 )
 # Types whose DuckDB JSON is what the Python encoder writes for the fetched value (a
 # DECIMAL's positional text included); JSON is embedded as the value it holds.
-_JSON_AS_IS = _INTEGER_TYPES | {"BOOLEAN", "VARCHAR", "DATE", "UUID", "JSON"}
+# A JSON column is left to Python (as JsonText): DuckDB re-reads its numbers as doubles and
+# accepts NaN, Infinity and trailing commas in it.
+_JSON_AS_IS = _INTEGER_TYPES | {"BOOLEAN", "VARCHAR", "DATE", "UUID"}
+# In the sync logs a JSON value is kept, or logged as its text where it may hold NaN tokens.
+_LOG_JSON = (
+    "CASE WHEN regexp_matches(CAST(json(__v__) AS VARCHAR), 'NaN|Infinity') "
+    "THEN to_json(CAST(__v__ AS VARCHAR)) ELSE __v__ END"
+)
 # Python's datetime.isoformat(): microseconds only when there are some (nanoseconds cut).
 _JSON_TIMESTAMP = (
     "CASE WHEN microsecond(__v__) % 1000000 = 0 THEN strftime(__v__, '%Y-%m-%dT%H:%M:%S') "
@@ -166,16 +180,19 @@ class DuckDBDialect(Dialect):
         cursor = self.con.cursor()
         try:
             relation = cursor.sql(sql, params=_bound(sql, params))
+            kinds = zip(relation.columns, relation.types, strict=True)
+            json_columns = [name for name, kind in kinds if str(kind) == "JSON"]
             if not any(_arrow_alters(kind) for kind in relation.types):
                 for batch in relation.to_arrow_reader(batch_rows):
                     if batch.num_rows:
-                        yield batch.to_pydict()
+                        yield _json_marked(batch.to_pydict(), json_columns)
                 return
             result = cursor.execute(sql, _bound(sql, params))
             names = [column[0] for column in result.description or []]
             while rows := result.fetchmany(batch_rows):
                 columns = zip(*rows, strict=True)
-                yield {name: list(values) for name, values in zip(names, columns, strict=True)}
+                page = {name: list(values) for name, values in zip(names, columns, strict=True)}
+                yield _json_marked(page, json_columns)
         finally:
             cursor.close()
 
@@ -276,6 +293,13 @@ class DuckDBDialect(Dialect):
         return [f"-- DuckDB has no users: make {self.path} and its directory writable."]
 
 
+def _json_marked(page: dict[str, list[Any]], json_columns: list[str]) -> dict[str, list[Any]]:
+    """The page with the values of JSON columns as JsonText."""
+    for name in json_columns:
+        page[name] = [None if v is None else JsonText(v) for v in page[name]]
+    return page
+
+
 def _arrow_alters(kind: Any) -> bool:
     """Whether a DuckDB type (a DuckDBPyType), or one nested in it, is in _ARROW_ALTERED."""
     if kind.id in _ARROW_ALTERED:
@@ -320,7 +344,9 @@ def _json_sql(kind: Any, value: str, depth: int, strict: bool) -> str | None:
         return value
     if name in _JSON_TEMPLATES:
         return "(" + _JSON_TEMPLATES[name].replace("__v__", value) + ")"
-    return None if strict else value
+    if strict:
+        return None
+    return "(" + _LOG_JSON.replace("__v__", value) + ")" if name == "JSON" else value
 
 
 def _text(name: str) -> str:

@@ -17,15 +17,19 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import json
 import math
 import uuid
 from typing import Any
 
 import orjson
 
+from dialects.base import JsonText
+
 # Dates, times and timestamps go through json_default (orjson would keep a time zone's own
-# offset and refuse a time with a zone).
-_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME
+# offset and refuse a time with a zone), and so do subclasses of str (JsonText), int, dict
+# and list.
+_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS
 _MICROS_PER_DAY = 86_400_000_000
 _INT64 = range(-(2**63), 2**64)  # what orjson writes itself (up to unsigned 64 bits)
 
@@ -53,8 +57,31 @@ def decimal_json(value: decimal.Decimal) -> orjson.Fragment | None:
     return orjson.Fragment(format(value, "f"))
 
 
+def json_text_value(text: str) -> Any:
+    """The value a warehouse's JSON text holds, numbers exact and NaN or infinities as
+    null; text that is not JSON (trailing commas) is sent as a string."""
+    try:
+        return _prepared(json.loads(text, parse_float=_exact_float, parse_constant=_no_constant))
+    except ValueError:
+        return str(text)
+
+
+def _exact_float(text: str) -> Any:
+    number = decimal.Decimal(text)
+    return decimal_json(number) if number.is_finite() else None
+
+
+def _no_constant(_token: str) -> None:
+    return None
+
+
 def json_default(value: Any) -> Any:
     """JSON for the values warehouses return that orjson does not write itself."""
+    if isinstance(value, JsonText):
+        return json_text_value(value)
+    for base in (str, int, dict, list):
+        if isinstance(value, base):
+            return base(value)
     if isinstance(value, dt.datetime | dt.time):
         return timestamp_text(value)
     if isinstance(value, dt.date):
