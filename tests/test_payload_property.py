@@ -547,7 +547,10 @@ def check_sync_of(ws: Workspace, kinds: list[Kind], generated: list[list[Any]]) 
     for sync, bodies in sent.items():
         assert bodies.keys() == expected.keys(), sync
         for row_id, want in expected.items():
-            assert same(want, bodies[row_id]), (sync, row_id, want, bodies[row_id])
+            got = bodies[row_id]
+            assert got.keys() == want.keys(), (sync, row_id, got)
+            wrong = {k: (v, got[k]) for k, v in want.items() if not same(v, got[k])}
+            assert not wrong, f"{sync} row {row_id}: field: (expected, sent) {wrong}"
     with native(ws) as (con, _mark):
         logged = con.execute(
             "SELECT CAST(fields AS VARCHAR) FROM hightouch_audit.sync_changelog "
