@@ -65,7 +65,7 @@ _HASHABLE_TYPES = _INTEGER_TYPES | frozenset(
 # (json and jsonb are embedded as the value they hold, their numbers exact).
 _JSON_AS_IS = _INTEGER_TYPES | frozenset(
     {"boolean", "bool", "text", "varchar", "character varying", "bpchar", "date", "uuid"}
-    | {"json", "jsonb"}
+    | {"json", "jsonb", "oid"}
 )
 # The README's value formats (engine.destinations.json_encoding), where PostgreSQL's own
 # JSON differs: NaN and infinities as null (not "NaN"), six fraction digits, UTC instants,
@@ -90,6 +90,9 @@ _JSON_INTERVAL = (
     f"|| CASE WHEN {_MICROS} % 1000000 = 0 THEN '' "
     f"ELSE '.' || LPAD(CAST(ABS({_MICROS}) % 1000000 AS TEXT), 6, '0') END || 'S'"
 )
+_JSON_AS_TEXT = "CASE WHEN __v__ IS NULL THEN NULL ELSE FORMAT('%s', __v__) END"
+# Types psycopg hands over as exactly as PostgreSQL holds them, written by Python.
+_JSON_IN_PYTHON = frozenset({"time", "timetz"})
 _JSON_TEMPLATES = {
     "numeric": _JSON_NOT_FINITE.format(t="NUMERIC"),
     "float4": _JSON_NOT_FINITE.format(t="REAL"),
@@ -323,9 +326,13 @@ class PostgresDialect(Dialect):
         kind = type_name.lower()
         if kind in _JSON_AS_IS:
             return value
-        if kind not in _JSON_TEMPLATES:
+        if kind in _JSON_TEMPLATES:
+            return substituted(_JSON_TEMPLATES[kind], value, read="postgres")
+        if kind in _JSON_IN_PYTHON or kind.endswith("[]"):
             return None
-        return substituted(_JSON_TEMPLATES[kind], value, read="postgres")
+        # Any other type (xml, inet, ranges, enums, composites, extensions' types) as its
+        # text, as its output function writes it (a cast to text may differ: inet's mask).
+        return substituted(_JSON_AS_TEXT, value, read="postgres")
 
     def current_user(self) -> str:
         return str(self.fetchall("SELECT current_user")[0][0])

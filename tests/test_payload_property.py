@@ -211,6 +211,7 @@ def _json_param(doc: Any) -> str:
     return json.dumps(doc)
 
 
+_addresses = st.sampled_from(["1.2.3.4", "10.0.0.0/8", "::1", "2001:db8::/32"])
 # JSON text DuckDB accepts but strict JSON does not.
 _LENIENT_JSON = ["[1, NaN, -Infinity]", '{"a": 1.0000000000000000000001, "b": Infinity}', "[1,]"]
 
@@ -261,6 +262,10 @@ KINDS = [
         None,
         st.sampled_from(_LENIENT_JSON),
         expect_json_text,
+    ),
+    Kind("inet", None, "inet", _addresses, _or_null(str)),
+    Kind(
+        "inets", None, "inet[]", st.lists(_nullable(_addresses), max_size=3), _each(_or_null(str))
     ),
     Kind(
         "doubles",
@@ -355,6 +360,8 @@ EDGES: dict[str, list[Any]] = {
         [],
     ],
     "json_text": _LENIENT_JSON,
+    "inet": ["1.2.3.4", "2001:db8::/32"],
+    "inets": [["::1", None, "10.0.0.0/8"]],
     "doubles": [[math.nan, math.inf, -0.0, None, 1.5], []],
     "texts": [['"', None, "é\n"], []],
     "decs": [[_MAX_38, None, _MAX_38.copy_negate()]],

@@ -102,7 +102,12 @@ def json_default(value: Any) -> Any:
         return list(value)
     if all(hasattr(value, part) for part in ("months", "days", "nanoseconds")):
         return interval_text(value.months, value.days, value.nanoseconds // 1000)
-    raise TypeError(f"cannot send a value of type {type(value).__name__} as JSON")
+    if type(value).__str__ is not object.__str__:  # an address, a range: its text
+        return str(value)
+    raise TypeError(
+        f"cannot send a value of type {type(value).__name__} as JSON. Fix: cast the column "
+        "to text (or a standard type) in the model."
+    )
 
 
 def dumps(payload: Any) -> bytes:
