@@ -28,6 +28,7 @@ from bench.delivery import create_delivery_table
 from engine.audit import Audit, RunCounters, RunRecord
 from engine.config import load_project
 from engine.delivery import fewer_collections, to_delta_rows
+from engine.planner import mappings_left_to_python
 from engine.run import SyncJob, connected, run_sync
 from engine.state import utcnow
 
@@ -153,9 +154,10 @@ def _measure(workdir: str) -> dict:
             # the warehouse, turned into the rows a destination is handed.
             stream_started = time.perf_counter()
             stream_sql = planner.stream_sql(payload_json=True, read_columns=[])
+            left = mappings_left_to_python(job.dialect, model, job.sync)
             with fewer_collections():
                 for page in job.dialect.stream(stream_sql, None, STREAM_PAGE_ROWS):
-                    rows = to_delta_rows(page, model, job.sync, [], payload_json=True)
+                    rows = to_delta_rows(page, model, job.sync, [], True, left)
                     delta_rows += len(rows)
             phases["stream"] = time.perf_counter() - stream_started
             total = time.perf_counter() - started

@@ -74,6 +74,13 @@ class Capabilities:
     snapshot_rereads: bool = False
 
 
+class JsonText(str):
+    """A value a warehouse holds as JSON, handed over as its text (``Dialect.stream``):
+    sent as the JSON value it holds, not as a string."""
+
+    __slots__ = ()
+
+
 class WarehouseError(Exception):
     """A warehouse error, already classified, with a message a user can act on."""
 
@@ -225,13 +232,20 @@ class Dialect(ABC):
         """``value`` (of column type ``type_name``) as a value of a JSON object the warehouse
         builds for a delivery payload, written as the engine's Python encoder would write it
         (ISO 8601 timestamps, NaN and infinities as null). None where the dialect does not
-        handle the type: the payload is then built in Python (same result, more CPU)."""
+        handle the type: that value is then written by Python (same result, more CPU) and
+        spliced into the object. The formats are the README's "Value formats"."""
         return None
 
     def view_definition(self, table: exp.Table) -> str | None:
         """The query a view is defined as (None: not a view, or the warehouse won't say), so
         that a model's views are held to the model's rule (engine/read_only.py)."""
         return None
+
+    def log_json_value(self, value: exp.Expr, type_name: str) -> exp.Expr:
+        """``value`` as a value of the sync logs' ``fields`` JSON: as in a payload where
+        :meth:`json_value` has a form for it, else as the warehouse writes it (never a NaN
+        or Infinity token)."""
+        return self.json_value(value, type_name) or value
 
     def exclusive_lock(self, table: exp.Table) -> str | None:
         """A statement that, run first in a transaction, keeps every other writer of ``table``
@@ -268,6 +282,20 @@ class Dialect(ABC):
         kind = self.classify_error(error)
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
         return WarehouseError(f"{context}: {first_line}", kind, error)
+
+
+def substituted(template: str, value: exp.Expr, read: str) -> exp.Expr:
+    """A SQL expression template (in sqlglot dialect ``read``) with each ``__v__`` replaced
+    by ``value``."""
+    parsed = _parsed_template(template, read)
+    return parsed.transform(
+        lambda node: value.copy() if isinstance(node, exp.Column) and node.name == "__v__" else node
+    )
+
+
+@cache
+def _parsed_template(template: str, read: str) -> exp.Expr:
+    return sqlglot.parse_one(template, read=read)
 
 
 @cache

@@ -17,10 +17,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import sqlglot
 from sqlglot import exp
 
-from dialects.base import Capabilities, Dialect, ErrorKind, WarehouseError
+from dialects.base import (
+    Capabilities,
+    Dialect,
+    ErrorKind,
+    JsonText,
+    WarehouseError,
+    substituted,
+)
 
 DEFAULT_MEMORY_LIMIT = "1GB"
 
@@ -36,13 +42,23 @@ _INTEGER_TYPES = frozenset(
     {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT"}
     | {"UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"}
 )
-# Types whose DuckDB JSON text is what the Python encoder writes for the fetched value.
-_JSON_AS_IS = _INTEGER_TYPES | {"BOOLEAN", "VARCHAR", "DATE"}
-# Python's datetime.isoformat(): microseconds only when there are some.
+# Types whose DuckDB JSON is what the Python encoder writes for the fetched value (a
+# DECIMAL's positional text included); JSON is embedded as the value it holds.
+# A JSON column is left to Python (as JsonText): DuckDB re-reads its numbers as doubles and
+# accepts NaN, Infinity and trailing commas in it.
+_JSON_AS_IS = _INTEGER_TYPES | {"BOOLEAN", "VARCHAR", "DATE", "UUID"}
+# In the sync logs a JSON value is kept, or logged as its text where it may hold NaN tokens.
+_LOG_JSON = (
+    "CASE WHEN regexp_matches(CAST(json(__v__) AS VARCHAR), 'NaN|Infinity') "
+    "THEN to_json(CAST(__v__ AS VARCHAR)) ELSE __v__ END"
+)
+# Python's datetime.isoformat(): microseconds only when there are some (nanoseconds cut).
 _JSON_TIMESTAMP = (
     "CASE WHEN microsecond(__v__) % 1000000 = 0 THEN strftime(__v__, '%Y-%m-%dT%H:%M:%S') "
     "ELSE strftime(__v__, '%Y-%m-%dT%H:%M:%S.%f') END"
 )
+# An instant: in UTC whatever the session's time zone.
+_JSON_TIMESTAMPTZ = _JSON_TIMESTAMP.replace("__v__", "timezone('UTC', __v__)") + " || '+00:00'"
 # orjson writes NaN and the infinities as null; FLOAT is widened as Python widens it.
 _JSON_FLOAT = "CASE WHEN isfinite(__v__) THEN CAST(__v__ AS DOUBLE) END"
 # Functions a model may not call (engine/read_only.py): they change the database or the
@@ -75,6 +91,38 @@ _SIDE_EFFECT_FUNCTIONS = {
     "python_map_function": "runs Python code",
     "getenv": "reads the engine's environment",
 }
+# P<months>M<days>DT<seconds>S, each part signed (engine.destinations.json_encoding).
+_MICROS = (
+    "(datepart('hour', __v__) * 3600000000 + datepart('minute', __v__) * 60000000 "
+    "+ datepart('microseconds', __v__))"
+)
+_JSON_INTERVAL = (
+    "'P' || CAST(datepart('year', __v__) * 12 + datepart('month', __v__) AS VARCHAR) || 'M' "
+    "|| CAST(datepart('day', __v__) AS VARCHAR) || 'DT' "
+    f"|| CASE WHEN {_MICROS} < 0 THEN '-' ELSE '' END "
+    f"|| CAST(abs({_MICROS}) // 1000000 AS VARCHAR) "
+    f"|| CASE WHEN {_MICROS} % 1000000 = 0 THEN '' "
+    f"ELSE '.' || lpad(CAST(abs({_MICROS}) % 1000000 AS VARCHAR), 6, '0') END || 'S'"
+)
+_JSON_TEMPLATES = {
+    "TIMESTAMP": _JSON_TIMESTAMP,
+    "TIMESTAMP_S": _JSON_TIMESTAMP,
+    "TIMESTAMP_MS": _JSON_TIMESTAMP,
+    "TIMESTAMP_NS": _JSON_TIMESTAMP.replace("__v__", "CAST(__v__ AS TIMESTAMP)"),
+    "TIMESTAMP WITH TIME ZONE": _JSON_TIMESTAMPTZ,
+    "DOUBLE": _JSON_FLOAT,
+    "FLOAT": _JSON_FLOAT,
+    "INTERVAL": _JSON_INTERVAL,
+    "BLOB": "lower(hex(__v__))",
+}
+# Types Arrow hands over differently from DuckDB's own Python values: an interval as
+# (months, days, nanoseconds), a time with a zone without it, a map as a list of pairs,
+# nanoseconds as an error.
+_ARROW_ALTERED = frozenset(
+    {"interval", "time with time zone", "map", "timestamp_ns", "union", "bit", "bignum"}
+    | {"varint"}
+)
+_NESTED = frozenset({"list", "array", "struct", "map", "union"})
 _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 
 
@@ -173,14 +221,26 @@ class DuckDBDialect(Dialect):
     ) -> Iterator[dict[str, list[Any]]]:
         # A cursor is a second connection to the same database: the main connection stays
         # free for writes while this read is open (it must read persistent tables only).
+        # Pages come through Arrow (fast) unless a column has a type Arrow hands over
+        # differently from DuckDB's own values (see _ARROW_ALTERED).
         cursor = self.con.cursor()
         try:
             for statement in self.setup_statements():
                 cursor.execute(statement)
-            reader = cursor.sql(sql, params=_bound(sql, params)).to_arrow_reader(batch_rows)
-            for batch in reader:
-                if batch.num_rows:
-                    yield batch.to_pydict()
+            relation = cursor.sql(sql, params=_bound(sql, params))
+            kinds = zip(relation.columns, relation.types, strict=True)
+            json_columns = [name for name, kind in kinds if str(kind) == "JSON"]
+            if not any(_arrow_alters(kind) for kind in relation.types):
+                for batch in relation.to_arrow_reader(batch_rows):
+                    if batch.num_rows:
+                        yield _json_marked(batch.to_pydict(), json_columns)
+                return
+            result = cursor.execute(sql, _bound(sql, params))
+            names = [column[0] for column in result.description or []]
+            while rows := result.fetchmany(batch_rows):
+                columns = zip(*rows, strict=True)
+                page = {name: list(values) for name, values in zip(names, columns, strict=True)}
+                yield _json_marked(page, json_columns)
         finally:
             cursor.close()
 
@@ -260,13 +320,21 @@ class DuckDBDialect(Dialect):
         return exp.cast(value, exp.DataType.build("varchar"))
 
     def json_value(self, value: exp.Expr, type_name: str) -> exp.Expr | None:
-        kind = type_name.upper()
-        if kind in _JSON_AS_IS or kind.startswith("DECIMAL"):
-            return value
-        template = {"TIMESTAMP": _JSON_TIMESTAMP, "DOUBLE": _JSON_FLOAT, "FLOAT": _JSON_FLOAT}
-        if kind not in template:
+        return self._json_expression(value, type_name, strict=True)
+
+    def log_json_value(self, value: exp.Expr, type_name: str) -> exp.Expr:
+        # A type left to Python keeps DuckDB's own JSON in the logs, minus its NaN tokens.
+        return self._json_expression(value, type_name, strict=False) or value
+
+    def _json_expression(self, value: exp.Expr, type_name: str, strict: bool) -> exp.Expr | None:
+        import duckdb
+
+        try:
+            kind = duckdb.sqltype(type_name)
+        except Exception:  # noqa: BLE001 - a type DuckDB cannot name again: left to Python
             return None
-        return _with_value(template[kind], value)
+        sql = _json_sql(kind, "__v__", 0, strict)
+        return None if sql is None else substituted(sql, value, read=self.sqlglot_dialect)
 
     def view_definition(self, table: exp.Table) -> str | None:
         rows = self.fetchall(
@@ -288,9 +356,67 @@ class DuckDBDialect(Dialect):
         return [f"-- DuckDB has no users: make {self.path} and its directory writable."]
 
 
-def _with_value(template: str, value: exp.Expr) -> exp.Expr:
-    """A DuckDB expression template with ``__v__`` replaced by ``value``."""
-    parsed = sqlglot.parse_one(template, read="duckdb")
-    return parsed.transform(
-        lambda node: value.copy() if isinstance(node, exp.Column) and node.name == "__v__" else node
-    )
+def _json_marked(page: dict[str, list[Any]], json_columns: list[str]) -> dict[str, list[Any]]:
+    """The page with the values of JSON columns as JsonText."""
+    for name in json_columns:
+        page[name] = [None if v is None else JsonText(v) for v in page[name]]
+    return page
+
+
+def _arrow_alters(kind: Any) -> bool:
+    """Whether a DuckDB type (a DuckDBPyType), or one nested in it, is in _ARROW_ALTERED."""
+    if kind.id in _ARROW_ALTERED:
+        return True
+    return kind.id in _NESTED and any(_arrow_alters(child) for _, child in kind.children)
+
+
+def _json_sql(kind: Any, value: str, depth: int, strict: bool) -> str | None:
+    """DuckDB SQL writing ``value`` (SQL text) of ``kind`` (a DuckDBPyType) in the README's
+    value formats, nested types included; None (``strict``) where a part of it has no SQL
+    form here, else that part left as DuckDB writes it, its floats finite or null."""
+    if kind.id in ("list", "array"):
+        item = f"__x{depth}"
+        inner = _json_sql(dict(kind.children)["child"], item, depth + 1, strict)
+        if inner is None or inner == item:
+            return None if inner is None else value
+        return f"list_transform({value}, lambda {item}: {inner})"
+    if kind.id == "struct":
+        fields = {
+            name: _json_sql(child, f"struct_extract({value}, {_text(name)})", depth, strict)
+            for name, child in kind.children
+        }
+        if any(part is None for part in fields.values()):
+            return None
+        packed = ", ".join(f"{_identifier(name)} := {part}" for name, part in fields.items())
+        return f"CASE WHEN {value} IS NULL THEN NULL ELSE struct_pack({packed}) END"
+    if kind.id == "map":
+        entry = f"__e{depth}"
+        children = dict(kind.children)
+        key = _json_sql(children["key"], f"{entry}.key", depth + 1, strict)
+        item = _json_sql(children["value"], f"{entry}.value", depth + 1, strict)
+        if key is None or item is None:
+            return None
+        if key == f"{entry}.key" and item == f"{entry}.value":
+            return value
+        return (
+            f"map_from_entries(list_transform(map_entries({value}), lambda {entry}: "
+            f"struct_pack(key := {key}, value := {item})))"
+        )
+    name = str(kind).upper()
+    if name in _JSON_AS_IS or name.startswith("DECIMAL"):
+        return value
+    if name in _JSON_TEMPLATES:
+        return "(" + _JSON_TEMPLATES[name].replace("__v__", value) + ")"
+    if strict:
+        return None
+    return "(" + _LOG_JSON.replace("__v__", value) + ")" if name == "JSON" else value
+
+
+def _text(name: str) -> str:
+    """A SQL string literal."""
+    return "'" + name.replace("'", "''") + "'"
+
+
+def _identifier(name: str) -> str:
+    """A quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'

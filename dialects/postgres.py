@@ -27,7 +27,7 @@ from typing import Any
 from sqlglot import exp
 from sqlglot.dialects.postgres import Postgres
 
-from dialects.base import Capabilities, Dialect, ErrorKind, WarehouseError
+from dialects.base import Capabilities, Dialect, ErrorKind, WarehouseError, substituted
 
 MIN_SERVER_VERSION = 140000  # hash_record_extended came with PostgreSQL 14
 # Session settings the row's text (hence its hash and its key), the engine's own SQL and the
@@ -123,8 +123,47 @@ _HASHABLE_TYPES = _INTEGER_TYPES | frozenset(
     | {"jsonb", "inet", "cidr", "macaddr", "oid"}
     | {"timestamp without time zone", "timestamp with time zone", "time without time zone"}
 )
-# Types whose JSON (json_build_object) is what the Python encoder writes for the fetched value.
-_JSON_AS_IS = _INTEGER_TYPES | {"boolean", "bool", "text", "varchar", "character varying", "date"}
+# Types whose JSON (json_build_object) is what the Python encoder writes for the fetched value
+# (json and jsonb are embedded as the value they hold, their numbers exact).
+_JSON_AS_IS = _INTEGER_TYPES | frozenset(
+    {"boolean", "bool", "text", "varchar", "character varying", "bpchar", "date", "uuid"}
+    | {"json", "jsonb", "oid"}
+)
+# The README's value formats (engine.destinations.json_encoding), where PostgreSQL's own
+# JSON differs: NaN and infinities as null (not "NaN"), six fraction digits, UTC instants,
+# intervals in ISO 8601, bytes as hex.
+_JSON_NOT_FINITE = (
+    "CASE WHEN __v__ IN (CAST('NaN' AS {t}), CAST('Infinity' AS {t}), CAST('-Infinity' AS {t})) "
+    "THEN NULL ELSE __v__ END"
+)
+_JSON_TIMESTAMP = (
+    "TO_CHAR(__v__, 'YYYY-MM-DD\"T\"HH24:MI:SS') || CASE WHEN "
+    "EXTRACT(MICROSECONDS FROM __v__) % 1000000 = 0 THEN '' ELSE TO_CHAR(__v__, '.US') END"
+)
+_MICROS = (
+    "(EXTRACT(HOUR FROM __v__) * 3600000000 + EXTRACT(MINUTE FROM __v__) * 60000000 "
+    "+ EXTRACT(MICROSECONDS FROM __v__))"
+)
+_JSON_INTERVAL = (
+    "'P' || CAST(EXTRACT(YEAR FROM __v__) * 12 + EXTRACT(MONTH FROM __v__) AS TEXT) || 'M' "
+    "|| CAST(EXTRACT(DAY FROM __v__) AS TEXT) || 'DT' "
+    f"|| CASE WHEN {_MICROS} < 0 THEN '-' ELSE '' END "
+    f"|| CAST(DIV(ABS({_MICROS}), 1000000) AS TEXT) "
+    f"|| CASE WHEN {_MICROS} % 1000000 = 0 THEN '' "
+    f"ELSE '.' || LPAD(CAST(ABS({_MICROS}) % 1000000 AS TEXT), 6, '0') END || 'S'"
+)
+_JSON_AS_TEXT = "CASE WHEN __v__ IS NULL THEN NULL ELSE FORMAT('%s', __v__) END"
+# Types psycopg hands over as exactly as PostgreSQL holds them, written by Python.
+_JSON_IN_PYTHON = frozenset({"time", "timetz"})
+_JSON_TEMPLATES = {
+    "numeric": _JSON_NOT_FINITE.format(t="NUMERIC"),
+    "float4": _JSON_NOT_FINITE.format(t="REAL"),
+    "float8": _JSON_NOT_FINITE.format(t="DOUBLE PRECISION"),
+    "timestamp": _JSON_TIMESTAMP,
+    "timestamptz": _JSON_TIMESTAMP.replace("__v__", "(__v__ AT TIME ZONE 'UTC')") + " || '+00:00'",
+    "interval": _JSON_INTERVAL,
+    "bytea": "ENCODE(__v__, 'hex')",
+}
 # SQLSTATE classes and codes (https://www.postgresql.org/docs/current/errcodes-appendix.html).
 _TRANSIENT_STATES = frozenset({"40001", "40P01", "55P03", "57P01", "57P02", "57P03", "53300"})
 _CONNECTION_CLASSES = ("08", "28", "3D")
@@ -304,7 +343,10 @@ class PostgresDialect(Dialect):
         described = []
         for column in cursor.description or []:
             info = types.get(column.type_code)
-            described.append((column.name, info.name if info else str(column.type_code)))
+            name = info.name if info else str(column.type_code)
+            if info is not None and info.oid != column.type_code:  # an array of info's type
+                name += "[]"
+            described.append((column.name, name))
         return described
 
     def classify_error(self, error: BaseException) -> ErrorKind:
@@ -345,14 +387,23 @@ class PostgresDialect(Dialect):
         # Each value through its type's own hash function; a type without one (json, xml,
         # geometric, user-defined) is hashed as its text, which the session pins.
         hashed = [
-            value if kind.lower() in _HASHABLE_TYPES else exp.cast(value, "text")
+            value if kind.lower().removesuffix("[]") in _HASHABLE_TYPES else exp.cast(value, "text")
             for value, kind in zip(values, types, strict=True)
         ]
         row = exp.Anonymous(this="ROW", expressions=hashed)
         return exp.func("hash_record_extended", row, exp.Literal.number(HASH_SEED))
 
     def json_value(self, value: exp.Expr, type_name: str) -> exp.Expr | None:
-        return value if type_name.lower() in _JSON_AS_IS else None
+        kind = type_name.lower()
+        if kind in _JSON_AS_IS:
+            return value
+        if kind in _JSON_TEMPLATES:
+            return substituted(_JSON_TEMPLATES[kind], value, read="postgres")
+        if kind in _JSON_IN_PYTHON or kind.endswith("[]"):
+            return None
+        # Any other type (xml, inet, ranges, enums, composites, extensions' types) as its
+        # text, as its output function writes it (a cast to text may differ: inet's mask).
+        return substituted(_JSON_AS_TEXT, value, read="postgres")
 
     def view_definition(self, table: exp.Table) -> str | None:
         rows = self.fetchall(

@@ -19,7 +19,7 @@ import asyncio
 import gc
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +27,7 @@ from typing import Any
 from sqlglot import exp
 
 from dialects.base import Dialect
-from engine.config import SyncConfig
+from engine.config import Mapping, SyncConfig
 from engine.destinations.base import (
     DeltaRow,
     Destination,
@@ -39,6 +39,7 @@ from engine.destinations.json_encoding import dumps
 from engine.model import BoundModel
 from engine.rejection_writer import RejectionWriter
 from engine.same_cause import SameCauseWatch
+from engine.planner import mappings_left_to_python
 from engine.sql import SqlRenderer
 from engine.storable import storable_text
 
@@ -89,11 +90,17 @@ def to_delta_rows(
     sync: SyncConfig,
     row_columns: list[str] | None = None,
     payload_json: bool = False,
+    left_to_python: Sequence[Mapping] = (),
 ) -> list[DeltaRow]:
     """Turn a streamed page of the delta (as columns) into DeltaRows: the mapped payload
     (``fields``, or with ``payload_json`` the JSON object ``payload``) plus the model columns
     the destination reads (``row_columns``; by default every sent column, see
-    :attr:`BoundModel.sent_columns`)."""
+    :attr:`BoundModel.sent_columns`).
+
+    A payload the warehouse built lacks the mappings it leaves to Python (``left_to_python``,
+    see :func:`engine.planner.mappings_left_to_python`): they are written here and spliced
+    in. Without one, Python writes the whole payload.
+    """
     stage = model.stage_columns()
     wanted = model.sent_columns if row_columns is None else row_columns
     ops: list[OpType] = page["_lightning_op"]
@@ -107,6 +114,13 @@ def to_delta_rows(
     payloads: list[bytes | None]
     if payload_json and built is not None and None not in built:  # built by the warehouse
         payloads = [value.encode() for value in built]  # type: ignore[union-attr]
+        if left_to_python:
+            sources = [m.from_ for m in left_to_python]
+            rest = _records(page, stage, sources, [m.to for m in left_to_python], len(ids))
+            payloads = [
+                _spliced(payload, dumps(record))  # type: ignore[arg-type]
+                for payload, record in zip(payloads, rest, strict=True)
+            ]
         fields: list[dict[str, Any]] = [{} for _ in ids]
     else:
         sources = [m.from_ for m in sync.mappings]
@@ -124,6 +138,16 @@ def to_delta_rows(
         else:
             rows.append(DeltaRow(row_id, op, record, model_row, address, payload))
     return rows
+
+
+def _spliced(built: bytes, written: bytes) -> bytes:
+    """Two JSON objects (text) as one: the warehouse's, then Python's members."""
+    built = built.rstrip()
+    if written == b"{}":
+        return built
+    if built[1:-1].strip() == b"":
+        return written
+    return built[:-1] + b"," + written[1:]
 
 
 def _records(
@@ -219,6 +243,7 @@ class Deliverer:
         self._watch = SameCauseWatch(self._label)
         self._row_columns = destination.read_columns()
         self._payload_json = destination.capabilities.json_payload
+        self._left_to_python = mappings_left_to_python(dialect, model, sync)
         self._checks_rows = type(destination).check_row is not Destination.check_row
         self._semaphore = asyncio.Semaphore(1)  # set per run
         self._fatal: list[str] = []  # the first fatal error ends the run
@@ -263,7 +288,12 @@ class Deliverer:
                 if self.cancel.reason is not None or self._fatal:
                     break
                 rows = to_delta_rows(
-                    page, self.model, self.sync, self._row_columns, self._payload_json
+                    page,
+                    self.model,
+                    self.sync,
+                    self._row_columns,
+                    self._payload_json,
+                    self._left_to_python,
                 )
                 current = self._start_page(rows, int(page["_lightning_seq"][-1]))
                 if in_flight is not None:

@@ -20,7 +20,7 @@ import sqlglot
 from sqlglot import exp
 
 from dialects.base import Dialect, WarehouseError
-from engine.config import SyncConfig
+from engine.config import Mapping, SyncConfig
 from engine.model import BoundModel
 from engine.sql import SqlRenderer, fold_case, quoted_column
 from engine.state import Commit, State, run_table_name
@@ -346,8 +346,14 @@ class Planner:
 
     def fields_json(self, alias: str, removed_aware: bool) -> exp.Expr:
         """JSON of the raw model row (the sync logs' ``fields``)."""
+        types = self.model.column_types
         pairs = [
-            exp.JSONKeyValue(this=exp.Literal.string(c), expression=quoted_column(stored, alias))
+            exp.JSONKeyValue(
+                this=exp.Literal.string(c),
+                expression=self.dialect.log_json_value(
+                    quoted_column(stored, alias), types.get(c, "")
+                ),
+            )
             for c, stored in self.model.stage_columns().items()
         ]
         as_json: exp.Expr = exp.JSONObject(expressions=pairs)
@@ -375,29 +381,37 @@ class Planner:
         return [(r[0], str(r[1]), r[2]) for r in self.dialect.fetchall(sql, {"limit": limit})]
 
     def payload_json(self, alias: str) -> exp.Expr | None:
-        """The mapped fields as one JSON object (text), built by the warehouse, or None
-        where a mapped column's type is one the dialect leaves to Python."""
+        """The mapped fields the warehouse writes as JSON, as one JSON object (text); None
+        where it writes none of them. The others (:func:`mappings_left_to_python`) are
+        streamed as columns and spliced into the object by Python."""
         stored = self.model.stage_columns()
+        left = mappings_left_to_python(self.dialect, self.model, self.sync)
+        if self.sync.mappings and len(left) == len(self.sync.mappings):
+            return None
         pairs: list[exp.Expr] = []
         for mapping in self.sync.mappings:
+            if mapping in left:
+                continue
             column = quoted_column(stored[mapping.from_], alias)
             value = self.dialect.json_value(column, self.model.column_types.get(mapping.from_, ""))
-            if value is None:
-                return None
             pairs.append(exp.JSONKeyValue(this=exp.Literal.string(mapping.to), expression=value))
         return exp.cast(exp.JSONObject(expressions=pairs), exp.DataType.build("text"))
 
     def stream_sql(self, payload_json: bool = False, read_columns: list[str] | None = None) -> str:
         """The query streaming the delta's rows to send, in a stable order.
 
-        With ``payload_json`` the rows carry ``_lightning_payload``, the mapped fields as
-        one JSON object, and only ``read_columns`` of the model (the ones the destination
-        reads besides the mappings) when the warehouse can build that object; otherwise
-        (and without it) the payload is NULL and every sent column is streamed.
+        With ``payload_json`` the rows carry ``_lightning_payload``, the mapped fields the
+        warehouse writes as one JSON object, and besides ``read_columns`` of the model (the
+        ones the destination reads besides the mappings) only the mapped columns it leaves
+        to Python; otherwise (and without it) the payload is NULL and every sent column is
+        streamed.
         """
         stored = self.model.stage_columns()
         payload = self.payload_json("d") if payload_json else None
-        columns = self.model.sent_columns if payload is None else (read_columns or [])
+        columns = self.model.sent_columns
+        if payload is not None:
+            left = mappings_left_to_python(self.dialect, self.model, self.sync)
+            columns = list(dict.fromkeys([*(read_columns or []), *(m.from_ for m in left)]))
         exprs: dict[str, Any] = {
             "model_columns": [stored[column] for column in columns],
             "payload": payload if payload is not None else exp.Null(),
@@ -418,6 +432,17 @@ class Planner:
         for table in names:
             drop = exp.Drop(tables=[table.copy()], kind="TABLE", exists=True)
             self.dialect.execute(self.sql.expression(drop))
+
+
+def mappings_left_to_python(dialect: Dialect, model: BoundModel, sync: SyncConfig) -> list[Mapping]:
+    """The mappings whose column type the warehouse does not write as JSON itself
+    (``Dialect.json_value`` is None): their values are streamed and written by Python."""
+    probe = exp.column("v", quoted=True)
+    return [
+        mapping
+        for mapping in sync.mappings
+        if dialect.json_value(probe, model.column_types.get(mapping.from_, "")) is None
+    ]
 
 
 def _parsed(sql: str, dialect: Dialect) -> exp.Expr:

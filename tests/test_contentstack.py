@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from dialects.base import JsonText
 from engine.destinations import build_destination
 from engine.destinations.base import DeltaRow
 from engine.destinations.contentstack_rows import (
@@ -725,6 +726,13 @@ def test_audience_column_forms_and_edge_row_checks() -> None:
     edge = ContentstackSyncSettings.model_validate({"type": "attributes", "match": {"from": "u"}})
     nested = DeltaRow("1", "added", {"tags": ["a"], "plan": "pro"}, {"u": "u1"}, "u1")
     assert "flat" in str(prepare_edge(nested, edge)) and "tags" in str(prepare_edge(nested, edge))
+    # A JSON column (DuckDB hands it over as its text) holding an object is nested too.
+    as_json = DeltaRow("1", "added", {"doc": JsonText(' {"a": 1}')}, {"u": "u1"}, "u1")
+    refused = prepare_edge(as_json, edge)
+    assert isinstance(refused, str) and "flat" in refused and "doc" in refused
+    scalar = DeltaRow("1", "added", {"doc": JsonText("1.50")}, {"u": "u1"}, "u1")
+    prepared = prepare_edge(scalar, edge)
+    assert not isinstance(prepared, str) and prepared.body == b'{"doc":1.50}'
     spaced = DeltaRow("1", "added", {"plan": "pro"}, {"u": "u 1"}, "u 1")
     assert "HTTP header" in str(prepare_edge(spaced, edge))
 

@@ -203,8 +203,8 @@ def test_requests_recording_count_and_reset(sink: HttpSink, client: httpx.Client
     assert sink.request_count == 2
     first, second = sink.requests
     assert isinstance(first, RecordedRequest)
-    method, path, headers, body = first
-    assert (method, path, body) == ("PUT", "/u/1", {"a": 1})
+    method, path, headers, body, raw = first
+    assert (method, path, body, raw) == ("PUT", "/u/1", {"a": 1}, b'{"a":1}')
     assert headers["x-trace"] == "t1"
     assert (second.method, second.body) == ("DELETE", None)
     sink.clear_requests()

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import json
 import math
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -104,8 +106,52 @@ def test_non_finite_floats_are_null(dialect: DuckDBDialect) -> None:
 
 def test_unhandled_types_are_left_to_python(dialect: DuckDBDialect) -> None:
     column = exp.column("v", quoted=True)
-    for type_name in ("BLOB", "UUID", "INTEGER[]", "STRUCT(a INTEGER)", "TIMESTAMP WITH TIME ZONE"):
-        assert dialect.json_value(column, type_name) is None
+    for type_name in (
+        "TIME",
+        "JSON",
+        "TIME WITH TIME ZONE",
+        "ENUM('a', 'b')",
+        "TIME[]",
+        "STRUCT(a TIME, b DOUBLE)",
+        "MAP(VARCHAR, TIME)",
+    ):
+        assert dialect.json_value(column, type_name) is None, type_name
+
+
+def test_more_types_encode_the_same(dialect: DuckDBDialect) -> None:
+    _assert_same(_both(dialect, "HUGEINT", [2**127 - 1, -(2**127), None]))
+    _assert_same(_both(dialect, "UHUGEINT", [2**128 - 1, 0]))
+    _assert_same(_both(dialect, "BLOB", [b"", b'\x00\xff"', None]))
+    _assert_same(_both(dialect, "UUID", [uuid.UUID(int=2**128 - 1), None]))
+    stamps = [
+        dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.timezone(dt.timedelta(hours=5))),
+        dt.datetime(2024, 1, 2, 3, 4, 5, 7, tzinfo=dt.UTC),
+        None,
+    ]
+    for built, python in _both(dialect, "TIMESTAMPTZ", stamps):
+        assert built.encode() == python
+    assert _both(dialect, "TIMESTAMPTZ", stamps[:1])[0][0] == '{"v":"2024-01-01T22:04:05+00:00"}'
+
+
+def test_nested_values_encode_the_same_with_every_digit(dialect: DuckDBDialect) -> None:
+    big = decimal.Decimal("9" * 28 + ".123456789")
+    _assert_exactly_same(_both(dialect, "DOUBLE[]", [[math.nan, 1.5, -math.inf, None], None]))
+    _assert_exactly_same(_both(dialect, "DECIMAL(38,10)[]", [[big, None]]))
+    _assert_exactly_same(
+        _both(
+            dialect,
+            "STRUCT(d DECIMAL(38,10), f DOUBLE, t TIMESTAMP)",
+            [{"d": big, "f": math.nan, "t": dt.datetime(2024, 1, 2, 3, 4, 5, 6)}, None],
+        )
+    )
+    _assert_exactly_same(_both(dialect, "MAP(INTEGER, VARCHAR)", [{1: "a", -2: None}, None]))
+
+
+def _assert_exactly_same(pairs: list[tuple[str, bytes]]) -> None:
+    """Equal when every number is read exactly (no float rounding)."""
+    for built, python in pairs:
+        exact = {"parse_float": decimal.Decimal, "parse_int": decimal.Decimal}
+        assert json.loads(built, **exact) == json.loads(python, **exact), (built, python)
 
 
 @settings(max_examples=30, deadline=None)
@@ -128,12 +174,12 @@ def test_any_value_encodes_the_same(
 
 
 def test_payloads_from_sql_and_from_python_reach_the_file_alike(ws: Workspace) -> None:
-    """End to end: one sync whose payload the warehouse builds, one (a BLOB is mapped) whose
-    payload Python builds; the mapped values written are the same."""
+    """End to end: one sync whose payload the warehouse builds, one (a TIME is mapped) whose
+    payload Python completes; the mapped values written are the same."""
     ws.sql(
         """CREATE TABLE users AS SELECT * FROM (VALUES
             (1, 'a@x.io', TIMESTAMP '2024-01-02 03:04:05', 'nan'::DOUBLE, 1.50::DECIMAL(8,2),
-             DATE '2024-02-29', TRUE, '\\xAA'::BLOB),
+             DATE '2024-02-29', TRUE, TIME '01:02:03'),
             (2, 'tab\there "q"', TIMESTAMP '2024-01-02 03:04:05.25', 2.5, NULL, NULL, NULL, NULL)
         ) AS t(id, email, seen, score, balance, born, active, raw)"""
     )
@@ -173,3 +219,58 @@ def test_payloads_from_sql_and_from_python_reach_the_file_alike(ws: Workspace) -
         'active "x"': True,
     }
     assert written["in_sql"][1]["fields"]['seen "x"'] == "2024-01-02T03:04:05.250000"
+
+
+def _strict(text: bytes) -> Any:
+    def refuse(token: str) -> Any:
+        raise ValueError(f"not JSON: {token}")
+
+    exact = {"parse_float": decimal.Decimal, "parse_int": decimal.Decimal}
+    return json.loads(text, parse_constant=refuse, **exact)
+
+
+def test_python_encoder_is_strict_and_exact_whatever_the_mix() -> None:
+    """A 128-bit integer beside a NaN (once sent through a fallback writing NaN), decimals
+    with 38 digits (once rounded through a float), and NaN decimals."""
+    big = decimal.Decimal("1234567890123456789012345678.9012345678")
+    payload = {
+        "huge": 2**127 - 1,
+        "nan": math.nan,
+        "inf": -math.inf,
+        "dec": big,
+        "zero": decimal.Decimal("0E-10"),
+        "dec_nan": decimal.Decimal("NaN"),
+        "list": [2**100, math.nan, big],
+        "map": {1: "a", dt.date(2024, 1, 2): 2**64},
+    }
+    assert _strict(dumps(payload)) == {
+        "huge": 2**127 - 1,
+        "nan": None,
+        "inf": None,
+        "dec": big,
+        "zero": decimal.Decimal("0"),
+        "dec_nan": None,
+        "list": [2**100, None, big],
+        "map": {"1": "a", "2024-01-02": 2**64},
+    }
+    assert b'"dec":1234567890123456789012345678.9012345678' in dumps(payload)
+
+
+def test_python_encoder_time_formats() -> None:
+    berlin = dt.timezone(dt.timedelta(hours=1))
+    payload = {
+        "aware": dt.datetime(2024, 1, 2, 0, 30, tzinfo=berlin),
+        "naive": dt.datetime(2024, 1, 2, 3, 4, 5, 60),
+        "time_tz": dt.time(3, 4, 5, tzinfo=dt.timezone(dt.timedelta(hours=-5, minutes=-30))),
+        "interval": dt.timedelta(days=-1, seconds=86399, microseconds=5),
+        "bytes": b"\x00\xff",
+        "id": uuid.UUID(int=1),
+    }
+    assert orjson.loads(dumps(payload)) == {
+        "aware": "2024-01-01T23:30:00+00:00",
+        "naive": "2024-01-02T03:04:05.000060",
+        "time_tz": "03:04:05-05:30",
+        "interval": "P0M0DT-0.999995S",
+        "bytes": "00ff",
+        "id": "00000000-0000-0000-0000-000000000001",
+    }

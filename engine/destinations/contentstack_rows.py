@@ -12,6 +12,7 @@ import re
 from typing import Any, NamedTuple
 from urllib.parse import quote
 
+from dialects.base import JsonText
 from engine.destinations.base import DeltaRow
 from engine.destinations.contentstack_settings import AUDIENCES_FIELD, ContentstackSyncSettings
 from engine.destinations.http_client import Sent, Unreachable, body_text, status_line
@@ -140,7 +141,7 @@ def prepare_edge(row: DeltaRow, settings: ContentstackSyncSettings) -> Prepared 
             f"the user UID in {column!r} ({uid[:80]!r}) has characters an HTTP header "
             "cannot carry (spaces, control or non-ASCII characters)"
         )
-    nested = sorted(k for k, v in row.fields.items() if isinstance(v, dict | list | tuple))
+    nested = sorted(k for k, v in row.fields.items() if _nested(v))
     if nested:
         return (
             "not sent: Personalize user attributes are flat; these mapped values are lists "
@@ -151,6 +152,13 @@ def prepare_edge(row: DeltaRow, settings: ContentstackSyncSettings) -> Prepared 
     except (TypeError, ValueError) as error:
         return f"a mapped value cannot be sent as JSON: {error}"
     return Prepared(EDGE_PATH, payload, {USER_UID_HEADER: uid})
+
+
+def _nested(value: Any) -> bool:
+    """A list or object, also one a JSON column holds."""
+    if isinstance(value, JsonText):
+        return value.lstrip()[:1] in ("[", "{")
+    return isinstance(value, dict | list | tuple)
 
 
 def api_reason(result: Sent | Unreachable, limit: int = 500) -> str:

@@ -63,13 +63,15 @@ class RecordedRequest(NamedTuple):
 
     ``path`` is the raw (still URL-encoded) path without the query string, ``headers``
     is a case-insensitive copy, and ``body`` is the parsed JSON value, ``None`` for an
-    empty body, or the raw text when the body is not valid JSON.
+    empty body, or the raw text when the body is not valid JSON; ``raw`` is the body's
+    bytes as received.
     """
 
     method: str
     path: str
     headers: Mapping[str, str]
     body: Any
+    raw: bytes = b""
 
 
 class StreamedBody(NamedTuple):
@@ -400,7 +402,7 @@ class HttpSink:
             count = self._request_count
             if self._record_requests:
                 self._requests.append(
-                    RecordedRequest(method, raw_path, CIMultiDict(request.headers), body)
+                    RecordedRequest(method, raw_path, CIMultiDict(request.headers), body, raw)
                 )
             latency = self._latency
         if latency > 0:

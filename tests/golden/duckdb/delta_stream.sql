@@ -5,11 +5,13 @@ SELECT
   "_lightning_match",
   CAST(JSON_OBJECT(
     'email', "d"."_lightning_col_2",
-    'w', CASE
-      WHEN MICROSECOND("d"."_lightning_col_3") % 1000000 = 0
-      THEN STRFTIME("d"."_lightning_col_3", '%Y-%m-%dT%H:%M:%S')
-      ELSE STRFTIME("d"."_lightning_col_3", '%Y-%m-%dT%H:%M:%S.%f')
-    END
+    'w', (
+      CASE
+        WHEN MICROSECOND("d"."_lightning_col_3") % 1000000 = 0
+        THEN STRFTIME("d"."_lightning_col_3", '%Y-%m-%dT%H:%M:%S')
+        ELSE STRFTIME("d"."_lightning_col_3", '%Y-%m-%dT%H:%M:%S.%f')
+      END
+    )
   ) AS TEXT) AS "_lightning_payload",
   "d"."_lightning_col_0",
   "d"."_lightning_col_1",

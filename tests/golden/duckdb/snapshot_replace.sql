@@ -28,7 +28,13 @@ SELECT
       'account', "d"."_lightning_col_0",
       'id', "d"."_lightning_col_1",
       'email', "d"."_lightning_col_2",
-      'we"ird', "d"."_lightning_col_3"
+      'we"ird', (
+        CASE
+          WHEN MICROSECOND("d"."_lightning_col_3") % 1000000 = 0
+          THEN STRFTIME("d"."_lightning_col_3", '%Y-%m-%dT%H:%M:%S')
+          ELSE STRFTIME("d"."_lightning_col_3", '%Y-%m-%dT%H:%M:%S.%f')
+        END
+      )
     )
   END
 FROM "lightning_stage_1700000000000000" AS "s"
