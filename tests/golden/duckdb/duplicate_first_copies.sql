@@ -15,7 +15,13 @@ FROM (
           'account', "d"."_lightning_col_0",
           'id', "d"."_lightning_col_1",
           'email', "d"."_lightning_col_2",
-          'we"ird', "d"."_lightning_col_3"
+          'we"ird', (
+            CASE
+              WHEN MICROSECOND("d"."_lightning_col_3") % 1000000 = 0
+              THEN STRFTIME("d"."_lightning_col_3", '%Y-%m-%dT%H:%M:%S')
+              ELSE STRFTIME("d"."_lightning_col_3", '%Y-%m-%dT%H:%M:%S.%f')
+            END
+          )
         )
       END AS TEXT)
     ) AS "_lightning_copy"

@@ -19,7 +19,11 @@ FROM (
           'email',
           "d"."_lightning_col_2",
           'we"ird',
-          "d"."_lightning_col_3"
+          TO_CHAR("d"."_lightning_col_3", 'YYYY-MM-DD"T"HH24:MI:SS') || CASE
+            WHEN EXTRACT(MICROSECONDS FROM "d"."_lightning_col_3") % 1000000 = 0
+            THEN ''
+            ELSE TO_CHAR("d"."_lightning_col_3", '.US')
+          END
         )
       END AS TEXT)
     ) AS "_lightning_copy"
