@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import sqlglot
 from sqlglot import exp
 
 from dialects.base import (

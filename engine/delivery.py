@@ -37,9 +37,9 @@ from engine.destinations.base import (
 )
 from engine.destinations.json_encoding import dumps
 from engine.model import BoundModel
+from engine.planner import mappings_left_to_python
 from engine.rejection_writer import RejectionWriter
 from engine.same_cause import SameCauseWatch
-from engine.planner import mappings_left_to_python
 from engine.sql import SqlRenderer
 from engine.storable import storable_text
 
