@@ -32,7 +32,7 @@ from engine.destinations.base import (
 )
 from engine.destinations.json_encoding import dumps
 from engine.model import BoundModel
-from engine.sql import SqlRenderer
+from engine.sql import SqlRenderer, engine_names, fold_case
 
 PAGE_ROWS = 10_000
 HEARTBEAT_SECONDS = 30.0
@@ -200,7 +200,8 @@ class Deliverer:
 
     def _record(self, rows: list[tuple[Any, ...]]) -> None:
         if rows:
-            self.dialect.bulk_insert(self._rejections, REJECTION_COLUMNS, rows)
+            columns = [fold_case(name, self.dialect) for name in REJECTION_COLUMNS]
+            self.dialect.bulk_insert(self._rejections, columns, rows)
 
     async def run(self) -> DeliveryReport:
         """Deliver every page; never raises for destination failures."""
@@ -226,6 +227,7 @@ class Deliverer:
                 page = await next_page
                 if page is None:
                     break
+                page = engine_names(page)
                 next_page = asyncio.ensure_future(asyncio.to_thread(next, pages, None))
                 if self.cancel.reason is not None or self._fatal:
                     break
