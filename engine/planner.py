@@ -119,7 +119,7 @@ class Planner:
         setting = dialect.settings.get("stage_model")
         self.staged = (
             (not dialect.capabilities.snapshot_rereads) if setting is None else bool(setting)
-        )
+        ) or dialect.capabilities.ddl_commits  # re-reading needs DDL inside a transaction
         stage = (
             exp.Table(this=exp.to_identifier(f"lightning_stage_{run_id}", quoted=True))
             if dialect.capabilities.temp_tables

@@ -198,6 +198,7 @@ class SyncJob:
         self.model_config = project.models[self.sync.model]
         self.destination: Destination = build_destination(project, sync_name)
         self.dialect = dialect_for(project, self.model_config.source)
+        self.dialect.label = f"lightning-sync sync={sync_name}"
 
     def bind(self) -> BoundModel:
         """Check the model against the warehouse (columns, key, mappings)."""

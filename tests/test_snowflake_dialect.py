@@ -1,0 +1,111 @@
+"""The Snowflake dialect without a warehouse: settings, key-pair auth, parameter binding,
+capabilities and setup help. (Behaviour on the emulator: tests/test_snowflake.py.)"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from dialects.base import ErrorKind, WarehouseError
+from dialects.snowflake import SnowflakeDialect, numbered
+from engine.config import ConfigError
+from engine.run import SyncJob, dialect_for
+from tests.conftest import Workspace
+
+
+def _project(ws: Workspace, **source: object) -> None:
+    ws.write_project(
+        {
+            "sources": {"wh": {"type": "snowflake", "account": "myorg-acct", **source}},
+            "models": {"users": {"source": "wh", "primary_key": "id", "sql": "select 1 as id"}},
+            "destinations": {"dest": {"type": "file", "path": "out"}},
+            "syncs": {
+                "s": {"model": "users", "destination": "dest", "mappings": [{"from": "id", "to": "id"}]}
+            },
+        }
+    )
+
+
+def test_a_mistyped_setting_is_refused_with_the_nearest_one(ws: Workspace) -> None:
+    _project(ws, user="u", warehuose="WH")
+    with pytest.raises(ConfigError, match=r"sources\.wh\.warehuose.*Did you mean 'warehouse'"):
+        dialect_for(ws.project(), "wh")
+
+
+def test_query_tag_names_the_engine_and_the_sync(ws: Workspace) -> None:
+    _project(ws, user="u", password="p")
+    arguments = SyncJob(ws.project(), "s").dialect.connect_arguments()
+    assert arguments["session_parameters"]["QUERY_TAG"] == "lightning-sync sync=s"
+    assert arguments["paramstyle"] == "numeric"  # bound by the server, never spliced
+    _project(ws, user="u", password="p", query_tag="team-x")
+    arguments = SyncJob(ws.project(), "s").dialect.connect_arguments()
+    assert arguments["session_parameters"]["QUERY_TAG"] == "team-x"
+
+
+def _pem(passphrase: bytes | None) -> str:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    encryption = (
+        serialization.BestAvailableEncryption(passphrase)
+        if passphrase
+        else serialization.NoEncryption()
+    )
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
+    ).decode()
+
+
+def test_key_pair_auth_from_a_file_or_pem_text(tmp_path: Path) -> None:
+    (tmp_path / "rsa_key.p8").write_text(_pem(b"secret"))
+    dialect = SnowflakeDialect(
+        {"account": "a", "user": "u", "private_key_path": "rsa_key.p8",
+         "private_key_passphrase": "secret"},
+        tmp_path,
+    )
+    arguments = dialect.connect_arguments()
+    assert arguments["authenticator"] == "SNOWFLAKE_JWT"
+    assert isinstance(arguments["private_key"], bytes) and "password" not in arguments
+    from_text = SnowflakeDialect({"account": "a", "user": "u", "private_key": _pem(None)}, tmp_path)
+    assert isinstance(from_text.connect_arguments()["private_key"], bytes)
+
+
+def test_a_bad_key_says_how_to_fix_it_without_showing_it(tmp_path: Path) -> None:
+    pem = _pem(b"secret")
+    for settings in (
+        {"private_key": "not a key"},
+        {"private_key": pem, "private_key_passphrase": "wrong"},
+        {"private_key_path": "missing.p8"},
+    ):
+        dialect = SnowflakeDialect({"account": "a", "user": "u", **settings}, tmp_path)
+        with pytest.raises(WarehouseError) as raised:
+            dialect.connect_arguments()
+        assert raised.value.kind is ErrorKind.CONNECTION
+        assert "Fix:" in str(raised.value) and "openssl" in str(raised.value)
+        assert "BEGIN" not in str(raised.value) and "wrong" not in str(raised.value)
+
+
+def test_parameters_survive_percent_signs_apostrophes_and_paths() -> None:
+    sql = (
+        "/* This sync's rows: 100% */ SELECT v:name, ':x', '50%', :a, :b, :a "
+        "FROM t WHERE s LIKE '%it''s%' LIMIT :limit"
+    )
+    text, names = numbered(sql)
+    assert names == ("a", "b", "limit")
+    assert ":1, :2, :1" in text and "LIMIT :3" in text
+    assert "This sync's rows: 100%" in text and "'%it\\'s%'" in text and "':x'" in text
+    assert numbered("SELECT 'no:params' /* it's */") == ("SELECT 'no:params' /* it's */", ())
+
+
+def test_capabilities_and_setup_help(tmp_path: Path) -> None:
+    dialect = SnowflakeDialect({"account": "a", "role": "SYNC_ROLE", "warehouse": "WH",
+                                "database": "ANALYTICS"}, tmp_path)
+    caps = dialect.capabilities
+    assert caps.ddl_commits and caps.identifier_case == "upper" and not caps.snapshot_rereads
+    grants = "\n".join(dialect.grant_statements("SYNC_USER", ["hightouch_planner"]))
+    assert "GRANT USAGE ON WAREHOUSE WH TO ROLE SYNC_ROLE;" in grants
+    assert "GRANT USAGE ON DATABASE ANALYTICS TO ROLE SYNC_ROLE;" in grants
+    assert "GRANT CREATE SCHEMA ON DATABASE ANALYTICS TO ROLE SYNC_ROLE;" in grants
+    assert "GRANT OWNERSHIP ON SCHEMA ANALYTICS.HIGHTOUCH_PLANNER TO ROLE SYNC_ROLE" in grants
+    assert "GRANT ROLE SYNC_ROLE TO USER SYNC_USER;" in grants
