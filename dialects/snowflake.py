@@ -59,6 +59,8 @@ _COLUMNS = (
 )
 # Types whose JSON in an OBJECT is what the engine's Python encoder writes for the value.
 _JSON_AS_IS = frozenset({"TEXT", "VARCHAR", "STRING", "BOOLEAN"})
+# Synonyms of NUMBER(38,0) (https://docs.snowflake.com/en/sql-reference/data-types-numeric).
+_INTEGER_SYNONYMS = frozenset({"INT", "INTEGER", "BIGINT", "SMALLINT", "TINYINT", "BYTEINT"})
 # Connector error numbers (https://docs.snowflake.com/en/user-guide/python-connector-api).
 _AUTH_ERRORS = frozenset({390100, 390144, 390102, 390318, 394304})
 _ROLE_ERRORS = frozenset({390189})
@@ -367,7 +369,9 @@ class SnowflakeDialect(Dialect):
 
     def is_integer_type(self, type_name: str) -> bool:
         upper = type_name.upper().replace(" ", "")
-        return upper.startswith("NUMBER(") and upper.endswith(",0)")
+        if upper in _INTEGER_SYNONYMS:
+            return True
+        return upper.startswith(("NUMBER(", "DECIMAL(", "NUMERIC(")) and upper.endswith(",0)")
 
     # -- SQL fragments ----------------------------------------------------------------------
     def row_hash(self, values: Sequence[exp.Expr], types: Sequence[str]) -> exp.Expr:

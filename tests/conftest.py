@@ -308,10 +308,19 @@ class SnowflakeWorkspace(Workspace):
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
+EACH_WAREHOUSE = ["duckdb", "postgres"]
+WAREHOUSES_ENV = "LIGHTNING_TEST_WAREHOUSES"  # e.g. duckdb,postgres,snowflake
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Tests marked ``each_warehouse`` run once per warehouse (their ``ws`` differs)."""
+    """Tests marked ``each_warehouse`` run once per warehouse (their ``ws`` differs): those of
+    ``EACH_WAREHOUSE``, or of the module's own ``EACH_WAREHOUSE`` (a module running chosen
+    tests on one warehouse), or of ``LIGHTNING_TEST_WAREHOUSES``."""
     if metafunc.definition.get_closest_marker("each_warehouse") and "ws" in metafunc.fixturenames:
-        metafunc.parametrize("warehouse", ["duckdb", "postgres"], indirect=True)
+        warehouses = getattr(metafunc.module, "EACH_WAREHOUSE", None)
+        if warehouses is None and os.environ.get(WAREHOUSES_ENV):
+            warehouses = os.environ[WAREHOUSES_ENV].split(",")
+        metafunc.parametrize("warehouse", warehouses or EACH_WAREHOUSE, indirect=True)
 
 
 @pytest.fixture
