@@ -108,6 +108,9 @@ class Dialect(ABC):
     hash_probe: ClassVar[str]
     # Names the engine (and the sync, once known) to the warehouse where it can tag queries.
     label: str = "lightning-sync"
+    # Statements sent since connect(), where the dialect counts them (each one costs a round
+    # trip and warehouse time); None where it does not.
+    statements_issued: int | None = None
 
     def __init__(self, settings: dict[str, Any], project_dir: Path):
         self.settings = settings

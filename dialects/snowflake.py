@@ -52,6 +52,7 @@ _HASH_PROBE = (
     "CAST(12.34 AS NUMBER(10, 2)))"
 )
 _LOAD_STAGE = "LIGHTNING_LOAD"
+_SEMI_STRUCTURED = frozenset({5, 9, 10})  # the connector's type codes of VARIANT, OBJECT, ARRAY
 _COLUMNS = (
     "SELECT column_name, data_type, numeric_precision, numeric_scale "
     "FROM information_schema.columns WHERE table_schema = :schema AND table_name = :name "
@@ -197,6 +198,7 @@ class SnowflakeDialect(Dialect):
         except Exception as error:  # noqa: BLE001 - classified below
             raise self._connect_error(error) from error
         self._stage_ready = False
+        self.statements_issued = 0
 
     def _connect_error(self, error: BaseException) -> WarehouseError:
         number = getattr(error, "errno", None)
@@ -226,6 +228,7 @@ class SnowflakeDialect(Dialect):
 
     # -- statements -------------------------------------------------------------------------
     def _run(self, cursor: Any, sql: str, params: dict[str, Any] | None) -> Any:
+        self.statements_issued = (self.statements_issued or 0) + 1
         if not params or ":" not in sql:
             return cursor.execute(sql)
         text, names = numbered(sql)
@@ -245,15 +248,15 @@ class SnowflakeDialect(Dialect):
         # (https://docs.snowflake.com/en/sql-reference/sql/create-schema); the models' unqualified
         # names must keep resolving in the schema the session had.
         with self.con.cursor() as cursor:
-            current = cursor.execute("SELECT CURRENT_DATABASE(), CURRENT_SCHEMA()").fetchone()
-            database, schema = current
-            cursor.execute(sql)
+            current = "SELECT CURRENT_DATABASE(), CURRENT_SCHEMA()"
+            database, schema = self._run(cursor, current, None).fetchone()
+            self._run(cursor, sql, None)
             if schema:
                 target = exp.Table(
                     this=exp.to_identifier(schema, quoted=True),
                     db=exp.to_identifier(database, quoted=True) if database else None,
                 )
-                cursor.execute(f"USE SCHEMA {target.sql(self.sqlglot_dialect)}")
+                self._run(cursor, f"USE SCHEMA {target.sql(self.sqlglot_dialect)}", None)
 
     def fetchall(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         with self.con.cursor() as cursor:
@@ -264,13 +267,23 @@ class SnowflakeDialect(Dialect):
     ) -> Iterator[dict[str, list[Any]]]:
         # The result stays on the server and its chunks are downloaded one at a time, so the
         # connection stays free for the rejection loads while this read is open.
+        # VARIANT, OBJECT and ARRAY values arrive as JSON text: parsed, as the other
+        # warehouses' drivers hand them over.
+        import orjson
+
         cursor = self.con.cursor()
         try:
             self._run(cursor, sql, params)
+            semi = {d.name for d in cursor.description or [] if d.type_code in _SEMI_STRUCTURED}
             for table in cursor.fetch_arrow_batches():
                 for batch in table.to_batches(max_chunksize=batch_rows):
                     if batch.num_rows:
-                        yield batch.to_pydict()
+                        columns = batch.to_pydict()
+                        for name in semi & set(columns):
+                            columns[name] = [
+                                None if v is None else orjson.loads(v) for v in columns[name]
+                            ]
+                        yield columns
         finally:
             cursor.close()
 
@@ -315,11 +328,12 @@ class SnowflakeDialect(Dialect):
         # information_schema names NUMBER without its scale; an integer is NUMBER(p,0).
         rows = self.fetchall(_COLUMNS, {"schema": table.db, "name": table.name})
         return [
-            (str(name), f"NUMBER({precision or 38},{scale or 0})" if kind == "NUMBER" else str(kind))
-            for name, kind, precision, scale in rows
+            (str(name), f"NUMBER({size or 38},{scale or 0})" if kind == "NUMBER" else str(kind))
+            for name, kind, size, scale in rows
         ]
 
     def query_columns(self, sql: str) -> list[tuple[str, str]]:
+        self.statements_issued = (self.statements_issued or 0) + 1
         with self.con.cursor() as cursor:
             described = cursor.describe(f"SELECT * FROM ({sql}) AS LIGHTNING_DESCRIBED LIMIT 0")
         from snowflake.connector.constants import FIELD_ID_TO_NAME

@@ -64,6 +64,7 @@ class RunResult:
     keys: KeyStats = field(default_factory=KeyStats)
     timings: dict[str, float] = field(default_factory=dict)
     delivery: DeliveryReport | None = None
+    statements: int | None = None  # issued to the warehouse, where the dialect counts them
 
     def as_dict(self) -> dict[str, Any]:
         """For ``--json``."""
@@ -82,7 +83,7 @@ class RunResult:
                 "duplicate_rows": self.keys.duplicate_rows,
             },
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
-        }
+        } | ({} if self.statements is None else {"statements": self.statements})
 
 
 @dataclass
@@ -357,6 +358,7 @@ def run_sync(
             with suppress(Exception):
                 state.release(sync_name, run_id)
         result.timings = planner.timings
+        result.statements = job.dialect.statements_issued
         with suppress(Exception):
             planner.drop_run_tables(keep_committed_pair=True)
             state.drop_unkept(sync_name)

@@ -296,9 +296,20 @@ class SnowflakeWorkspace(Workspace):
             return list(cursor.execute(one, params).fetchall())
 
     def insert_many(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
-        (one,) = self._statements(statement)
+        """Snowflake binds no lists: a list is sent as JSON text through PARSE_JSON."""
+        lists = {i for row in rows for i, v in enumerate(row) if isinstance(v, list | dict)}
+        tree = sqlglot.parse_one(statement, read="duckdb")
+        values = tree.find(sqlglot.exp.Values)
+        if lists and values is not None:
+            places = [
+                sqlglot.exp.func("PARSE_JSON", p) if i in lists else p
+                for i, p in enumerate(values.expressions[0].expressions)
+            ]
+            values.replace(sqlglot.exp.select(*places))
+        one = tree.sql("snowflake", identify=True)
+        encoded = [[json.dumps(v) if i in lists else v for i, v in enumerate(r)] for r in rows]
         with self.connection().cursor() as cursor:
-            cursor.executemany(one, [list(row) for row in rows])
+            cursor.executemany(one, encoded)
 
     def records(self, statement: str, params: Any = None) -> list[dict[str, Any]]:
         (one,) = self._statements(statement)
