@@ -25,6 +25,10 @@ files (tests/golden/snowflake) and by tests/test_identifier_case.py.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -33,7 +37,7 @@ import pytest
 from sqlglot import exp
 
 from dialects.snowflake import SnowflakeDialect
-from tests.conftest import Workspace
+from tests.conftest import REPO, Workspace
 from tests.test_bad_input import (  # noqa: F401 - collected here, run on Snowflake
     test_destination_rejects_every_row,
     test_duplicate_keys_fail_the_run,
@@ -180,3 +184,51 @@ def test_rejections_are_bulk_loaded_in_two_statements(ws: Workspace) -> None:
         assert dialect.fetchall('SELECT COUNT(*) FROM "PUBLIC"."rejections"')[0][0] == loaded
     finally:
         dialect.close()
+
+
+# -- a process killed between any two statements -------------------------------------------
+STATEMENTS_PER_DELTA_RUN = 36  # measured: test_statements_per_run_do_not_grow_with_the_model
+
+
+def _sent_rows(ws: Workspace) -> dict[str, set[str]]:
+    """Every row id the file destination received, by op, over all runs."""
+    sent: dict[str, set[str]] = {"added": set(), "changed": set(), "removed": set()}
+    for path in (ws.root / "out").glob("s/*/*.jsonl"):
+        for line in path.read_text().splitlines():
+            if line.strip():
+                sent[path.stem].add(json.loads(line)["row_id"])
+    return sent
+
+
+@pytest.mark.parametrize("kill_at", range(1, STATEMENTS_PER_DELTA_RUN + 1))
+def test_a_run_killed_before_any_statement_claims_nothing_and_loses_nothing(
+    ws: Workspace, kill_at: int
+) -> None:
+    """DDL commits implicitly on Snowflake: wherever the process dies, no sync_runs row
+    claims success without its commit, and the next run sends every change."""
+    ws.users([(i, f"u{i}@x", f"N{i}") for i in range(1, 6)])
+    ws.simple_project(sync={"mode": "mirror", "delete_behavior": "delete"})
+    assert ws.cli("run", "s").exit_code == 0
+    ws.sql(
+        "UPDATE users SET name = 'changed' WHERE id = 2; DELETE FROM users WHERE id = 3; "
+        "INSERT INTO users VALUES (6, 'u6@x', 'N6')"
+    )
+    killed = subprocess.run(
+        [sys.executable, "-m", "tests.kill_after_statements", "run", "--project",
+         str(ws.project_file), "s", "--json"],
+        capture_output=True, text=True, timeout=120, cwd=REPO,
+        env={**os.environ, "LIGHTNING_TEST_KILL_AT": str(kill_at)},
+    )
+    assert killed.returncode == 137, (killed.stdout, killed.stderr)
+    committed = {row[0] for row in ws.query(
+        "SELECT sync_run_id FROM hightouch_planner.lightning_commits WHERE sync_id = 's'"
+    )}
+    for run in ws.runs():
+        assert run["status"] != "succeeded" or run["sync_run_id"] in committed, run
+    after = ws.cli("run", "s", "--json")
+    assert after.exit_code == 0, after.stderr
+    sent = _sent_rows(ws)
+    assert "2" in sent["changed"] and "3" in sent["removed"] and "6" in sent["added"], sent
+    assert ws.cli("plan", "s", "--json").json()["counts"] == {
+        "added": 0, "changed": 0, "removed": 0,
+    }
