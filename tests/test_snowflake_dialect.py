@@ -23,7 +23,11 @@ def _project(ws: Workspace, **source: object) -> None:
             "models": {"users": {"source": "wh", "primary_key": "id", "sql": "select 1 as id"}},
             "destinations": {"dest": {"type": "file", "path": "out"}},
             "syncs": {
-                "s": {"model": "users", "destination": "dest", "mappings": [{"from": "id", "to": "id"}]}
+                "s": {
+                    "model": "users",
+                    "destination": "dest",
+                    "mappings": [{"from": "id", "to": "id"}],
+                }
             },
         }
     )
@@ -109,3 +113,53 @@ def test_capabilities_and_setup_help(tmp_path: Path) -> None:
     assert "GRANT CREATE SCHEMA ON DATABASE ANALYTICS TO ROLE SYNC_ROLE;" in grants
     assert "GRANT OWNERSHIP ON SCHEMA ANALYTICS.HIGHTOUCH_PLANNER TO ROLE SYNC_ROLE" in grants
     assert "GRANT ROLE SYNC_ROLE TO USER SYNC_USER;" in grants
+
+
+def test_errors_a_user_can_cause_name_the_fix(tmp_path: Path) -> None:
+    from snowflake.connector import errors
+
+    dialect = SnowflakeDialect(
+        {"account": "myorg-acct", "user": "U", "role": "R", "warehouse": "WH"}, tmp_path
+    )
+    privilege = errors.ProgrammingError(
+        msg="SQL access control error: Insufficient privileges to operate on database A",
+        errno=3001,
+    )
+    assert dialect.classify_error(privilege) is ErrorKind.PERMISSION  # init prints the grants
+    cases = {
+        390100: "ALTER USER <user> SET RSA_PUBLIC_KEY",  # wrong password or key
+        390189: "GRANT ROLE R TO USER U",  # role missing or not granted
+        250001: "check `account`",  # wrong account: cannot reach it
+    }
+    for number, fix in cases.items():
+        error = errors.DatabaseError(msg="refused", errno=number)
+        message = str(dialect._connect_error(error))
+        assert fix in message and "myorg-acct" in message, message
+        assert dialect.classify_error(error) is ErrorKind.CONNECTION
+    suspended = errors.ProgrammingError(
+        msg="No active warehouse selected in the current session.", errno=606
+    )
+    message = str(dialect.wrap(suspended, "Run 1 of sync 's' failed in the warehouse"))
+    assert "GRANT USAGE ON WAREHOUSE" in message and "RESUME" in message
+    assert dialect.classify_error(errors.ProgrammingError(msg="x", errno=1003)) is ErrorKind.SQL
+
+
+def test_an_unreachable_account_fails_in_seconds_with_the_fix(tmp_path: Path) -> None:
+    import socket
+    import time
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    dialect = SnowflakeDialect(
+        {"account": "nowhere", "user": "u", "password": "s3cr3t-value", "host": "127.0.0.1",
+         "port": port, "protocol": "http", "login_timeout": 3},
+        tmp_path,
+    )
+    started = time.monotonic()
+    with pytest.raises(WarehouseError) as raised:
+        dialect.connect()
+    assert time.monotonic() - started < 30
+    assert raised.value.kind is ErrorKind.CONNECTION
+    assert "Cannot connect to Snowflake account nowhere" in str(raised.value)
+    assert "Fix:" in str(raised.value) and "s3cr3t-value" not in str(raised.value)
