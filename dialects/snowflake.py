@@ -53,10 +53,19 @@ _HASH_PROBE = (
 )
 _LOAD_STAGE = "LIGHTNING_LOAD"
 _SEMI_STRUCTURED = frozenset({5, 9, 10})  # the connector's type codes of VARIANT, OBJECT, ARRAY
+# Catalog queries, of the current database only (INFORMATION_SCHEMA is per database).
 _COLUMNS = (
     "SELECT column_name, data_type, numeric_precision, numeric_scale "
     "FROM information_schema.columns WHERE table_schema = :schema AND table_name = :name "
-    "ORDER BY ordinal_position"
+    "AND table_catalog = CURRENT_DATABASE() ORDER BY ordinal_position"
+)
+_TABLES = (
+    "SELECT table_name FROM information_schema.tables "
+    "WHERE table_schema = :schema AND table_catalog = CURRENT_DATABASE()"
+)
+_SCHEMAS = (
+    "SELECT schema_name FROM information_schema.schemata "
+    "WHERE catalog_name = CURRENT_DATABASE()"
 )
 # Types whose JSON in an OBJECT is what the engine's Python encoder writes for the value.
 _JSON_AS_IS = frozenset({"TEXT", "VARCHAR", "STRING", "BOOLEAN"})
@@ -323,6 +332,12 @@ class SnowflakeDialect(Dialect):
                 self.execute("ROLLBACK")
             raise
         self.execute("COMMIT")
+
+    def list_tables(self, schema: str) -> list[str]:
+        return [str(row[0]) for row in self.fetchall(_TABLES, {"schema": schema})]
+
+    def list_schemas(self) -> list[str]:
+        return [str(row[0]) for row in self.fetchall(_SCHEMAS)]
 
     def table_columns(self, table: exp.Table) -> list[tuple[str, str]]:
         # information_schema names NUMBER without its scale; an integer is NUMBER(p,0).

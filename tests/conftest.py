@@ -279,11 +279,19 @@ class SnowflakeWorkspace(Workspace):
             self._con = None
 
     def _statements(self, statement: str) -> list[str]:
-        return [
-            tree.sql("snowflake", identify=True)
-            for tree in sqlglot.parse(statement, read="duckdb")
-            if tree is not None
-        ]
+        """Snowflake SQL; a read of INFORMATION_SCHEMA is limited to the current database
+        (the emulator's spans every database, Snowflake's does not)."""
+        out = []
+        for tree in sqlglot.parse(statement, read="duckdb"):
+            if tree is None:
+                continue
+            source = tree.find(sqlglot.exp.Table)
+            catalog = source is not None and source.db == "information_schema"
+            if isinstance(tree, sqlglot.exp.Select) and catalog:
+                column = "catalog_name" if source.name == "schemata" else "table_catalog"
+                tree = tree.where(f"{column} = CURRENT_DATABASE()", dialect="snowflake")
+            out.append(tree.sql("snowflake", identify=True))
+        return out
 
     def sql(self, statement: str, params: Sequence[Any] | dict[str, Any] | None = None) -> None:
         with self.connection().cursor() as cursor:

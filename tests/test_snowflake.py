@@ -34,10 +34,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlglot
 from sqlglot import exp
 
 from dialects.snowflake import SnowflakeDialect
-from tests.conftest import REPO, Workspace
+from tests import snowflake_emulator
+from tests.conftest import REPO, SnowflakeWorkspace, Workspace
 from tests.test_bad_input import (  # noqa: F401 - collected here, run on Snowflake
     test_destination_rejects_every_row,
     test_duplicate_keys_fail_the_run,
@@ -232,3 +234,41 @@ def test_a_run_killed_before_any_statement_claims_nothing_and_loses_nothing(
     assert ws.cli("plan", "s", "--json").json()["counts"] == {
         "added": 0, "changed": 0, "removed": 0,
     }
+
+
+class _LowerCaseCatalog(SnowflakeWorkspace):
+    """Catalog queries (information_schema) as the property test writes them, in lower case:
+    Snowflake stores the engine's names upper case."""
+
+    def query(self, statement: str, params: Any = None) -> list[tuple[Any, ...]]:
+        if "information_schema" not in statement:
+            return super().query(statement, params)
+        tree = sqlglot.parse_one(statement, read="duckdb")
+        for literal in tree.find_all(exp.Literal):
+            if literal.is_string:
+                literal.set("this", literal.this.upper())
+        rows = super().query(tree.sql("duckdb"), params)
+        return [tuple(v.lower() if isinstance(v, str) else v for v in row) for row in rows]
+
+
+def test_property_mirror_delete_on_snowflake(snowflake_port: int) -> None:
+    """The stateful property test's mirror + delete machine with its model on Snowflake."""
+    from hypothesis.stateful import run_state_machine_as_test
+
+    from tests.test_property import SETTINGS, MirrorDeleteMachine
+
+    databases = iter(range(1_000_000))
+
+    class OnSnowflake(MirrorDeleteMachine):
+        def __init__(self) -> None:
+            super().__init__()
+            name = f"LIGHTNING_PROPERTY_{os.getpid()}_{next(databases)}"
+            admin = snowflake_emulator.connect(snowflake_port)
+            try:
+                admin.cursor().execute(f"CREATE DATABASE {name}")
+            finally:
+                admin.close()
+            self.ws = _LowerCaseCatalog(self.root, snowflake_port, name)
+            self._database.callback(self.ws.close)
+
+    run_state_machine_as_test(OnSnowflake, settings=SETTINGS)
