@@ -34,8 +34,8 @@ CONNECT_SETTINGS: dict[str, Any] = {
     "host": "127.0.0.1",
     "protocol": "http",
     "login_timeout": 10,
-    "network_timeout": 120,
-    "socket_timeout": 120,
+    "network_timeout": 30,
+    "socket_timeout": 30,
 }
 
 
