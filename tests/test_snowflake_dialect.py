@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from sqlglot import exp
 
 from dialects.base import ErrorKind, WarehouseError
 from dialects.snowflake import SnowflakeDialect, numbered
@@ -163,3 +164,20 @@ def test_an_unreachable_account_fails_in_seconds_with_the_fix(tmp_path: Path) ->
     assert raised.value.kind is ErrorKind.CONNECTION
     assert "Cannot connect to Snowflake account nowhere" in str(raised.value)
     assert "Fix:" in str(raised.value) and "s3cr3t-value" not in str(raised.value)
+
+
+def test_payloads_and_fields_keep_null_valued_keys(tmp_path: Path) -> None:
+    from engine.sql import SqlRenderer
+
+    dialect = SnowflakeDialect({"account": "a"}, tmp_path)
+    pairs = [
+        exp.JSONKeyValue(this=exp.Literal.string("email"), expression=exp.column("e", "d")),
+        exp.JSONKeyValue(this=exp.Literal.string("n"), expression=exp.Null()),
+    ]
+    renderer = SqlRenderer(dialect)
+    payload = renderer.expression(exp.cast(exp.JSONObject(expressions=pairs), "text"))
+    assert payload == 'TO_JSON(OBJECT_CONSTRUCT_KEEP_NULL(\'email\', "D"."E", \'n\', NULL))'
+    fields = renderer.expression(exp.JSONObject(expressions=pairs))
+    assert fields.startswith("OBJECT_CONSTRUCT_KEEP_NULL(")
+    assert dialect.json_value(exp.column("x"), "NUMBER(38,0)") is not None
+    assert dialect.json_value(exp.column("x"), "TIMESTAMP_NTZ") is None  # built in Python
