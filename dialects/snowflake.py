@@ -21,8 +21,9 @@ Choices (each from Snowflake's documentation):
   text is sent as it is, so a ``%`` or an apostrophe in a comment or a model never meets
   client-side formatting. ``:name`` placeholders are found by parsing, not by a pattern.
 - The delta is read with ``fetch_arrow_batches``: result chunks are downloaded one at a time.
-- Rejections are bulk loaded as Parquet: ``PUT`` to a temporary stage, then one ``COPY INTO``
-  (what the connector's ``write_pandas`` does, without pandas), never one INSERT per row.
+- Rejections are bulk loaded as Parquet: ``PUT`` to a temporary stage in the engine's schema,
+  then one ``COPY INTO`` (what the connector's ``write_pandas`` does, without pandas), never
+  one INSERT per row.
 - DDL commits implicitly (https://docs.snowflake.com/en/sql-reference/transactions): declared
   in ``Capabilities.ddl_commits``; the engine's commit transaction holds only DML.
 - Statements in a transaction read committed data, not one snapshot: the model is read once
@@ -134,7 +135,7 @@ class SnowflakeDialect(Dialect):
 
     def __init__(self, settings: dict[str, Any], project_dir: Path):
         super().__init__(settings, project_dir)
-        self._stage_ready = False
+        self._stages: set[str] = set()
 
     # -- connection -------------------------------------------------------------------------
     def describe(self) -> str:
@@ -206,7 +207,7 @@ class SnowflakeDialect(Dialect):
             self._con = snowflake.connector.connect(**arguments)
         except Exception as error:  # noqa: BLE001 - classified below
             raise self._connect_error(error) from error
-        self._stage_ready = False
+        self._stages = set()
         self.statements_issued = 0
 
     def _connect_error(self, error: BaseException) -> WarehouseError:
@@ -308,10 +309,14 @@ class SnowflakeDialect(Dialect):
         with tempfile.TemporaryDirectory(prefix="lightning-load-") as folder:
             path = Path(folder) / "rows.parquet"
             pq.write_table(data, path)
-            if not self._stage_ready:
-                self.execute(f"CREATE TEMPORARY STAGE IF NOT EXISTS {_LOAD_STAGE}")
-                self._stage_ready = True
-            target = f"@{_LOAD_STAGE}/{Path(folder).name}"
+            # In the target's schema (the engine's own, where its role may create objects).
+            stage = exp.Table(
+                this=exp.to_identifier(_LOAD_STAGE, quoted=True), db=table.args.get("db")
+            ).sql(self.sqlglot_dialect)
+            if stage not in self._stages:
+                self.execute(f"CREATE TEMPORARY STAGE IF NOT EXISTS {stage}")
+                self._stages.add(stage)
+            target = f"@{stage}/{Path(folder).name}"
             self.execute(f"PUT '{path.as_uri()}' {target} AUTO_COMPRESS=FALSE OVERWRITE=TRUE")
             parts = ", ".join(f'$1:"{name}"' for name in columns)
             into = exp.Schema(
