@@ -13,11 +13,11 @@ from dialects.base import COMMON_SETTINGS, Capabilities, Dialect, ErrorKind, War
 REGISTRY: dict[str, str] = {
     "duckdb": "dialects.duckdb:DuckDBDialect",
     "postgres": "dialects.postgres:PostgresDialect",
+    "snowflake": "dialects.snowflake:SnowflakeDialect",
 }
 
 # Warehouses the project file may name that have no dialect module yet.
 PLANNED: dict[str, str] = {
-    "snowflake": "snowflake",
     "bigquery": "bigquery",
     "databricks": "databricks",
 }

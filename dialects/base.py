@@ -62,6 +62,9 @@ class Capabilities:
         snapshot_rereads: statements inside one transaction read the same snapshot, so the
             planner can read the model twice (plan, then the delta's fields) instead of
             copying it into a stage first.
+        ddl_commits: DDL commits the open transaction implicitly (Snowflake), so a
+            transaction may hold only DML: the model is always staged (its plan is DDL), and
+            the commit transaction holds only inserts and deletes.
     """
 
     transactions: bool
@@ -72,6 +75,7 @@ class Capabilities:
     max_string_bytes: int | None = None
     requires_location: bool = False
     snapshot_rereads: bool = False
+    ddl_commits: bool = False
 
 
 class JsonText(str):
@@ -116,6 +120,11 @@ class Dialect(ABC):
     # warehouse, after ``hash_name``; see :meth:`hash_version`.
     hash_name: ClassVar[str]
     hash_probe: ClassVar[str]
+    # Names the engine (and the sync, once known) to the warehouse where it can tag queries.
+    label: str = "lightning-sync"
+    # Statements sent since connect(), where the dialect counts them (each one costs a round
+    # trip and warehouse time); None where it does not.
+    statements_issued: int | None = None
 
     def __init__(self, settings: dict[str, Any], project_dir: Path):
         self.settings = settings

@@ -40,7 +40,7 @@ from engine.model import BoundModel
 from engine.planner import mappings_left_to_python
 from engine.rejection_writer import RejectionWriter
 from engine.same_cause import SameCauseWatch
-from engine.sql import SqlRenderer
+from engine.sql import SqlRenderer, engine_names
 from engine.storable import storable_text
 
 PAGE_ROWS = 10_000
@@ -284,6 +284,7 @@ class Deliverer:
                 page = await next_page
                 if page is None:
                     break
+                page = engine_names(page)
                 next_page = asyncio.ensure_future(asyncio.to_thread(next, pages, None))
                 if self.cancel.reason is not None or self._fatal:
                     break

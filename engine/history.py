@@ -14,6 +14,7 @@ def recent_runs(project: Project, sync_name: str, limit: int = 10) -> list[dict[
     dialect = dialect_for(project, project.models[sync.model].source)
     with connected(dialect) as state:
         sql = state.sql.one("runs_recent", {"runs": state.audit_table("sync_runs")})
-        columns = [name for name, _ in dialect.table_columns(state.audit_table("sync_runs"))]
+        described = dialect.table_columns(state.audit_table("sync_runs"))
+        columns = [name.lower() for name, _ in described]
         rows = dialect.fetchall(sql, {"sync_id": sync_name, "limit": limit})
     return [dict(zip(columns, row, strict=True)) for row in rows]

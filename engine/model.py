@@ -21,7 +21,7 @@ from sqlglot.errors import ParseError
 from dialects.base import Dialect, ErrorKind, WarehouseError
 from engine.config import ModelConfig, SyncConfig
 from engine.read_only import NotReadOnly, check_read_only, check_views
-from engine.sql import quoted_column
+from engine.sql import user_column, verbatim
 
 KEY_SEPARATOR = "|"
 
@@ -40,7 +40,7 @@ def parse_model(name: str, model: ModelConfig, dialect: Dialect) -> exp.Query:
             raise ModelError(f"models.{name}.table: {model.table!r} is not a table name") from error
         for part in table.parts:
             part.set("quoted", True) if isinstance(part, exp.Identifier) else None
-        return exp.select("*").from_(table)
+        return verbatim(exp.select("*").from_(table))  # type: ignore[return-value]
     sql = (model.sql or "").strip().rstrip(";").strip()
     try:
         parsed = sqlglot.parse(sql, read=dialect.sqlglot_dialect)
@@ -77,7 +77,7 @@ def parse_model(name: str, model: ModelConfig, dialect: Dialect) -> exp.Query:
             "one query that only reads (SELECT, WITH ... SELECT); make changes in your "
             "warehouse itself, not through a model."
         ) from None
-    return query
+    return verbatim(query)  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -121,8 +121,8 @@ class BoundModel:
         """The key: as text (composite keys escaped and joined, see module doc), or as the
         integer itself when ``as_text`` is False and :meth:`integer_key` holds."""
         if not as_text and self.integer_key(dialect):
-            return quoted_column(self.key_columns[0])
-        parts = [dialect.key_text(quoted_column(c)) for c in self.key_columns]
+            return user_column(self.key_columns[0])
+        parts = [dialect.key_text(user_column(c)) for c in self.key_columns]
         if len(parts) == 1:
             return parts[0]
         escaped: list[exp.Expr] = []
@@ -142,7 +142,7 @@ class BoundModel:
     def hash_expression(self, dialect: Dialect) -> exp.Expr:
         """The row hash over the mapped (and destination-read) columns only."""
         return dialect.row_hash(
-            [quoted_column(c) for c in self.hashed_columns],
+            [user_column(c) for c in self.hashed_columns],
             [self.column_types.get(c, "") for c in self.hashed_columns],
         )
 
@@ -150,7 +150,7 @@ class BoundModel:
         """The match value kept in the plan (NULL when the key itself addresses the row)."""
         if self.match_column is None:
             return exp.cast(exp.Null(), exp.DataType.build("text"))
-        return dialect.key_text(quoted_column(self.match_column))
+        return dialect.key_text(user_column(self.match_column))
 
     def signature(self, sync: SyncConfig, sent_settings: dict[str, Any] | None = None) -> str:
         """Changes when what is sent for a row changes without its values changing: the

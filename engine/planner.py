@@ -16,13 +16,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlglot
 from sqlglot import exp
 
 from dialects.base import Dialect, WarehouseError
 from engine.config import Mapping, SyncConfig
 from engine.model import BoundModel
-from engine.sql import SqlRenderer, fold_case, quoted_column
+from engine.sql import SqlRenderer, quoted_column
 from engine.state import Commit, State, run_table_name
 
 ALL_OPS = ("added", "changed", "removed")
@@ -123,7 +122,7 @@ class Planner:
         setting = dialect.settings.get("stage_model")
         self.staged = (
             (not dialect.capabilities.snapshot_rereads) if setting is None else bool(setting)
-        )
+        ) or dialect.capabilities.ddl_commits  # re-reading needs DDL inside a transaction
         stage = (
             exp.Table(this=exp.to_identifier(f"lightning_stage_{run_id}", quoted=True))
             if dialect.capabilities.temp_tables
@@ -194,7 +193,7 @@ class Planner:
                 "stage_columns": self.model.stage_columns(),
             },
         )
-        return _parsed(sql, self.dialect)
+        return self.sql.parsed(sql)
 
     def build_plan(self) -> KeyStats:
         """Stage the model (or not), build the plan table and validate keys (steps 2-3)."""
@@ -265,11 +264,9 @@ class Planner:
             self.tables.prev_rejections = prev_rejections
             if prev_is_integer and self.key_as_text:
                 tables = {"prev_plan": prev_plan, "prev_rejections": prev_rejections}
-                self.tables.prev_plan = _parsed(
-                    self.sql.one("baseline_as_text", tables), self.dialect
-                )
-                self.tables.prev_rejections = _parsed(
-                    self.sql.one("rejections_as_text", tables), self.dialect
+                self.tables.prev_plan = self.sql.parsed(self.sql.one("baseline_as_text", tables))
+                self.tables.prev_rejections = self.sql.parsed(
+                    self.sql.one("rejections_as_text", tables)
                 )
         if dead:
             self.tables.unconfirmed = self._unconfirmed_keys(dead, integer_keys)
@@ -282,13 +279,13 @@ class Planner:
         """One query over the dead runs' planned keys (row_id, op_type, match_value)."""
         parts: list[exp.Expr] = []
         for table in dead:
-            row_id: exp.Expr = exp.column(fold_case("_lightning_row_id", self.dialect), quoted=True)
+            row_id: exp.Expr = quoted_column("_lightning_row_id")
             if integer_keys[id(table)] and self.key_as_text:
                 row_id = exp.cast(row_id, exp.DataType.build("text"))
             sql = self.sql.one(
                 "unconfirmed_keys", {"dead_delta": table}, {"unconfirmed_row_id": row_id}
             )
-            parts.append(_parsed(sql, self.dialect))
+            parts.append(self.sql.parsed(sql))
         return parts[0] if len(parts) == 1 else exp.union(*parts, distinct=False)
 
     def build_delta(self, resend_unchanged: bool = False) -> tuple[dict[str, int], int]:
@@ -319,7 +316,7 @@ class Planner:
         delta = self.tables.delta.copy()
         delta.set("alias", exp.TableAlias(this=exp.to_identifier("d", quoted=True)))
         first = exp.Subquery(
-            this=_parsed(copies, self.dialect),
+            this=self.sql.parsed(copies),
             alias=exp.TableAlias(this=exp.to_identifier("f", quoted=True)),
         )
         row_id = "_lightning_row_id"
@@ -443,8 +440,3 @@ def mappings_left_to_python(dialect: Dialect, model: BoundModel, sync: SyncConfi
         for mapping in sync.mappings
         if dialect.json_value(probe, model.column_types.get(mapping.from_, "")) is None
     ]
-
-
-def _parsed(sql: str, dialect: Dialect) -> exp.Expr:
-    """A rendered query back as an expression (to substitute it as a table)."""
-    return sqlglot.parse_one(sql, read=dialect.sqlglot_dialect)

@@ -15,6 +15,7 @@ from typing import Any
 from sqlglot import exp
 
 from dialects.base import Dialect, ErrorKind
+from engine.sql import fold_case
 from engine.storable import storable_text
 
 REJECTION_COLUMNS = ("row_id", "op_type", "status", "failure_reason", "match_value")
@@ -35,13 +36,15 @@ class RejectionWriter:
         self.dialect = dialect
         self.table = table
         self.destination = destination  # e.g. "http destination 'api'", for errors
+        # The engine's own column names, as the warehouse folds them.
+        self.columns = [fold_case(name, dialect) for name in REJECTION_COLUMNS]
 
     def write(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """Write the rows; see the module doc for what happens when the warehouse refuses."""
         if not rows:
             return
         try:
-            self.dialect.bulk_insert(self.table, REJECTION_COLUMNS, rows)
+            self.dialect.bulk_insert(self.table, self.columns, rows)
         except Exception as error:  # noqa: BLE001 - classified below
             if self.dialect.classify_error(error) in _NOT_ABOUT_ROWS:
                 raise
@@ -50,7 +53,7 @@ class RejectionWriter:
 
     def _write_one(self, row: tuple[Any, ...]) -> None:
         try:
-            self.dialect.bulk_insert(self.table, REJECTION_COLUMNS, [row])
+            self.dialect.bulk_insert(self.table, self.columns, [row])
             return
         except Exception as error:  # noqa: BLE001 - retried with a plain reason
             first = error
@@ -64,7 +67,7 @@ class RejectionWriter:
             None if match_value is None else storable_text(str(match_value), 1000),
         )
         try:
-            self.dialect.bulk_insert(self.table, REJECTION_COLUMNS, [plain])
+            self.dialect.bulk_insert(self.table, self.columns, [plain])
         except Exception as error:
             shown = storable_text(repr(row_id), 200)
             detail = storable_text(str(error).strip().split("\n")[0], 500)

@@ -68,6 +68,7 @@ class RunResult:
     keys: KeyStats = field(default_factory=KeyStats)
     timings: dict[str, float] = field(default_factory=dict)
     delivery: DeliveryReport | None = None
+    statements: int | None = None  # issued to the warehouse, where the dialect counts them
 
     def as_dict(self) -> dict[str, Any]:
         """For ``--json``."""
@@ -86,7 +87,7 @@ class RunResult:
                 "duplicate_rows": self.keys.duplicate_rows,
             },
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
-        }
+        } | ({} if self.statements is None else {"statements": self.statements})
 
 
 @dataclass
@@ -211,6 +212,7 @@ class SyncJob:
         self.destination: Destination = build_destination(project, sync_name)
         self.dialect = dialect_for(project, self.model_config.source)
         self.redactor = project.redactor
+        self.dialect.label = f"lightning-sync sync={sync_name}"
 
     def bind(self) -> BoundModel:
         """Check the model against the warehouse (columns, key, mappings)."""
@@ -392,6 +394,7 @@ def run_sync(
             with suppress(Exception):
                 state.release(sync_name, run_id)
         result.timings = planner.timings
+        result.statements = job.dialect.statements_issued
         with suppress(Exception):
             planner.drop_run_tables(keep_committed_pair=True)
             state.drop_unkept(sync_name)

@@ -10,8 +10,11 @@ canonical one) and parsed by sqlglot. They use three kinds of placeholder:
   names to aliases, as that many aliased columns (``m.__x__`` becomes ``m."a" AS "c0"``);
 - ``:name`` as a *value*: left as a bound parameter, rendered in the driver's paramstyle.
 
-Every identifier is quoted; the engine's own names (from the template) are folded to the
-case the warehouse folds unquoted names to, so users can query them without quotes.
+Every identifier the engine emits is quoted and folded, in one place (:func:`fold_identifiers`,
+run on every statement after substitution), to the case the warehouse folds unquoted names to,
+so users can query the engine's objects without quotes. Names that are not the engine's (a
+model's columns, a model's own SQL) are marked *verbatim* where they enter (:func:`user_column`,
+:func:`verbatim`) and left exactly as the warehouse reported or the user wrote them.
 A dialect overrides a template by placing a file of the same name in
 ``sql_templates/<dialect>/``, only where transpiling cannot express it.
 """
@@ -22,6 +25,7 @@ import re
 from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import sqlglot
 from sqlglot import exp
@@ -32,6 +36,7 @@ from dialects.base import Dialect
 TEMPLATE_DIR = Path(sql_templates.__file__).resolve().parent
 CANONICAL_DIALECT = "duckdb"
 _PLACEHOLDER = re.compile(r"^__([a-z0-9_]+)__$")
+_VERBATIM = "lightning_verbatim"  # meta flag on identifiers that are not the engine's
 
 Substitute = exp.Expr | Sequence[str] | Mapping[str, str]
 
@@ -72,8 +77,40 @@ def table(schema: str, name: str, dialect: Dialect) -> exp.Table:
 
 
 def quoted_column(name: str, qualifier: str | None = None) -> exp.Column:
-    """A column reference with every part quoted (user column names are never trusted)."""
+    """One of the engine's own columns, every part quoted (folded when rendered)."""
     return exp.column(name, table=qualifier, quoted=True)
+
+
+def user_column(name: str, qualifier: str | None = None) -> exp.Column:
+    """A model's column: quoted, and kept exactly as named (never folded); the qualifier, if
+    any, is the engine's alias."""
+    column = exp.column(name, table=qualifier, quoted=True)
+    column.this.meta[_VERBATIM] = True
+    return column
+
+
+def verbatim(tree: exp.Expr) -> exp.Expr:
+    """Mark every identifier of ``tree`` as not the engine's to fold: a model's own SQL, or a
+    statement already rendered (and folded) for the warehouse."""
+    for ident in tree.find_all(exp.Identifier):
+        ident.meta[_VERBATIM] = True
+    return tree
+
+
+def fold_identifiers(tree: exp.Expr, dialect: Dialect) -> exp.Expr:
+    """Quote every identifier of ``tree`` and fold it to the warehouse's case, except the
+    verbatim ones (see module doc). The one place the engine's names get their case."""
+    for ident in tree.find_all(exp.Identifier):
+        if not ident.meta.get(_VERBATIM):
+            ident.set("this", fold_case(ident.name, dialect))
+            ident.set("quoted", True)
+    return tree
+
+
+def engine_names(columns: Mapping[str, Any]) -> dict[str, Any]:
+    """A result keyed by the engine's own column names (all lower case) as the engine spells
+    them: a warehouse that folds to upper case reports them upper case."""
+    return {name.lower(): values for name, values in columns.items()}
 
 
 class SqlRenderer:
@@ -100,6 +137,7 @@ class SqlRenderer:
         rendered = []
         for statement in parsed:
             tree = self._substitute(statement.copy(), tables or {}, exprs or {})
+            fold_identifiers(tree, self.dialect)
             if not temporary:
                 for prop in list(tree.find_all(exp.TemporaryProperty)):
                     prop.pop()
@@ -119,8 +157,15 @@ class SqlRenderer:
         return statements[0]
 
     def expression(self, expression: exp.Expr) -> str:
-        """Render an expression built in Python (DDL the engine builds with sqlglot)."""
-        return expression.sql(dialect=self.dialect.sqlglot_dialect)
+        """Render an expression built in Python (DDL the engine builds with sqlglot), its
+        identifiers folded like a template's."""
+        tree = fold_identifiers(expression.copy(), self.dialect)
+        return tree.sql(dialect=self.dialect.sqlglot_dialect)
+
+    def parsed(self, sql: str) -> exp.Expr:
+        """A statement this renderer made, parsed back to substitute it into another (as a
+        table); already folded, so marked verbatim."""
+        return verbatim(sqlglot.parse_one(sql, read=self.dialect.sqlglot_dialect))
 
     @cache  # noqa: B019 - one renderer per dialect, few templates
     def _parse_override(self, path: Path) -> tuple[exp.Expr, ...]:
@@ -135,13 +180,7 @@ class SqlRenderer:
         tables: Mapping[str, exp.Expr],
         exprs: Mapping[str, Substitute],
     ) -> exp.Expr:
-        # 1. The template's own identifiers: quoted, folded to the warehouse's case.
-        for ident in list(tree.find_all(exp.Identifier)):
-            if not _PLACEHOLDER.match(ident.name):
-                ident.set("this", fold_case(ident.name, self.dialect))
-                ident.set("quoted", True)
-
-        # 2. Column lists spliced into SELECT lists.
+        # 1. Column lists spliced into SELECT lists (a mapping's keys are a model's columns).
         for select in list(tree.find_all(exp.Select)):
             spliced: list[exp.Expr] = []
             changed = False
@@ -152,7 +191,7 @@ class SqlRenderer:
                     qualifier = item.table or None
                     if isinstance(value, Mapping):
                         spliced.extend(
-                            exp.alias_(quoted_column(col, qualifier), alias, quoted=True)
+                            exp.alias_(user_column(col, qualifier), alias, quoted=True)
                             for col, alias in value.items()
                         )
                     else:
@@ -163,7 +202,7 @@ class SqlRenderer:
             if changed:
                 select.set("expressions", spliced)
 
-        # 3. Tables and single expressions.
+        # 2. Tables and single expressions.
         def replace(node: exp.Expr) -> exp.Expr:
             if isinstance(node, exp.Table) and not node.db:
                 key = _placeholder_name(node)

@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from typer.testing import CliRunner
 
 from engine.cli import app
 from engine.config import Project, load_project
+from tests import snowflake_emulator
 from tests.postgres_server import DSN_ENV, TempPostgres
 
 REPO = Path(__file__).resolve().parent.parent
@@ -239,10 +240,106 @@ class PostgresWorkspace(Workspace):
             return list(con.execute(one, params).fetchall())
 
 
+class SnowflakeWorkspace(Workspace):
+    """A workspace whose warehouse is a fresh database on the session's Snowflake emulator.
+
+    Statements are written for DuckDB (``?`` placeholders) and transpiled for Snowflake with
+    every identifier quoted, so the tests' own tables keep their lower-case names.
+    """
+
+    kind = "snowflake"
+
+    def __init__(self, root: Path, port: int, database: str):
+        super().__init__(root)
+        self.port = port
+        self.database = database
+        self._con: Any = None
+
+    def source(self) -> dict[str, Any]:
+        return {
+            "type": "snowflake",
+            **snowflake_emulator.CONNECT_SETTINGS,
+            "port": self.port,
+            "database": self.database,
+            "schema": "PUBLIC",
+        }
+
+    def connection(self) -> Any:
+        """One connector connection for the workspace's own statements."""
+        if self._con is None:
+            self._con = snowflake_emulator.connect(
+                self.port, database=self.database, schema="PUBLIC"
+            )
+        return self._con
+
+    def close(self) -> None:
+        """Close the workspace's connection."""
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+    def _statements(self, statement: str) -> list[str]:
+        """Snowflake SQL; a read of INFORMATION_SCHEMA is limited to the current database
+        (the emulator's spans every database, Snowflake's does not)."""
+        out = []
+        for tree in sqlglot.parse(statement, read="duckdb"):
+            if tree is None:
+                continue
+            source = tree.find(sqlglot.exp.Table)
+            catalog = source is not None and source.db == "information_schema"
+            if isinstance(tree, sqlglot.exp.Select) and catalog:
+                column = "catalog_name" if source.name == "schemata" else "table_catalog"
+                tree = tree.where(f"{column} = CURRENT_DATABASE()", dialect="snowflake")
+            out.append(tree.sql("snowflake", identify=True))
+        return out
+
+    def sql(self, statement: str, params: Sequence[Any] | dict[str, Any] | None = None) -> None:
+        with self.connection().cursor() as cursor:
+            for one in self._statements(statement):
+                cursor.execute(one, params)
+
+    def query(self, statement: str, params: Any = None) -> list[tuple[Any, ...]]:
+        (one,) = self._statements(statement)
+        with self.connection().cursor() as cursor:
+            return list(cursor.execute(one, params).fetchall())
+
+    def insert_many(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Snowflake binds no lists: a list is sent as JSON text through PARSE_JSON."""
+        lists = {i for row in rows for i, v in enumerate(row) if isinstance(v, list | dict)}
+        tree = sqlglot.parse_one(statement, read="duckdb")
+        values = tree.find(sqlglot.exp.Values)
+        if lists and values is not None:
+            places = [
+                sqlglot.exp.func("PARSE_JSON", p) if i in lists else p
+                for i, p in enumerate(values.expressions[0].expressions)
+            ]
+            values.replace(sqlglot.exp.select(*places))
+        one = tree.sql("snowflake", identify=True)
+        encoded = [[json.dumps(v) if i in lists else v for i, v in enumerate(r)] for r in rows]
+        with self.connection().cursor() as cursor:
+            cursor.executemany(one, encoded)
+
+    def records(self, statement: str, params: Any = None) -> list[dict[str, Any]]:
+        (one,) = self._statements(statement)
+        with self.connection().cursor() as cursor:
+            cursor.execute(one, params)
+            names = [d.name.lower() for d in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+EACH_WAREHOUSE = ["duckdb", "postgres"]
+WAREHOUSES_ENV = "LIGHTNING_TEST_WAREHOUSES"  # e.g. duckdb,postgres,snowflake
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Tests marked ``each_warehouse`` run once per warehouse (their ``ws`` differs)."""
+    """Tests marked ``each_warehouse`` run once per warehouse (their ``ws`` differs): those of
+    ``EACH_WAREHOUSE``, or of the module's own ``EACH_WAREHOUSE`` (a module running chosen
+    tests on one warehouse), or of ``LIGHTNING_TEST_WAREHOUSES``."""
     if metafunc.definition.get_closest_marker("each_warehouse") and "ws" in metafunc.fixturenames:
-        metafunc.parametrize("warehouse", ["duckdb", "postgres"], indirect=True)
+        warehouses = getattr(metafunc.module, "EACH_WAREHOUSE", None)
+        if warehouses is None and os.environ.get(WAREHOUSES_ENV):
+            warehouses = os.environ[WAREHOUSES_ENV].split(",")
+        metafunc.parametrize("warehouse", warehouses or EACH_WAREHOUSE, indirect=True)
 
 
 @pytest.fixture
@@ -256,6 +353,8 @@ def ws(request: pytest.FixtureRequest, tmp_path: Path, warehouse: str) -> Worksp
     """A fresh workspace per test."""
     if warehouse == "postgres":
         return request.getfixturevalue("pg_ws")  # type: ignore[no-any-return]
+    if warehouse == "snowflake":
+        return request.getfixturevalue("sf_ws")  # type: ignore[no-any-return]
     return Workspace(tmp_path)
 
 
@@ -296,3 +395,42 @@ def pg_ws(tmp_path: Path, postgres_dsn: str) -> Iterator[PostgresWorkspace]:
     """A workspace on a fresh PostgreSQL database."""
     with postgres_workspace(tmp_path, postgres_dsn) as workspace:
         yield workspace
+
+
+@pytest.fixture(scope="session")
+def snowflake_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """The session's Snowflake emulator (fakesnow's server on 127.0.0.1). Skipped, saying how
+    to enable it, when fakesnow or the connector is not installed; under CI=true never."""
+    python = snowflake_emulator.emulator_python()
+    try:
+        import snowflake.connector  # noqa: F401
+    except ImportError:
+        python = None
+    if python is None:
+        message = snowflake_emulator.HOW_TO_ENABLE
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true and the Snowflake emulator is missing: {message}")
+        pytest.skip(message)
+    server = snowflake_emulator.FakesnowServer(python, tmp_path_factory.mktemp("fakesnow"))
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def sf_ws(tmp_path: Path, snowflake_port: int) -> Iterator[SnowflakeWorkspace]:
+    """A workspace on a fresh database of the Snowflake emulator (dropped afterwards)."""
+    name = f"LIGHTNING_TEST_{os.getpid()}_{next(_DATABASES)}"
+    admin = snowflake_emulator.connect(snowflake_port)
+    try:
+        admin.cursor().execute(f"CREATE DATABASE {name}")
+        workspace = SnowflakeWorkspace(tmp_path, snowflake_port, name)
+        try:
+            yield workspace
+        finally:
+            workspace.close()
+            with suppress(Exception):  # the emulator cannot drop databases: they die with it
+                admin.cursor().execute(f"DROP DATABASE IF EXISTS {name}")
+    finally:
+        admin.close()

@@ -40,10 +40,10 @@ def error_text(result: CliResult) -> str:
 
 def planner_tables(ws: Workspace) -> list[str]:
     return sorted(
-        r[0]
+        r[0].lower()  # Snowflake stores the engine's names upper case
         for r in ws.query(
             "SELECT table_name FROM information_schema.tables "
-            "WHERE table_schema = 'hightouch_planner'"
+            "WHERE lower(table_schema) = 'hightouch_planner'"
         )
     )
 
@@ -145,7 +145,11 @@ def test_misspelled_source_setting(ws: Workspace) -> None:
     ws.simple_project()
     config = ws.project().model_dump(by_alias=True, exclude_none=True)
     source = config["sources"]["wh"]
-    typo, good = {"duckdb": ("memory_limt", "memory_limit"), "postgres": ("hots", "host")}[ws.kind]
+    typo, good = {
+        "duckdb": ("memory_limt", "memory_limit"),
+        "postgres": ("hots", "host"),
+        "snowflake": ("warehuose", "warehouse"),
+    }[ws.kind]
     source[typo] = "x"
     ws.write_project(config)
     message = refused(ws, 2, "run", "s")

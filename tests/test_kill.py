@@ -127,10 +127,10 @@ def wait_for_requests(sink: HttpSink, before: int, proc: subprocess.Popen[bytes]
 
 def planner_tables(ws: Workspace) -> list[str]:
     return [
-        r[0]
+        r[0].lower()  # Snowflake stores the engine's names upper case
         for r in ws.query(
             "SELECT table_name FROM information_schema.tables "
-            "WHERE table_schema = 'hightouch_planner'"
+            "WHERE lower(table_schema) = 'hightouch_planner'"
         )
     ]
 

@@ -60,10 +60,10 @@ def changelog_of(ws: Workspace, run_id: int) -> dict[str, set[tuple[str, str]]]:
 
 def planner_tables(ws: Workspace) -> list[str]:
     return sorted(
-        r[0]
+        r[0].lower()  # Snowflake stores the engine's names upper case
         for r in ws.query(
             "SELECT table_name FROM information_schema.tables "
-            "WHERE table_schema = 'hightouch_planner'"
+            "WHERE lower(table_schema) = 'hightouch_planner'"
         )
     )
 

@@ -1,0 +1,429 @@
+"""Snowflake (``type: snowflake``), through the official ``snowflake-connector-python``.
+
+Settings: ``account``, ``user``, ``password`` or key-pair auth (``private_key_path`` with
+optional ``private_key_passphrase``, or ``private_key``: the key's PEM text, e.g. from
+``${SNOWFLAKE_PRIVATE_KEY}``), optional ``authenticator`` (``externalbrowser``, ``oauth`` with
+``token``, ...), ``warehouse``, ``role``, ``database``, ``schema``, ``query_tag`` (default:
+``lightning-sync`` and the sync's name, to find the engine's queries and their cost in
+``QUERY_HISTORY``), ``host``, ``port``, ``protocol`` (private endpoints, local emulators;
+passed to the connector as they are) and the connector's ``login_timeout``,
+``network_timeout``, ``socket_timeout`` (seconds).
+
+Choices (each from Snowflake's documentation):
+
+- Row hash: ``HASH(...)`` of the mapped values, Snowflake's native signed 64-bit hash
+  (https://docs.snowflake.com/en/sql-reference/functions/hash), tagged with its answer on a
+  fixed row like the other warehouses' hashes.
+- ``fields`` and payloads: ``OBJECT_CONSTRUCT_KEEP_NULL`` (plain ``OBJECT_CONSTRUCT`` drops
+  NULL-valued keys, so a field changed to NULL would vanish), stored as ``VARIANT``; a payload
+  streamed as text is ``TO_JSON`` of that object.
+- Parameters are bound by the server (the connector's ``numeric`` paramstyle): the statement
+  text is sent as it is, so a ``%`` or an apostrophe in a comment or a model never meets
+  client-side formatting. ``:name`` placeholders are found by parsing, not by a pattern.
+- The delta is read with ``fetch_arrow_batches``: result chunks are downloaded one at a time.
+- Rejections are bulk loaded as Parquet: ``PUT`` to a temporary stage in the engine's schema,
+  then one ``COPY INTO`` (what the connector's ``write_pandas`` does, without pandas), never
+  one INSERT per row.
+- DDL commits implicitly (https://docs.snowflake.com/en/sql-reference/transactions): declared
+  in ``Capabilities.ddl_commits``; the engine's commit transaction holds only DML.
+- Statements in a transaction read committed data, not one snapshot: the model is read once
+  into a temporary stage.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlglot import exp
+
+from dialects.base import Capabilities, Dialect, ErrorKind, WarehouseError
+from dialects.snowflake_sql import numbered  # also registers sqlglot's "lightningsnowflake"
+
+DEFAULT_QUERY_TAG = "lightning-sync"
+# A fixed row covering the types models use; HASH's answer on it names the hash's version.
+_HASH_PROBE = (
+    "SELECT HASH(42, 'lightning', CAST(1.5 AS DOUBLE), TRUE, NULL, "
+    "CAST('2024-01-02 03:04:05.123456' AS TIMESTAMP_NTZ), CAST('2024-01-02' AS DATE), "
+    "CAST(12.34 AS NUMBER(10, 2)))"
+)
+_LOAD_STAGE = "LIGHTNING_LOAD"
+_SEMI_STRUCTURED = frozenset({5, 9, 10})  # the connector's type codes of VARIANT, OBJECT, ARRAY
+# Catalog queries, of the current database only (INFORMATION_SCHEMA is per database).
+_COLUMNS = (
+    "SELECT column_name, data_type, numeric_precision, numeric_scale "
+    "FROM information_schema.columns WHERE table_schema = :schema AND table_name = :name "
+    "AND table_catalog = CURRENT_DATABASE() ORDER BY ordinal_position"
+)
+_TABLES = (
+    "SELECT table_name FROM information_schema.tables "
+    "WHERE table_schema = :schema AND table_catalog = CURRENT_DATABASE()"
+)
+_SCHEMAS = (
+    "SELECT schema_name FROM information_schema.schemata "
+    "WHERE catalog_name = CURRENT_DATABASE()"
+)
+# Types whose JSON in an OBJECT is what the engine's Python encoder writes for the value.
+_JSON_AS_IS = frozenset({"TEXT", "VARCHAR", "STRING", "BOOLEAN"})
+# Synonyms of NUMBER(38,0) (https://docs.snowflake.com/en/sql-reference/data-types-numeric).
+_INTEGER_SYNONYMS = frozenset({"INT", "INTEGER", "BIGINT", "SMALLINT", "TINYINT", "BYTEINT"})
+# Connector error numbers (https://docs.snowflake.com/en/user-guide/python-connector-api).
+_AUTH_ERRORS = frozenset({390100, 390144, 390102, 390318, 394304})
+_ROLE_ERRORS = frozenset({390189})
+_NO_WAREHOUSE = frozenset({606})
+_PRIVILEGE_ERRORS = frozenset({3001, 3003, 3041})
+_REACH_ERRORS = frozenset({250001, 250003, 251011, 251012})
+_TRANSIENT_ERRORS = frozenset({625, 604, 610})  # lock waits, statement queueing timeouts
+
+
+
+class SnowflakeDialect(Dialect):
+    """The Snowflake dialect (``type: snowflake``)."""
+
+    name = "snowflake"
+    sqlglot_dialect = "lightningsnowflake"
+    hash_name = "snowflake-hash"
+    hash_probe = _HASH_PROBE
+    setting_names = frozenset(
+        {"account", "user", "password", "authenticator", "token"}
+        | {"private_key_path", "private_key_passphrase", "private_key"}
+        | {"warehouse", "role", "database", "schema", "query_tag"}
+        | {"host", "port", "protocol", "login_timeout", "network_timeout", "socket_timeout"}
+    )
+    # Functions a model may not call (engine/read_only.py), from Snowflake's function
+    # reference: they change state, run SQL given as text, or reach outside the account.
+    side_effect_functions = {
+        "system$*": "is a system function (they cancel queries, change clustering, pipes, ...)",
+        "nextval": "advances a sequence",
+        "seq*": "advances a sequence generator",
+        "external_function*": "calls a service outside the warehouse",
+    }
+    capabilities = Capabilities(
+        transactions=True,
+        temp_tables=True,
+        merge=True,
+        delete=True,
+        identifier_case="upper",
+        max_string_bytes=16 * 1024 * 1024,
+        snapshot_rereads=False,  # READ COMMITTED: each statement sees the latest commits
+        ddl_commits=True,
+    )
+
+    def __init__(self, settings: dict[str, Any], project_dir: Path):
+        super().__init__(settings, project_dir)
+        self._stages: set[str] = set()
+
+    # -- connection -------------------------------------------------------------------------
+    def describe(self) -> str:
+        where = f"account {self.settings.get('account') or '(none)'}"
+        if self.settings.get("host"):
+            where += f" at {self.settings['host']}:{self.settings.get('port') or 443}"
+        return f"Snowflake {where}, database {self.settings.get('database') or '(default)'}"
+
+    def _private_key(self) -> bytes | None:
+        """The private key as DER (PKCS#8), read from ``private_key`` or ``private_key_path``."""
+        pem = self.settings.get("private_key")
+        path = self.settings.get("private_key_path")
+        if not pem and not path:
+            return None
+        from cryptography.hazmat.primitives import serialization
+
+        where = "private_key" if pem else "private_key_path"
+        try:
+            data = str(pem).encode() if pem else self._key_file(str(path)).read_bytes()
+            passphrase = self.settings.get("private_key_passphrase")
+            key = serialization.load_pem_private_key(
+                data, password=str(passphrase).encode() if passphrase else None
+            )
+        except (ValueError, TypeError, OSError) as error:
+            raise WarehouseError(
+                f"The Snowflake source's {where} could not be read as a PEM private key: "
+                f"{str(error).splitlines()[0] if str(error) else type(error).__name__}. Fix: "
+                "point it at the rsa_key.p8 made with `openssl genrsa 2048 | openssl pkcs8 "
+                "-topk8`, and set private_key_passphrase if (and only if) the key is encrypted.",
+                ErrorKind.CONNECTION,
+                error,
+            ) from error
+        return key.private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+
+    def _key_file(self, raw: str) -> Path:
+        path = Path(raw).expanduser()
+        return path if path.is_absolute() else self.project_dir / path
+
+    def connect_arguments(self) -> dict[str, Any]:
+        """What the connector's ``connect()`` gets (secrets included: never print it)."""
+        passed = ("account", "user", "password", "authenticator", "token", "warehouse", "role")
+        passed += ("database", "schema", "host", "port", "protocol")
+        passed += ("login_timeout", "network_timeout", "socket_timeout")
+        arguments = {k: self.settings[k] for k in passed if self.settings.get(k) not in (None, "")}
+        key = self._private_key()
+        if key is not None:
+            arguments["private_key"] = key
+            arguments.setdefault("authenticator", "SNOWFLAKE_JWT")
+        arguments.setdefault("application", "lightning-sync")
+        arguments["paramstyle"] = "numeric"
+        arguments["autocommit"] = True
+        arguments["session_parameters"] = {
+            "QUERY_TAG": str(self.settings.get("query_tag") or self.label),
+            "TIMEZONE": "UTC",
+            "TIMESTAMP_TYPE_MAPPING": "TIMESTAMP_NTZ",
+            "CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False,
+        }
+        return arguments
+
+    def connect(self, read_only: bool = False) -> None:
+        """Snowflake has no read-only session: ``lightning-sync sql`` relies on its parse check
+        (one read-only query) and on the role's privileges."""
+        import snowflake.connector
+
+        arguments = self.connect_arguments()
+        try:
+            self._con = snowflake.connector.connect(**arguments)
+        except Exception as error:  # noqa: BLE001 - classified below
+            raise self._connect_error(error) from error
+        self._stages = set()
+        self.statements_issued = 0
+
+    def _connect_error(self, error: BaseException) -> WarehouseError:
+        number = getattr(error, "errno", None)
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0].rstrip(".!")
+        if number in _AUTH_ERRORS:
+            fix = (
+                "check user and the password, or that the public key of private_key is set on "
+                "the user (ALTER USER <user> SET RSA_PUBLIC_KEY='...')"
+            )
+        elif number in _ROLE_ERRORS:
+            fix = (
+                f"grant the role to the user (GRANT ROLE {self.settings.get('role')} TO USER "
+                f"{self.settings.get('user')}) or fix `role` under the source"
+            )
+        elif number in _REACH_ERRORS:
+            fix = (
+                "check `account` (the account identifier, e.g. myorg-myaccount) and, for a "
+                "private endpoint, host/port/protocol, and that this machine can reach it"
+            )
+        else:
+            fix = "check account, user, role and credentials under the source in lightning.yml"
+        return WarehouseError(
+            f"Cannot connect to {self.describe()}: {first}. Fix: {fix}.",
+            ErrorKind.CONNECTION,
+            error,
+        )
+
+    # -- statements -------------------------------------------------------------------------
+    def _run(self, cursor: Any, sql: str, params: dict[str, Any] | None) -> Any:
+        self.statements_issued = (self.statements_issued or 0) + 1
+        if not params or ":" not in sql:
+            return cursor.execute(sql)
+        text, names = numbered(sql)
+        if not names:
+            return cursor.execute(sql)
+        return cursor.execute(text, [params[name] for name in names])
+
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> None:
+        if sql.lstrip().upper().startswith("CREATE SCHEMA"):
+            self._create_schema(sql)
+            return
+        with self.con.cursor() as cursor:
+            self._run(cursor, sql, params)
+
+    def _create_schema(self, sql: str) -> None:
+        # CREATE SCHEMA also makes the new schema the session's current one
+        # (https://docs.snowflake.com/en/sql-reference/sql/create-schema); the models' unqualified
+        # names must keep resolving in the schema the session had.
+        with self.con.cursor() as cursor:
+            current = "SELECT CURRENT_DATABASE(), CURRENT_SCHEMA()"
+            database, schema = self._run(cursor, current, None).fetchone()
+            self._run(cursor, sql, None)
+            if schema:
+                target = exp.Table(
+                    this=exp.to_identifier(schema, quoted=True),
+                    db=exp.to_identifier(database, quoted=True) if database else None,
+                )
+                self._run(cursor, f"USE SCHEMA {target.sql(self.sqlglot_dialect)}", None)
+
+    def fetchall(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        with self.con.cursor() as cursor:
+            return list(self._run(cursor, sql, params).fetchall())
+
+    def stream(
+        self, sql: str, params: dict[str, Any] | None, batch_rows: int
+    ) -> Iterator[dict[str, list[Any]]]:
+        # The result stays on the server and its chunks are downloaded one at a time, so the
+        # connection stays free for the rejection loads while this read is open.
+        # VARIANT, OBJECT and ARRAY values arrive as JSON text: parsed, as the other
+        # warehouses' drivers hand them over.
+        import orjson
+
+        cursor = self.con.cursor()
+        try:
+            self._run(cursor, sql, params)
+            semi = {d.name for d in cursor.description or [] if d.type_code in _SEMI_STRUCTURED}
+            for table in cursor.fetch_arrow_batches():
+                for batch in table.to_batches(max_chunksize=batch_rows):
+                    if batch.num_rows:
+                        columns = batch.to_pydict()
+                        for name in semi & set(columns):
+                            columns[name] = [
+                                None if v is None else orjson.loads(v) for v in columns[name]
+                            ]
+                        yield columns
+        finally:
+            cursor.close()
+
+    def bulk_insert(
+        self, table: exp.Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        if not rows:
+            return
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        data = pa.table({name: [row[i] for row in rows] for i, name in enumerate(columns)})
+        with tempfile.TemporaryDirectory(prefix="lightning-load-") as folder:
+            path = Path(folder) / "rows.parquet"
+            pq.write_table(data, path)
+            # In the target's schema (the engine's own, where its role may create objects).
+            stage = exp.Table(
+                this=exp.to_identifier(_LOAD_STAGE, quoted=True), db=table.args.get("db")
+            ).sql(self.sqlglot_dialect)
+            if stage not in self._stages:
+                self.execute(f"CREATE TEMPORARY STAGE IF NOT EXISTS {stage}")
+                self._stages.add(stage)
+            target = f"@{stage}/{Path(folder).name}"
+            self.execute(f"PUT '{path.as_uri()}' {target} AUTO_COMPRESS=FALSE OVERWRITE=TRUE")
+            parts = ", ".join(f'$1:"{name}"' for name in columns)
+            into = exp.Schema(
+                this=table.copy(), expressions=[exp.to_identifier(c, quoted=True) for c in columns]
+            ).sql(self.sqlglot_dialect)
+            self.execute(
+                f"COPY INTO {into} FROM (SELECT {parts} FROM {target}) "
+                "FILE_FORMAT = (TYPE = PARQUET) PURGE = TRUE"
+            )
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            if not self.con.is_closed():
+                self.execute("ROLLBACK")
+            raise
+        self.execute("COMMIT")
+
+    def list_tables(self, schema: str) -> list[str]:
+        return [str(row[0]) for row in self.fetchall(_TABLES, {"schema": schema})]
+
+    def list_schemas(self) -> list[str]:
+        return [str(row[0]) for row in self.fetchall(_SCHEMAS)]
+
+    def table_columns(self, table: exp.Table) -> list[tuple[str, str]]:
+        # information_schema names NUMBER without its scale; an integer is NUMBER(p,0).
+        rows = self.fetchall(_COLUMNS, {"schema": table.db, "name": table.name})
+        return [
+            (str(name), f"NUMBER({size or 38},{scale or 0})" if kind == "NUMBER" else str(kind))
+            for name, kind, size, scale in rows
+        ]
+
+    def query_columns(self, sql: str) -> list[tuple[str, str]]:
+        self.statements_issued = (self.statements_issued or 0) + 1
+        with self.con.cursor() as cursor:
+            described = cursor.describe(f"SELECT * FROM ({sql}) AS LIGHTNING_DESCRIBED LIMIT 0")
+        from snowflake.connector.constants import FIELD_ID_TO_NAME
+
+        columns = []
+        for column in described or []:
+            kind = FIELD_ID_TO_NAME.get(column.type_code, str(column.type_code))
+            if kind == "FIXED":
+                kind = f"NUMBER({column.precision or 38},{column.scale or 0})"
+            columns.append((column.name, kind))
+        return columns
+
+    def classify_error(self, error: BaseException) -> ErrorKind:
+        from snowflake.connector import errors
+
+        if not isinstance(error, errors.Error):
+            return ErrorKind.TERMINAL
+        number = getattr(error, "errno", None)
+        if number in _PRIVILEGE_ERRORS or "insufficient privileges" in str(error).lower():
+            return ErrorKind.PERMISSION
+        if number in _TRANSIENT_ERRORS:
+            return ErrorKind.TRANSIENT
+        if number in _AUTH_ERRORS | _ROLE_ERRORS | _REACH_ERRORS | _NO_WAREHOUSE:
+            return ErrorKind.CONNECTION
+        if isinstance(error, errors.ProgrammingError):
+            return ErrorKind.SQL
+        if isinstance(error, errors.OperationalError | errors.InterfaceError):
+            return ErrorKind.CONNECTION
+        return ErrorKind.TERMINAL
+
+    def is_driver_error(self, error: BaseException) -> bool:
+        from snowflake.connector import errors
+
+        return isinstance(error, errors.Error)
+
+    def wrap(self, error: BaseException, context: str) -> WarehouseError:
+        wrapped = super().wrap(error, context)
+        if getattr(error, "errno", None) in _NO_WAREHOUSE:
+            return WarehouseError(
+                f"{wrapped} Fix: set `warehouse` under the source to a warehouse the role may "
+                "use (GRANT USAGE ON WAREHOUSE <warehouse> TO ROLE <role>), and resume it if "
+                "it is suspended without auto-resume (ALTER WAREHOUSE <warehouse> RESUME).",
+                wrapped.kind,
+                error,
+            )
+        return wrapped
+
+    def is_integer_type(self, type_name: str) -> bool:
+        upper = type_name.upper().replace(" ", "")
+        if upper in _INTEGER_SYNONYMS:
+            return True
+        return upper.startswith(("NUMBER(", "DECIMAL(", "NUMERIC(")) and upper.endswith(",0)")
+
+    # -- SQL fragments ----------------------------------------------------------------------
+    def row_hash(self, values: Sequence[exp.Expr], types: Sequence[str]) -> exp.Expr:
+        if not values:
+            return exp.Literal.number(0)
+        return exp.Anonymous(this="HASH", expressions=list(values))
+
+    def key_text(self, value: exp.Expr) -> exp.Expr:
+        return exp.cast(value, exp.DataType.build("varchar"))
+
+    def json_value(self, value: exp.Expr, type_name: str) -> exp.Expr | None:
+        as_is = type_name.upper() in _JSON_AS_IS or self.is_integer_type(type_name)
+        return value if as_is else None
+
+    def current_user(self) -> str:
+        return str(self.fetchall("SELECT CURRENT_USER()")[0][0])
+
+    def grant_statements(self, user: str, schemas: Sequence[str]) -> list[str]:
+        role = str(self.settings.get("role") or "LIGHTNING_ROLE")
+        warehouse = str(self.settings.get("warehouse") or "<warehouse>")
+        database = str(self.settings.get("database") or "<database>")
+        statements = [
+            "USE ROLE ACCOUNTADMIN;",
+            f"CREATE ROLE IF NOT EXISTS {role};",
+            f"GRANT ROLE {role} TO USER {user};",
+            f"GRANT USAGE ON WAREHOUSE {warehouse} TO ROLE {role};",
+            f"GRANT USAGE ON DATABASE {database} TO ROLE {role};",
+            f"GRANT CREATE SCHEMA ON DATABASE {database} TO ROLE {role};",
+        ]
+        for schema in schemas:
+            statements.append(f"CREATE SCHEMA IF NOT EXISTS {database}.{schema.upper()};")
+            statements.append(
+                f"GRANT OWNERSHIP ON SCHEMA {database}.{schema.upper()} TO ROLE {role} "
+                "COPY CURRENT GRANTS;"
+            )
+        statements.append(
+            f"-- and read access to the models: GRANT USAGE ON ALL SCHEMAS IN DATABASE {database} "
+            f"TO ROLE {role}; GRANT SELECT ON ALL TABLES IN DATABASE {database} TO ROLE {role};"
+        )
+        return statements

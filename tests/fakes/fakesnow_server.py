@@ -1,0 +1,39 @@
+"""The fakesnow Snowflake emulator's server, with its HASH fetchable.
+
+Run with the Python of fakesnow's own virtualenv (it pins its own sqlglot and duckdb):
+``python tests/fakes/fakesnow_server.py -s -p PORT --host 127.0.0.1``; the arguments are
+fakesnow's own.
+
+fakesnow hands Snowflake's ``HASH(...)`` to DuckDB's ``hash``, an unsigned 64-bit value; one
+above 2^63 cannot be serialized back to the client (HTTP 500, then the connector retries).
+Here it is shifted right by one bit (63 bits, always a valid signed BIGINT): still a hash of
+the same values, so plans and diffs behave as on Snowflake. Nothing else is changed.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from fakesnow import cli
+from fakesnow.cursor import FakeSnowflakeCursor
+from sqlglot import exp
+
+_transform = FakeSnowflakeCursor._transform
+_DONE = "lightning_signed_hash"
+
+
+def _signed_hash(self: Any, expression: exp.Expr, params: Any) -> exp.Expr:
+    for node in list(expression.find_all(exp.Anonymous)):
+        if node.name.upper() == "HASH" and not node.meta.get(_DONE):
+            inner = node.copy()
+            inner.meta[_DONE] = True
+            shifted = exp.BitwiseRightShift(this=inner, expression=exp.Literal.number(1))
+            node.replace(exp.paren(shifted))
+    return _transform(self, expression, params)
+
+
+FakeSnowflakeCursor._transform = _signed_hash  # type: ignore[method-assign]
+
+if __name__ == "__main__":
+    sys.exit(cli.main(sys.argv[1:]))

@@ -1,0 +1,17 @@
+/* Every row after the last attempted one: aborted, so the next run retries it. */
+INSERT INTO "HIGHTOUCH_PLANNER"."S_1700000000000000_REJECTIONS" (
+  "ROW_ID",
+  "OP_TYPE",
+  "STATUS",
+  "FAILURE_REASON",
+  "MATCH_VALUE"
+)
+SELECT
+  "_LIGHTNING_ROW_ID",
+  "_LIGHTNING_OP",
+  'aborted',
+  :reason,
+  "_LIGHTNING_MATCH"
+FROM "HIGHTOUCH_PLANNER"."S_1700000000000000_DELTA"
+WHERE
+  "_LIGHTNING_REJECT_REASON" IS NULL AND "_LIGHTNING_SEQ" > :after_seq;

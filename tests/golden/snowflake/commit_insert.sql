@@ -1,0 +1,21 @@
+INSERT INTO "HIGHTOUCH_PLANNER"."LIGHTNING_COMMITS" (
+  "SYNC_ID",
+  "SYNC_RUN_ID",
+  "COMMITTED_AT",
+  "PLAN_TABLE",
+  "REJECTIONS_TABLE",
+  "PRIMARY_KEY",
+  "HASH_VERSION",
+  "MAPPING_SIGNATURE"
+)
+VALUES
+  (
+    :sync_id,
+    :sync_run_id,
+    :committed_at,
+    :plan_table,
+    :rejections_table,
+    :primary_key,
+    :hash_version,
+    :mapping_signature
+  );
