@@ -211,7 +211,7 @@ def test_every_statement_of_real_runs_is_in_the_warehouse_case(
     for sql in issued:
         if sql.startswith(("SET ", "BEGIN", "COMMIT", "ROLLBACK")) or "hash(42" in sql:
             continue  # session settings, transactions, the hash probe: no names
-        if "information_schema" in sql:
+        if "information_schema" in sql or "duckdb_views()" in sql:
             continue  # the warehouse's catalog, named unquoted so the warehouse folds it
         problems = case_problems(sql, dialect, {"id", "eMail", "Name", "users"})
         assert not problems, (problems, sql)

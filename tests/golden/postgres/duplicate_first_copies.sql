@@ -1,14 +1,17 @@
 /* One copy of each duplicated key, for the sync logs: a duplicated key is rejected and never */
 /* sent, but its changelog row shows one copy's model values, the copy whose fields sort first */
-/* as JSON text (a stable choice, whatever order the warehouse reads the rows in). */
+/* as JSON text (a stable choice, whatever order the warehouse reads the rows in). The text is */
+/* a column of its own before it is ordered by (some engines refuse a computed window order). */
 SELECT
   *
 FROM (
   SELECT
-    "s".*,
-    ROW_NUMBER() OVER (
-      PARTITION BY "s"."_lightning_row_id"
-      ORDER BY CAST(CASE
+    "t".*,
+    ROW_NUMBER() OVER (PARTITION BY "t"."_lightning_row_id" ORDER BY "t"."_lightning_fields_text") AS "_lightning_copy"
+  FROM (
+    SELECT
+      "s".*,
+      CAST(CASE
         WHEN "d"."_lightning_op" = 'removed'
         THEN JSON_BUILD_OBJECT('row_id', "d"."_lightning_row_id")
         ELSE JSON_BUILD_OBJECT(
@@ -25,17 +28,17 @@ FROM (
             ELSE TO_CHAR("d"."_lightning_col_3", '.US')
           END
         )
-      END AS TEXT)
-    ) AS "_lightning_copy"
-  FROM "lightning_stage_1700000000000000" AS "s"
-  WHERE
-    "s"."_lightning_row_id" IN (
-      SELECT
-        "row_id"
-      FROM "hightouch_planner"."s_1700000000000000_plan"
-      WHERE
-        "copies" > 1
-    )
+      END AS TEXT) AS "_lightning_fields_text"
+    FROM "lightning_stage_1700000000000000" AS "s"
+    WHERE
+      "s"."_lightning_row_id" IN (
+        SELECT
+          "row_id"
+        FROM "hightouch_planner"."s_1700000000000000_plan"
+        WHERE
+          "copies" > 1
+      )
+  ) AS "t"
 ) AS "copies"
 WHERE
   "_lightning_copy" = 1;

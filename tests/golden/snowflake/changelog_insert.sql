@@ -1,3 +1,5 @@
+/* failure_reason is set for failed rows only (as documented); an aborted row's reason is */
+/* the run's error, in sync_runs.error. */
 INSERT INTO "HIGHTOUCH_AUDIT"."SYNC_CHANGELOG" (
   "SYNC_ID",
   "SYNC_RUN_ID",
@@ -13,7 +15,7 @@ SELECT
   "D"."_LIGHTNING_OP",
   CAST("D"."_LIGHTNING_ROW_ID" AS VARCHAR),
   COALESCE("R"."STATUS", 'succeeded'),
-  "R"."FAILURE_REASON",
+  CASE WHEN "R"."STATUS" = 'failed' THEN "R"."FAILURE_REASON" END,
   CASE
     WHEN "D"."_LIGHTNING_OP" = 'removed'
     THEN OBJECT_CONSTRUCT_KEEP_NULL('row_id', "D"."_LIGHTNING_ROW_ID")

@@ -1,5 +1,6 @@
 /* This sync's rows in the snapshot are replaced: one row per model row, plus removals */
-/* still pending (their last attempt failed or was aborted). */
+/* still pending (their last attempt failed or was aborted). failure_reason is set for failed */
+/* rows only (an aborted row's reason is the run's error, in sync_runs.error). */
 DELETE FROM "HIGHTOUCH_AUDIT"."SYNC_SNAPSHOT"
 WHERE
   "SYNC_ID" = :sync_id;
@@ -19,7 +20,7 @@ SELECT
   CAST("S"."_LIGHTNING_ROW_ID" AS VARCHAR),
   COALESCE("D"."_LIGHTNING_OP", 'unchanged'),
   COALESCE("R"."STATUS", 'succeeded'),
-  "R"."FAILURE_REASON",
+  CASE WHEN "R"."STATUS" = 'failed' THEN "R"."FAILURE_REASON" END,
   CASE
     WHEN "D"."_LIGHTNING_OP" = 'removed'
     THEN OBJECT_CONSTRUCT_KEEP_NULL('row_id', "D"."_LIGHTNING_ROW_ID")
@@ -44,7 +45,7 @@ SELECT
   CAST("R"."ROW_ID" AS VARCHAR),
   "R"."OP_TYPE",
   "R"."STATUS",
-  "R"."FAILURE_REASON",
+  CASE WHEN "R"."STATUS" = 'failed' THEN "R"."FAILURE_REASON" END,
   NULL
 FROM "HIGHTOUCH_PLANNER"."S_1700000000000000_REJECTIONS" AS "R"
 WHERE
