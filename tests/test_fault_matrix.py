@@ -1,0 +1,442 @@
+"""The fault matrix: a run meets a fault at every point, on every warehouse the suite runs.
+
+Each case starts from a committed baseline of ``ROWS`` rows synced to an ``http``
+destination (a real :class:`HttpSink` on 127.0.0.1, one per test), then changes the model
+(rows added, changed and removed) and runs ``lightning-sync run`` in a child process through
+``tests/fault_launcher.py``, which stops the run at one named point (no test-only code in the
+engine): SIGKILL at every point between two phases; SIGTERM and SIGINT during each phase;
+the warehouse connection dropped; the destination resetting connections mid-body. Then:
+
+- the faulted run is checked: it committed only where the fault came after its commit; a
+  run that did not commit never claims success; a signalled run says what happened;
+- clean runs follow, after which the destination equals the model (the sink's records are
+  the model's rows for the mapped fields), no ``sync_runs`` row claims success without a
+  commit, no lock is left, and the planner schema holds no table of a dead run (only the
+  two newest committed plan/rejections pairs the engine keeps by design).
+
+The ``revert`` cases change the model back between the killed run and the next one (a row
+changed then changed back, deleted then restored, added then removed again) after the
+killed run delivered some of those changes: the destination must still end equal to the
+model.
+
+The matrix is parametrized by warehouse through the ``each_warehouse`` marker, so a new
+dialect added to the suite's warehouses runs every case (its way to drop a connection goes
+in ``tests.fault_launcher.CONNECTION_DROPPERS``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine.run import RunResult, run_sync
+from tests.conftest import REPO, Workspace
+from tests.fault_launcher import ACTION_ENV, COUNT_ENV, POINT_ENV, TRACE_ENV
+from tests.fakes.http_sink import HttpSink
+
+pytestmark = [
+    pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals"),
+    pytest.mark.each_warehouse,
+]
+
+ROWS = 300
+CHANGED = range(1, 41)  # names changed
+REMOVED = range(261, 301)  # deleted from the model
+ADDED = range(301, 341)  # new rows
+DELTA = len(CHANGED) + len(REMOVED) + len(ADDED)
+FAILING = {"305": 422, "7": 422}  # rows the destination refuses in the faulted run
+# The delta is sent ordered by op then key: added, changed, removed. After this many
+# answered requests every add and change and some removals have arrived.
+MOST_DELIVERED = 100
+SOME_DELIVERED = 30
+
+# Points after which the run has committed (see tests/fault_launcher.py for all points).
+COMMITTED_POINTS = frozenset({"after_commit", "before_release", "after_release"})
+DELIVERY_POINTS = frozenset({"mid_delivery", "after_rejections"})
+KILL_POINTS = [
+    ("after_lock", 1),
+    ("after_cleanup", 1),
+    ("after_plan", 1),
+    ("after_delta", 1),
+    ("after_diff", 1),
+    ("mid_delivery", SOME_DELIVERED),
+    ("before_rejections", 1),
+    ("after_rejections", 1),
+    ("before_abort", 1),
+    ("after_abort", 1),
+    ("after_changelog", 1),
+    ("after_snapshot", 1),
+    ("before_commit", 1),
+    ("after_runs", 1),
+    ("after_commit", 1),
+    ("before_release", 1),
+    ("after_release", 1),
+]
+SIGNAL_POINTS = [
+    ("after_lock", 1),
+    ("after_plan", 1),
+    ("after_diff", 1),
+    ("mid_delivery", SOME_DELIVERED),
+    ("after_rejections", 1),
+    ("after_changelog", 1),
+    ("after_commit", 1),
+    ("after_release", 1),
+]
+DROP_POINTS = [
+    ("after_plan", 1),
+    ("mid_delivery", SOME_DELIVERED),
+    ("after_changelog", 1),
+    ("after_commit", 1),
+]
+
+
+@dataclass
+class FaultedRun:
+    """What the child process did: exit status, output, and its trace."""
+
+    returncode: int
+    output: str
+    run_ids: list[int]
+    trace: list[str]
+
+    @property
+    def run_id(self) -> int:
+        """The id of the (last) run the child started."""
+        assert self.run_ids, f"the run never took the lock:\n{self.output}"
+        return self.run_ids[-1]
+
+
+class Scenario:
+    """A workspace, a sink and the steps every case shares."""
+
+    def __init__(self, ws: Workspace, sink: HttpSink):
+        self.ws = ws
+        self.sink = sink
+        self.faults = 0
+
+    # -- setup --------------------------------------------------------------------------
+    def baseline_then_change(self) -> None:
+        """A committed first run of ROWS rows, then adds, changes and removals."""
+        self.ws.users([(i, f"u{i}@x", f"name {i}") for i in range(1, ROWS + 1)])
+        self.ws.simple_project(
+            destination={"type": "http", "base_url": self.sink.url, "max_attempts": 2},
+            sync={
+                "mode": "mirror",
+                "delete_behavior": "delete",
+                "sync_logs": ["changelog", "snapshot", "runs"],  # every audit write
+                "http": {
+                    "added": {"method": "PUT", "path": "/users/{row_id}"},
+                    "changed": {"method": "PUT", "path": "/users/{row_id}"},
+                    "removed": {"method": "DELETE", "path": "/users/{row_id}"},
+                    "concurrency": 4,
+                },
+            },
+        )
+        first = run_sync(self.ws.project(), "s")
+        assert first.status == "succeeded", first.error
+        assert self.destination() == self.model()
+        self.change()
+
+    def change(self) -> None:
+        self.ws.sql(
+            f"UPDATE users SET name = name || ' (changed)' WHERE id <= {CHANGED[-1]};"
+            f"DELETE FROM users WHERE id BETWEEN {REMOVED[0]} AND {REMOVED[-1]}"
+        )
+        self.ws.insert_many(
+            "INSERT INTO users VALUES (?, ?, ?)", [(i, f"u{i}@x", f"name {i}") for i in ADDED]
+        )
+
+    def revert(self) -> None:
+        """Back to the baseline's rows: changes undone, removed rows restored, adds removed."""
+        self.ws.sql(
+            f"UPDATE users SET name = 'name ' || id WHERE id <= {CHANGED[-1]};"
+            f"DELETE FROM users WHERE id >= {ADDED[0]}"
+        )
+        self.ws.insert_many(
+            "INSERT INTO users VALUES (?, ?, ?)", [(i, f"u{i}@x", f"name {i}") for i in REMOVED]
+        )
+
+    # -- observations -------------------------------------------------------------------
+    def model(self) -> dict[str, dict[str, Any]]:
+        """The model's rows as the destination should hold them."""
+        rows = self.ws.query("SELECT id, email, name FROM users")
+        return {str(i): {"email": e, "name": n} for i, e, n in rows}
+
+    def destination(self) -> dict[str, Any]:
+        return self.sink.records.get("users", {})
+
+    def commits(self) -> list[int]:
+        """Committed run ids, newest first."""
+        rows = self.ws.query(
+            "SELECT sync_run_id FROM hightouch_planner.lightning_commits WHERE sync_id = 's' "
+            "ORDER BY sync_run_id DESC"
+        )
+        return [int(r[0]) for r in rows]
+
+    def planner_tables(self) -> set[str]:
+        rows = self.ws.query(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = 'hightouch_planner'"
+        )
+        return {str(r[0]) for r in rows if re.match(r"^s_\d+_", str(r[0]))}
+
+    def false_successes(self) -> list[int]:
+        """Runs shown as succeeded in sync_runs without a commit marker."""
+        committed = set(self.commits())
+        return [
+            r["sync_run_id"]
+            for r in self.ws.runs()
+            if r["status"] == "succeeded" and r["sync_run_id"] not in committed
+        ]
+
+    # -- the faulted run ----------------------------------------------------------------
+    def faulted_run(self, point: str, action: str, count: int = 1) -> FaultedRun:
+        """``lightning-sync run s`` in a child process, with one fault (see the launcher)."""
+        self.faults += 1
+        trace = self.ws.root / f"fault-{self.faults}.trace"
+        completed = subprocess.run(
+            [sys.executable, "-m", "tests.fault_launcher", "run", "s"]
+            + ["--project", str(self.ws.project_file)],
+            capture_output=True,
+            text=True,
+            timeout=90,
+            cwd=REPO,
+            env={
+                **os.environ,
+                POINT_ENV: point,
+                ACTION_ENV: action,
+                COUNT_ENV: str(count),
+                TRACE_ENV: str(trace),
+                "PYTHONUNBUFFERED": "1",
+            },
+        )
+        lines = trace.read_text().splitlines() if trace.exists() else []
+        output = completed.stdout + completed.stderr
+        assert f"fault {point} {action}" in lines, (
+            f"the run never reached {point} (exit {completed.returncode}):\n{output}"
+        )
+        assert lines.count(f"fault {point} {action}") == 1
+        run_ids = [int(line.split()[1]) for line in lines if line.startswith("run ")]
+        return FaultedRun(completed.returncode, output, run_ids, lines)
+
+    def check_no_false_claim(self, run: FaultedRun) -> bool:
+        """A run that did not commit claims nothing; returns whether it committed."""
+        committed = run.run_id in self.commits()
+        if not committed:
+            statuses = [r["status"] for r in self.ws.runs() if r["sync_run_id"] == run.run_id]
+            assert "succeeded" not in statuses, run.output
+            assert not self.ws.query(
+                "SELECT 1 FROM hightouch_audit.sync_changelog WHERE sync_run_id = ?",
+                [run.run_id],
+            ), "a run that did not commit left changelog rows"
+        assert self.false_successes() == []
+        return committed
+
+    # -- clean runs ---------------------------------------------------------------------
+    def clean_runs(self) -> RunResult:
+        """Two clean runs: the first repairs, the second finds nothing left to send."""
+        self.sink.clear_failures()
+        first = run_sync(self.ws.project(), "s")
+        assert first.status == "succeeded", first.error
+        assert first.counters.succeeded == first.counters.planned
+        missing = _differences(self.model(), self.destination())
+        assert not missing, f"after the next committed run, destination != model: {missing}"
+        second = run_sync(self.ws.project(), "s")
+        assert second.status == "succeeded", second.error
+        assert sum(second.counters.planned.values()) == 0, second.counters.planned
+        assert self.destination() == self.model()
+        self.check_clean_state()
+        return first
+
+    def check_clean_state(self) -> None:
+        """No false success, no lock, no table of a dead run."""
+        assert self.false_successes() == []
+        assert not self.ws.query("SELECT * FROM hightouch_planner.lightning_locks")
+        kept = {f"s_{run}_{kind}" for run in self.commits()[:2] for kind in ("plan", "rejections")}
+        assert self.planner_tables() == kept
+
+
+def _differences(model: dict[str, Any], destination: dict[str, Any]) -> dict[str, Any]:
+    """Rows where the destination differs from the model: key -> (model, destination)."""
+    keys = set(model) | set(destination)
+    wrong = {
+        k: (model.get(k), destination.get(k)) for k in keys if model.get(k) != destination.get(k)
+    }
+    return dict(sorted(wrong.items(), key=lambda kv: int(kv[0]))[:10]) | (
+        {"...": f"{len(wrong)} rows in all"} if len(wrong) > 10 else {}
+    )
+
+
+@pytest.fixture
+def scenario(ws: Workspace) -> Any:
+    with HttpSink() as sink:
+        yield Scenario(ws, sink)
+
+
+def _prepare_fault(scenario: Scenario, point: str) -> None:
+    """The baseline and the change; rows that fail (so rejections are written) and, for the
+    abort points, a token revoked mid-run (a fatal error: the run aborts what is left)."""
+    scenario.baseline_then_change()
+    for row_id, status in FAILING.items():
+        scenario.sink.fail_row(row_id, status, '{"error": "refused"}')
+    if point in ("before_abort", "after_abort"):
+        scenario.sink.revoke_after(SOME_DELIVERED)
+
+
+# -- SIGKILL between every pair of phases --------------------------------------------------
+@pytest.mark.parametrize(("point", "count"), KILL_POINTS, ids=[p for p, _ in KILL_POINTS])
+def test_sigkill(scenario: Scenario, point: str, count: int) -> None:
+    _prepare_fault(scenario, point)
+    run = scenario.faulted_run(point, "SIGKILL", count)
+    assert run.returncode == -signal.SIGKILL, run.output
+    committed = scenario.check_no_false_claim(run)
+    assert committed == (point in COMMITTED_POINTS)
+    if not committed:  # the dead run's lock is left; the next run takes it over
+        assert scenario.ws.query("SELECT sync_run_id FROM hightouch_planner.lightning_locks") == [
+            (run.run_id,)
+        ]
+    scenario.clean_runs()
+
+
+# -- SIGTERM and SIGINT during each phase --------------------------------------------------
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize(("point", "count"), SIGNAL_POINTS, ids=[p for p, _ in SIGNAL_POINTS])
+def test_sigterm_sigint(scenario: Scenario, sig: str, point: str, count: int) -> None:
+    _prepare_fault(scenario, point)
+    run = scenario.faulted_run(point, sig, count)
+    committed = scenario.check_no_false_claim(run)
+    if point in DELIVERY_POINTS:
+        # Delivery stops starting requests, records what it did not attempt as aborted,
+        # and the run commits: as failed, naming the signal, unless every row was attempted.
+        assert committed, run.output
+        (row,) = [r for r in scenario.ws.runs() if r["sync_run_id"] == run.run_id]
+        planned = sum(row[f"num_planned_{op}"] for op in ("add", "change", "remove"))
+        attempted = sum(row[f"num_attempted_{op}"] for op in ("add", "change", "remove"))
+        aborted = scenario.ws.query(
+            "SELECT count(*) FROM hightouch_audit.sync_changelog "
+            "WHERE sync_run_id = ? AND status = 'aborted'",
+            [run.run_id],
+        )[0][0]
+        assert planned == DELTA and aborted == planned - attempted
+        if row["status"] == "failed":
+            assert sig in (row["error"] or ""), row
+            assert run.returncode == 1, run.output
+        else:
+            assert row["status"] == "succeeded" and aborted == 0, row
+    else:
+        assert committed == (point in COMMITTED_POINTS), run.output
+        if committed:  # the signal came after the commit: the run did succeed
+            statuses = [r["status"] for r in scenario.ws.runs() if r["sync_run_id"] == run.run_id]
+            assert statuses == ["succeeded"]
+    scenario.clean_runs()
+    _check_says_what_happened(run, sig, point)
+
+
+def _check_says_what_happened(run: FaultedRun, sig: str, point: str) -> None:
+    """The process printed what happened: the signal, by name.
+
+    Known gaps of today's engine (issue 9, point 7), reported as expected failures with
+    their exact symptom; any other output that does not name the signal is a failure:
+    outside delivery the engine has no handler, so SIGTERM ends the process silently (the
+    default action, exit -15) and SIGINT ends it silently with exit 130; a signal that
+    arrives once every row was attempted is swallowed (the run commits as succeeded, exit 0,
+    and nothing mentions it).
+    """
+    if sig in run.output or "interrupted" in run.output.lower():
+        return
+    silent = not run.output.strip()
+    if point not in DELIVERY_POINTS and silent and run.returncode in (-signal.SIGTERM, 130):
+        pytest.xfail(f"{sig} {point}: the process ends silently (exit {run.returncode})")
+    if point == "after_rejections" and run.returncode == 0:
+        pytest.xfail(f"{sig} {point}: swallowed (committed as succeeded, exit 0, not mentioned)")
+    pytest.fail(
+        f"{sig} {point}: exit {run.returncode}, output does not say what happened:\n{run.output}"
+    )
+
+
+# -- the warehouse connection dropped ------------------------------------------------------
+@pytest.mark.parametrize(("point", "count"), DROP_POINTS, ids=[p for p, _ in DROP_POINTS])
+def test_warehouse_connection_dropped(scenario: Scenario, point: str, count: int) -> None:
+    """PostgreSQL: the engine's backends are ended with pg_terminate_backend from another
+    session. DuckDB runs inside the engine's process, so no connection can be dropped from
+    outside; what can fail is the engine's handle, which is closed under it instead."""
+    _prepare_fault(scenario, point)
+    run = scenario.faulted_run(point, "drop_connection", count)
+    dropped = [line for line in run.trace if line.startswith("dropped ")]
+    assert dropped and "terminated 0 " not in dropped[0], run.trace
+    committed = scenario.check_no_false_claim(run)
+    assert committed == (point in COMMITTED_POINTS), run.output
+    if committed:  # only the lock release and the cleanup were lost
+        assert run.returncode == 0, run.output
+    else:
+        assert run.returncode == 1, run.output
+        assert "Error:" in run.output and "warehouse" in run.output, run.output
+        assert "Traceback" not in run.output, run.output
+    scenario.clean_runs()
+
+
+# -- the destination resetting connections mid-body ----------------------------------------
+RESETS = [
+    ("body", 3),
+    ("response", 3),
+    ("body", None),
+    ("response", None),
+]
+
+
+@pytest.mark.parametrize(
+    ("during", "n"), RESETS, ids=[f"{d}-{'every' if n is None else n}" for d, n in RESETS]
+)
+def test_destination_resets_connections(scenario: Scenario, during: str, n: int | None) -> None:
+    """The sink closes the socket mid-request-body (nothing applied) or mid-response (the
+    change applied, the answer cut) for a few requests (retried) or for every request from
+    some point on (the run gives up on the destination and aborts the rest)."""
+    scenario.baseline_then_change()
+    scenario.sink.reset_connections(during, n=n, after=SOME_DELIVERED)  # type: ignore[arg-type]
+    result = run_sync(scenario.ws.project(), "s")
+    assert scenario.sink.reset_count >= (n or 1)
+    assert result.committed and scenario.false_successes() == []
+    if n is None:
+        assert result.status == "failed" and "Cannot reach" in (result.error or ""), result
+        assert result.counters.aborted > 0
+    else:
+        assert result.status == "succeeded", result.error
+    scenario.clean_runs()
+
+
+# -- the model reverted between a killed run and the next ----------------------------------
+REVERTS = {
+    # kill after part of the delta arrived
+    "mid_delivery": [("mid_delivery", MOST_DELIVERED)],
+    # kill once everything arrived, before the commit
+    "before_commit": [("before_commit", 1)],
+    # a second run dies before its delta exists
+    "two_kills": [("mid_delivery", MOST_DELIVERED), ("after_lock", 1)],
+}
+
+
+@pytest.mark.parametrize("case", list(REVERTS))
+def test_model_reverted_after_a_killed_run(scenario: Scenario, case: str) -> None:
+    """A row changed then changed back, one deleted then restored, one added then removed
+    again, between a run killed after delivering those changes and the next run."""
+    scenario.baseline_then_change()
+    for point, count in REVERTS[case]:
+        run = scenario.faulted_run(point, "SIGKILL", count)
+        assert run.returncode == -signal.SIGKILL
+        assert not scenario.check_no_false_claim(run)
+    destination = scenario.destination()
+    scenario.revert()
+    model = scenario.model()
+    # The killed run did deliver changes of each kind that the revert undoes.
+    assert any(destination.get(str(i)) != model[str(i)] for i in CHANGED)
+    assert any(str(i) not in destination for i in REMOVED)
+    assert any(str(i) in destination for i in ADDED)
+    scenario.clean_runs()
