@@ -22,7 +22,7 @@ from sqlglot import exp
 from dialects.base import Dialect, WarehouseError
 from engine.config import SyncConfig
 from engine.model import BoundModel
-from engine.sql import SqlRenderer, quoted_column
+from engine.sql import SqlRenderer, fold_case, quoted_column
 from engine.state import Commit, State, run_table_name
 
 ALL_OPS = ("added", "changed", "removed")
@@ -78,6 +78,7 @@ class RunTables:
     delta: exp.Table
     prev_plan: exp.Expr
     prev_rejections: exp.Expr
+    unconfirmed: exp.Expr
 
     def as_dict(self) -> dict[str, exp.Expr]:
         """For template substitution."""
@@ -88,6 +89,7 @@ class RunTables:
             "delta": self.delta,
             "prev_plan": self.prev_plan,
             "prev_rejections": self.prev_rejections,
+            "unconfirmed": self.unconfirmed,
         }
 
 
@@ -133,6 +135,7 @@ class Planner:
             delta=state.planner_table(run_table_name(sync_name, run_id, "delta")),
             prev_plan=exp.select("*").from_(plan.copy()).where(exp.false()),
             prev_rejections=exp.select("*").from_(rejections.copy()).where(exp.false()),
+            unconfirmed=exp.select("*").from_(rejections.copy()).where(exp.false()),
         )
 
     @contextmanager
@@ -234,30 +237,56 @@ class Planner:
             )
         return stats
 
-    def use_baseline(self, baseline: Commit | None) -> None:
-        """Diff against this committed run (None: no baseline, every row is added).
+    def use_baseline(self, baseline: Commit | None, unconfirmed: list[str] | None = None) -> None:
+        """Diff against this committed run (None: no baseline, every row is added), and look
+        again at every key of ``unconfirmed``: the delta tables of runs that died after
+        planning, since the baseline (their sends may have reached the destination).
 
         Call before :meth:`build_plan`: it decides how this run stores its key. An integer
-        key stays an integer unless the baseline stored it as text (then this run uses text
-        too); a baseline stored as an integer is read as text when this run needs text.
+        key stays an integer unless the baseline (or a dead run) stored it as text (then this
+        run uses text too); a key stored as an integer is read as text when this run needs
+        text.
         """
         self.key_as_text = not self.model.integer_key(self.dialect)
-        if baseline is None:
-            return
-        prev_plan = self.state.planner_table(baseline.plan_table)
-        prev_rejections = self.state.planner_table(baseline.rejections_table)
-        prev_types = dict(self.dialect.table_columns(prev_plan))
-        prev_is_integer = self.dialect.is_integer_type(prev_types.get("row_id", ""))
-        if not prev_is_integer:
+        dead = [self.state.planner_table(name) for name in unconfirmed or []]
+        integer_keys = {id(t): self._stores_integer_key(t, "_lightning_row_id") for t in dead}
+        if not all(integer_keys.values()):
             self.key_as_text = True
-        self.tables.prev_plan = prev_plan
-        self.tables.prev_rejections = prev_rejections
-        if prev_is_integer and self.key_as_text:
-            tables = {"prev_plan": prev_plan, "prev_rejections": prev_rejections}
-            self.tables.prev_plan = _parsed(self.sql.one("baseline_as_text", tables), self.dialect)
-            self.tables.prev_rejections = _parsed(
-                self.sql.one("rejections_as_text", tables), self.dialect
+        if baseline is not None:
+            prev_plan = self.state.planner_table(baseline.plan_table)
+            prev_rejections = self.state.planner_table(baseline.rejections_table)
+            prev_is_integer = self._stores_integer_key(prev_plan, "row_id")
+            if not prev_is_integer:
+                self.key_as_text = True
+            self.tables.prev_plan = prev_plan
+            self.tables.prev_rejections = prev_rejections
+            if prev_is_integer and self.key_as_text:
+                tables = {"prev_plan": prev_plan, "prev_rejections": prev_rejections}
+                self.tables.prev_plan = _parsed(
+                    self.sql.one("baseline_as_text", tables), self.dialect
+                )
+                self.tables.prev_rejections = _parsed(
+                    self.sql.one("rejections_as_text", tables), self.dialect
+                )
+        if dead:
+            self.tables.unconfirmed = self._unconfirmed_keys(dead, integer_keys)
+
+    def _stores_integer_key(self, stored: exp.Table, column: str) -> bool:
+        types = {name.lower(): kind for name, kind in self.dialect.table_columns(stored)}
+        return self.dialect.is_integer_type(types.get(column.lower(), ""))
+
+    def _unconfirmed_keys(self, dead: list[exp.Table], integer_keys: dict[int, bool]) -> exp.Expr:
+        """One query over the dead runs' planned keys (row_id, op_type, match_value)."""
+        parts: list[exp.Expr] = []
+        for table in dead:
+            row_id: exp.Expr = exp.column(fold_case("_lightning_row_id", self.dialect), quoted=True)
+            if integer_keys[id(table)] and self.key_as_text:
+                row_id = exp.cast(row_id, exp.DataType.build("text"))
+            sql = self.sql.one(
+                "unconfirmed_keys", {"dead_delta": table}, {"unconfirmed_row_id": row_id}
             )
+            parts.append(_parsed(sql, self.dialect))
+        return parts[0] if len(parts) == 1 else exp.union(*parts, distinct=False)
 
     def build_delta(self, resend_unchanged: bool = False) -> tuple[dict[str, int], int]:
         """Diff into the delta table (step 4); returns planned counts and pre-send rejections."""
@@ -337,9 +366,13 @@ class Planner:
         }
         return self.sql.one("delta_stream", self.tables.as_dict(), exprs)
 
-    def drop_run_tables(self, keep_committed_pair: bool) -> None:
-        """Drop the stage and delta (and the plan and rejections unless they are kept)."""
-        names: list[exp.Expr] = [self.tables.delta]
+    def drop_run_tables(self, keep_committed_pair: bool, keep_delta: bool = False) -> None:
+        """Drop the stage and delta (and the plan and rejections unless they are kept).
+
+        ``keep_delta``: the run did not commit and may have sent rows; its delta tells the
+        next runs which keys to look at again (see :meth:`use_baseline`).
+        """
+        names: list[exp.Expr] = [] if keep_delta else [self.tables.delta]
         if self.staged:
             names.append(self.tables.stage)
         if not keep_committed_pair:

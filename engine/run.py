@@ -244,7 +244,7 @@ def plan_sync(project: Project, sync_name: str, sample_rows: int = 5) -> PlanPre
             job.check_primary_key(state, model, resetting=False)
             commits = state.committed(sync_name)
             baseline = commits[0] if commits else None
-            planner.use_baseline(baseline)
+            planner.use_baseline(baseline, state.unconfirmed_deltas(sync_name, run_id))
             keys, planned = planner.plan_and_diff(
                 resend_unchanged=_must_resend(job, state, model, baseline)
             )
@@ -303,7 +303,7 @@ def run_sync(
             job.check_primary_key(state, model, resetting=full_resync or reset_cdc)
             commits = state.committed(sync_name)
             baseline = None if full_resync else (commits[0] if commits else None)
-            planner.use_baseline(baseline)
+            planner.use_baseline(baseline, state.unconfirmed_deltas(sync_name, run_id))
             result.keys, planned = planner.plan_and_diff(
                 diff=not reset_cdc, resend_unchanged=_must_resend(job, state, model, baseline)
             )
@@ -345,8 +345,8 @@ def run_sync(
         except BaseException as error:
             if not committed:
                 _record_failed_run(job, audit, model, run_id, started, error)
-                with suppress(Exception):
-                    planner.drop_run_tables(keep_committed_pair=False)
+                with suppress(Exception):  # the delta stays: its rows may have been sent
+                    planner.drop_run_tables(keep_committed_pair=False, keep_delta=True)
             if isinstance(error, Exception) and job.dialect.is_driver_error(error):
                 raise job.dialect.wrap(
                     error, f"Run {run_id} of sync {sync_name!r} failed in the warehouse"

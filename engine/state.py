@@ -195,17 +195,38 @@ class State:
                 found.setdefault(int(match.group(1)), []).append(name)
         return found
 
+    def unconfirmed_deltas(self, sync_name: str, current_run: int) -> list[str]:
+        """Delta tables of runs that planned after the last commit and never committed.
+
+        Such a run may have sent any key of its delta before it died, so every later run
+        looks at those keys again until one commits (see ``Planner.use_baseline``).
+        """
+        commits = self.committed(sync_name)
+        newest = commits[0].sync_run_id if commits else None
+        return sorted(
+            name
+            for run_id, names in self.run_tables(sync_name).items()
+            if run_id != current_run and (newest is None or run_id > newest)
+            for name in names
+            if name.lower().endswith("_delta")
+        )
+
     def drop_unkept(self, sync_name: str, current_run: int | None = None) -> list[str]:
-        """Drop run tables except the newest committed pairs and the current run's."""
-        keep = {c.sync_run_id for c in self.committed(sync_name)[:KEEP_COMMITTED]}
-        if current_run is not None:
-            keep.add(current_run)
+        """Drop run tables except the newest committed pairs, the current run's, and the
+        deltas of runs that died after the last commit (their keys are not confirmed yet)."""
+        commits = self.committed(sync_name)
+        newest = commits[0].sync_run_id if commits else None
+        keep = {c.sync_run_id for c in commits[:KEEP_COMMITTED]}
         dropped = []
         for run_id, names in self.run_tables(sync_name).items():
+            if run_id == current_run:
+                continue
             for name in names:
-                if run_id not in keep or name.lower().endswith("_delta"):
-                    if run_id == current_run:
-                        continue
+                is_delta = name.lower().endswith("_delta")
+                unconfirmed = is_delta and (newest is None or run_id > newest)
+                if unconfirmed:
+                    continue
+                if run_id not in keep or is_delta:
                     self.drop(name)
                     dropped.append(name)
         return dropped

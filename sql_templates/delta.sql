@@ -1,4 +1,5 @@
--- The diff (SPEC section 3): the last committed rejections take precedence, then the plans.
+-- The diff (SPEC section 3): the last committed rejections and the keys of runs that died
+-- after planning take precedence, then the plans.
 -- Only the ops this sync acts on are kept; fields are joined back from the stage.
 CREATE TABLE __delta__ AS
 WITH changes AS (
@@ -19,15 +20,33 @@ WITH changes AS (
         OR c.row_hash <> p.row_hash
         OR :resend_unchanged
 ),
+retry_keys AS (
+    -- Keys to look at again whatever the plans say: the last committed rejections, and every
+    -- key a run that never committed planned to send (it may have sent it: possibly_sent).
+    -- A key that may hold stale values anywhere counts as 'changed'.
+    SELECT
+        k.row_id AS row_id,
+        CASE WHEN MAX(CASE WHEN k.op_type = 'added' THEN 0 ELSE 1 END) = 1 THEN 'changed'
+            ELSE 'added' END AS last_op,
+        MAX(k.possibly_sent) AS possibly_sent,
+        MIN(k.match_value) AS match_value
+    FROM (
+        SELECT row_id, op_type, match_value, 0 AS possibly_sent FROM __prev_rejections__
+        UNION ALL
+        SELECT row_id, op_type, match_value, 1 AS possibly_sent FROM __unconfirmed__
+    ) AS k
+    GROUP BY k.row_id
+),
 retries AS (
-    -- The last committed rejections, looked up in this run's plan.
+    -- Those keys, looked up in this run's plan.
     SELECT
         r.row_id AS row_id,
-        r.op_type AS last_op,
+        r.last_op AS last_op,
+        r.possibly_sent AS possibly_sent,
         c.row_id IS NOT NULL AS in_current,
         c.copies AS copies,
         COALESCE(c.match_value, r.match_value) AS match_value
-    FROM __prev_rejections__ AS r
+    FROM retry_keys AS r
     LEFT JOIN __plan__ AS c ON c.row_id = r.row_id
 ),
 diff AS (
@@ -36,7 +55,7 @@ diff AS (
         CASE
             WHEN t.row_id IS NOT NULL AND t.in_current AND t.last_op = 'added' THEN 'added'
             WHEN t.row_id IS NOT NULL AND t.in_current THEN 'changed'
-            WHEN t.row_id IS NOT NULL AND t.last_op = 'added' THEN NULL
+            WHEN t.row_id IS NOT NULL AND t.last_op = 'added' AND t.possibly_sent = 0 THEN NULL
             WHEN t.row_id IS NOT NULL THEN 'removed'
             WHEN ch.in_current AND ch.in_previous THEN 'changed'
             WHEN ch.in_current THEN 'added'

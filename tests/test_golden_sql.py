@@ -60,6 +60,7 @@ def _render_all(dialect_name: str, tmp_path: Path) -> dict[str, str]:
         "locks": state.locks,
         "model": model.query,
         "stage_query": planner.stage_query(),
+        "dead_delta": state.planner_table("s_1600000000000000_delta"),
     }
     exprs = {
         "row_id": model.row_id_expression(dialect),
@@ -69,6 +70,7 @@ def _render_all(dialect_name: str, tmp_path: Path) -> dict[str, str]:
         "stage_columns": model.stage_columns(),
         "fields_json": planner.fields_json("d", removed_aware=True),
         "payload": planner.payload_json("d") or exp.Null(),
+        "unconfirmed_row_id": exp.column("_lightning_row_id", quoted=True),
     }
     rendered = {}
     for name in TEMPLATES:

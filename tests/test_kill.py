@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from engine.planner import DuplicateKeysError
 from engine.run import run_sync
 from engine.state import run_table_name
 from tests.conftest import REPO, Workspace
@@ -44,7 +45,7 @@ LATENCY = 0.01  # per request, with concurrency 4: several seconds for the whole
 STOP_AFTER = 300  # requests the sink must have received before the signal
 
 
-def write_project(ws: Workspace, sink: HttpSink, per_row: bool) -> None:
+def write_project(ws: Workspace, sink: HttpSink, per_row: bool, **sync: Any) -> None:
     """Mirror + delete to the sink: one request per row, or batches of 500 (fast setup)."""
     path = "/users/{row_id}" if per_row else "/users"
     ws.simple_project(
@@ -59,6 +60,7 @@ def write_project(ws: Workspace, sink: HttpSink, per_row: bool) -> None:
                 "batch_size": 1 if per_row else 500,
                 "concurrency": 4,
             },
+            **sync,
         },
     )
 
@@ -248,3 +250,80 @@ def test_sigterm_ends_the_run_early_and_cleanly(ws: Workspace) -> None:
         assert set(resent) == aborted and len(resent) == len(aborted)
         assert after.counters.succeeded == after.counters.planned
         assert sink.records["users"] == model_rows(ws)
+
+
+def revert_model(ws: Workspace) -> None:
+    """Undo baseline_then_change: the model is the first run's again."""
+    ws.sql(
+        f"UPDATE users SET name = 'name ' || id WHERE id <= {CHANGED[-1]};"
+        f"INSERT INTO users SELECT i, 'u' || i || '@x', 'name ' || i "
+        f"FROM range({REMOVED[0]}, {REMOVED[-1] + 1}) t(i);"
+        f"DELETE FROM users WHERE id >= {ADDED[0]}"
+    )
+
+
+def kill_mid_stream(ws: Workspace, sink: HttpSink, name: str) -> int:
+    """Start a run, SIGKILL it once the sink has some of its requests; the dead run's id."""
+    sink.latency_seconds = LATENCY
+    before = sink.request_count
+    log = ws.root / f"{name}.log"
+    proc = start_run(ws, log)
+    wait_for_requests(sink, before, proc, log)
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait(timeout=30) == -signal.SIGKILL
+    sink.latency_seconds = 0
+    killed = ws.query("SELECT sync_run_id FROM hightouch_planner.lightning_locks")
+    return int(killed[0][0])
+
+
+def test_a_killed_runs_sends_are_resent_after_the_model_reverts(ws: Workspace) -> None:
+    """The dead run sent some of the changes; the model then returns to the committed
+    baseline. The next run must undo what the dead run sent (re-send the baseline values,
+    delete the rows it added, re-create the rows it deleted), though the model equals the
+    baseline it diffs against."""
+    with HttpSink() as sink:
+        baseline_then_change(ws, sink)
+        killed = kill_mid_stream(ws, sink, "killed")
+        assert sink.records["users"] != model_rows(ws), "the dead run sent nothing"
+        revert_model(ws)
+        assert sink.records["users"] != model_rows(ws), "the dead run changed nothing"
+
+        write_project(ws, sink, per_row=False)
+        after = run_sync(ws.project(), "s")
+        assert after.status == "succeeded", after.error
+        assert sink.records["users"] == model_rows(ws)
+        # Every key the dead run planned is looked at again: the reverted changes and the
+        # rows it deleted as changes, the rows it added (now gone) as removals.
+        assert after.counters.planned == {
+            "added": 0,
+            "changed": len(CHANGED) + len(REMOVED),
+            "removed": len(ADDED),
+        }
+        # Once a run has committed after it, the dead run's delta is gone.
+        assert run_table_name("s", killed, "delta") not in planner_tables(ws)
+        again = run_sync(ws.project(), "s")
+        assert again.counters.planned == {"added": 0, "changed": 0, "removed": 0}
+
+
+def test_sends_of_several_dead_runs_are_remembered_until_a_commit(ws: Workspace) -> None:
+    """Runs die in a row (one mid-stream, one before its delta exists, one mid-stream);
+    the model reverts; one clean run puts the destination back to the model."""
+    with HttpSink() as sink:
+        baseline_then_change(ws, sink)
+        first = kill_mid_stream(ws, sink, "first")
+        # A run that fails after taking over the lock, before its delta exists (duplicated
+        # keys with on_duplicate_keys: fail), must not forget the first run's sends.
+        ws.sql("INSERT INTO users SELECT id, email, name FROM users WHERE id = 5")
+        write_project(ws, sink, per_row=True, on_duplicate_keys="fail")
+        with pytest.raises(DuplicateKeysError):
+            run_sync(ws.project(), "s")
+        ws.sql("DELETE FROM users WHERE id = 5; INSERT INTO users VALUES (5, 'u5@x', 'name 5')")
+        write_project(ws, sink, per_row=True)
+        assert run_table_name("s", first, "delta") in planner_tables(ws)
+        kill_mid_stream(ws, sink, "second")
+        revert_model(ws)
+        write_project(ws, sink, per_row=False)
+        after = run_sync(ws.project(), "s")
+        assert after.status == "succeeded", after.error
+        assert sink.records["users"] == model_rows(ws)
+        assert [t for t in planner_tables(ws) if t.endswith("_delta")] == []

@@ -1,4 +1,5 @@
-/* The diff (SPEC section 3): the last committed rejections take precedence, then the plans. */
+/* The diff (SPEC section 3): the last committed rejections and the keys of runs that died */
+/* after planning take precedence, then the plans. */
 /* Only the ops this sync acts on are kept; fields are joined back from the stage. */
 CREATE TABLE "hightouch_planner"."s_1700000000000000_delta" AS
 WITH "changes" AS (
@@ -24,20 +25,54 @@ WITH "changes" AS (
     OR "p"."row_hash" IS NULL
     OR "c"."row_hash" <> "p"."row_hash"
     OR %(resend_unchanged)s
+), "retry_keys" AS (
+  SELECT
+    "k"."row_id" AS "row_id",
+    CASE
+      WHEN MAX(CASE WHEN "k"."op_type" = 'added' THEN 0 ELSE 1 END) = 1
+      THEN 'changed'
+      ELSE 'added'
+    END AS "last_op",
+    MAX("k"."possibly_sent") AS "possibly_sent",
+    MIN("k"."match_value") AS "match_value"
+  FROM (
+    SELECT
+      "row_id",
+      "op_type",
+      "match_value",
+      0 AS "possibly_sent"
+    FROM (
+      SELECT
+        *
+      FROM "hightouch_planner"."s_1700000000000000_rejections"
+      WHERE
+        FALSE
+    ) AS "prev_rejections"
+    UNION ALL
+    SELECT
+      "row_id",
+      "op_type",
+      "match_value",
+      1 AS "possibly_sent"
+    FROM (
+      SELECT
+        *
+      FROM "hightouch_planner"."s_1700000000000000_rejections"
+      WHERE
+        FALSE
+    ) AS "unconfirmed"
+  ) AS "k"
+  GROUP BY
+    "k"."row_id"
 ), "retries" AS (
   SELECT
     "r"."row_id" AS "row_id",
-    "r"."op_type" AS "last_op",
+    "r"."last_op" AS "last_op",
+    "r"."possibly_sent" AS "possibly_sent",
     NOT "c"."row_id" IS NULL AS "in_current",
     "c"."copies" AS "copies",
     COALESCE("c"."match_value", "r"."match_value") AS "match_value"
-  FROM (
-    SELECT
-      *
-    FROM "hightouch_planner"."s_1700000000000000_rejections"
-    WHERE
-      FALSE
-  ) AS "r"
+  FROM "retry_keys" AS "r"
   LEFT JOIN "hightouch_planner"."s_1700000000000000_plan" AS "c"
     ON "c"."row_id" = "r"."row_id"
 ), "diff" AS (
@@ -48,7 +83,7 @@ WITH "changes" AS (
       THEN 'added'
       WHEN NOT "t"."row_id" IS NULL AND "t"."in_current"
       THEN 'changed'
-      WHEN NOT "t"."row_id" IS NULL AND "t"."last_op" = 'added'
+      WHEN NOT "t"."row_id" IS NULL AND "t"."last_op" = 'added' AND "t"."possibly_sent" = 0
       THEN NULL
       WHEN NOT "t"."row_id" IS NULL
       THEN 'removed'
