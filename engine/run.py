@@ -343,6 +343,10 @@ def run_sync(
                     job.dialect.execute(sql, params)
             committed = result.committed = True
         except BaseException as error:
+            # An interrupt can land between the COMMIT and the line that notes it: ask the
+            # warehouse, or a committed run would be logged as failed and its tables dropped.
+            committed = committed or _commit_landed(state, sync_name, run_id)
+            result.committed = committed
             if not committed:
                 _record_failed_run(job, audit, model, run_id, started, error)
                 with suppress(Exception):  # the delta stays: its rows may have been sent
@@ -373,6 +377,13 @@ def _commit_params(job: SyncJob, planner: Planner, model: BoundModel) -> dict[st
         "hash_version": job.dialect.hash_version(),
         "mapping_signature": model.signature(job.sync, job.destination.sent_settings()),
     }
+
+
+def _commit_landed(state: State, sync_name: str, run_id: int) -> bool:
+    """Whether the run's commit marker is in the warehouse (False when it cannot be read)."""
+    with suppress(Exception):
+        return any(commit.sync_run_id == run_id for commit in state.committed(sync_name))
+    return False
 
 
 def _record_failed_run(

@@ -82,7 +82,6 @@ KILL_POINTS = [
 ]
 SIGNAL_POINTS = [
     ("after_lock", 1),
-    ("after_plan", 1),
     ("after_diff", 1),
     ("mid_delivery", SOME_DELIVERED),
     ("after_rejections", 1),
@@ -125,7 +124,18 @@ class Scenario:
     # -- setup --------------------------------------------------------------------------
     def baseline_then_change(self) -> None:
         """A committed first run of ROWS rows, then adds, changes and removals."""
-        self.ws.users([(i, f"u{i}@x", f"name {i}") for i in range(1, ROWS + 1)])
+        self.ws.sql(f"CREATE TABLE users AS {_rows(1, ROWS)}")
+        self.write_project(per_row=False)
+        first = run_sync(self.ws.project(), "s")
+        assert first.status == "succeeded", first.error
+        assert self.destination() == self.model()
+        self.change()
+        self.write_project(per_row=True)
+
+    def write_project(self, per_row: bool) -> None:
+        """Mirror + delete to the sink, with every sync log. Faulted runs send one request
+        per row (a fault can stop between any two); the others send batches (fast)."""
+        path = "/users/{row_id}" if per_row else "/users"
         self.ws.simple_project(
             destination={"type": "http", "base_url": self.sink.url, "max_attempts": 2},
             sync={
@@ -133,35 +143,28 @@ class Scenario:
                 "delete_behavior": "delete",
                 "sync_logs": ["changelog", "snapshot", "runs"],  # every audit write
                 "http": {
-                    "added": {"method": "PUT", "path": "/users/{row_id}"},
-                    "changed": {"method": "PUT", "path": "/users/{row_id}"},
-                    "removed": {"method": "DELETE", "path": "/users/{row_id}"},
+                    "added": {"method": "PUT", "path": path},
+                    "changed": {"method": "PUT", "path": path},
+                    "removed": {"method": "DELETE", "path": path},
+                    "batch_size": 1 if per_row else 100,
                     "concurrency": 4,
                 },
             },
         )
-        first = run_sync(self.ws.project(), "s")
-        assert first.status == "succeeded", first.error
-        assert self.destination() == self.model()
-        self.change()
 
     def change(self) -> None:
         self.ws.sql(
             f"UPDATE users SET name = name || ' (changed)' WHERE id <= {CHANGED[-1]};"
-            f"DELETE FROM users WHERE id BETWEEN {REMOVED[0]} AND {REMOVED[-1]}"
-        )
-        self.ws.insert_many(
-            "INSERT INTO users VALUES (?, ?, ?)", [(i, f"u{i}@x", f"name {i}") for i in ADDED]
+            f"DELETE FROM users WHERE id BETWEEN {REMOVED[0]} AND {REMOVED[-1]};"
+            f"INSERT INTO users {_rows(ADDED[0], ADDED[-1])}"
         )
 
     def revert(self) -> None:
         """Back to the baseline's rows: changes undone, removed rows restored, adds removed."""
         self.ws.sql(
             f"UPDATE users SET name = 'name ' || id WHERE id <= {CHANGED[-1]};"
-            f"DELETE FROM users WHERE id >= {ADDED[0]}"
-        )
-        self.ws.insert_many(
-            "INSERT INTO users VALUES (?, ?, ?)", [(i, f"u{i}@x", f"name {i}") for i in REMOVED]
+            f"DELETE FROM users WHERE id >= {ADDED[0]};"
+            f"INSERT INTO users {_rows(REMOVED[0], REMOVED[-1])}"
         )
 
     # -- observations -------------------------------------------------------------------
@@ -244,6 +247,7 @@ class Scenario:
     def clean_runs(self) -> RunResult:
         """Two clean runs: the first repairs, the second finds nothing left to send."""
         self.sink.clear_failures()
+        self.write_project(per_row=False)
         first = run_sync(self.ws.project(), "s")
         assert first.status == "succeeded", first.error
         assert first.counters.succeeded == first.counters.planned
@@ -262,6 +266,14 @@ class Scenario:
         assert not self.ws.query("SELECT * FROM hightouch_planner.lightning_locks")
         kept = {f"s_{run}_{kind}" for run in self.commits()[:2] for kind in ("plan", "rejections")}
         assert self.planner_tables() == kept
+
+
+def _rows(first: int, last: int) -> str:
+    """A query of the model rows with ids first..last (as the baseline has them)."""
+    return (
+        "SELECT i::BIGINT AS id, 'u' || i || '@x' AS email, 'name ' || i AS name "
+        f"FROM range({first}, {last + 1}) t(i)"
+    )
 
 
 def _differences(model: dict[str, Any], destination: dict[str, Any]) -> dict[str, Any]:
