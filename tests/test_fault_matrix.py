@@ -425,30 +425,46 @@ def test_destination_resets_connections(scenario: Scenario, during: str, n: int 
 
 
 # -- the model reverted between a killed run and the next ----------------------------------
+REVERT = ("revert", 0, "")
 REVERTS = {
-    # kill after part of the delta arrived
-    "mid_delivery": [("mid_delivery", MOST_DELIVERED)],
-    # kill once everything arrived, before the commit
-    "before_commit": [("before_commit", 1)],
+    # killed after part of the delta arrived
+    "mid_delivery": [("mid_delivery", MOST_DELIVERED, "SIGKILL"), REVERT],
+    # killed once everything arrived, before the commit
+    "before_commit": [("before_commit", 1, "SIGKILL"), REVERT],
     # a second run dies before its delta exists
-    "two_kills": [("mid_delivery", MOST_DELIVERED), ("after_lock", 1)],
+    "two_kills": [
+        ("mid_delivery", MOST_DELIVERED, "SIGKILL"),
+        ("after_lock", 1, "SIGKILL"),
+        REVERT,
+    ],
+    # the run after the revert dies too, having re-sent part of what the first one sent
+    "killed_again_after_revert": [
+        ("mid_delivery", MOST_DELIVERED, "SIGKILL"),
+        REVERT,
+        ("mid_delivery", SOME_DELIVERED, "SIGKILL"),
+    ],
+    # the run fails on a dropped warehouse connection instead of dying
+    "connection_dropped": [("mid_delivery", MOST_DELIVERED, "drop_connection"), REVERT],
 }
 
 
 @pytest.mark.parametrize("case", list(REVERTS))
 def test_model_reverted_after_a_killed_run(scenario: Scenario, case: str) -> None:
     """A row changed then changed back, one deleted then restored, one added then removed
-    again, between a run killed after delivering those changes and the next run."""
+    again, between a run stopped after delivering those changes and the next run."""
     scenario.baseline_then_change()
-    for point, count in REVERTS[case]:
-        run = scenario.faulted_run(point, "SIGKILL", count)
-        assert run.returncode == -signal.SIGKILL
+    for point, count, action in REVERTS[case]:
+        if point == "revert":
+            destination = scenario.destination()
+            scenario.revert()
+            model = scenario.model()
+            # The stopped run did deliver changes of each kind that the revert undoes.
+            assert any(destination.get(str(i)) != model[str(i)] for i in CHANGED)
+            assert any(str(i) not in destination for i in REMOVED)
+            assert any(str(i) in destination for i in ADDED)
+            continue
+        run = scenario.faulted_run(point, action, count)
+        expected = -signal.SIGKILL if action == "SIGKILL" else 1
+        assert run.returncode == expected, run.output
         assert not scenario.check_no_false_claim(run)
-    destination = scenario.destination()
-    scenario.revert()
-    model = scenario.model()
-    # The killed run did deliver changes of each kind that the revert undoes.
-    assert any(destination.get(str(i)) != model[str(i)] for i in CHANGED)
-    assert any(str(i) not in destination for i in REMOVED)
-    assert any(str(i) in destination for i in ADDED)
     scenario.clean_runs()
