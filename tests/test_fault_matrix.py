@@ -253,6 +253,7 @@ class Scenario:
         assert first.counters.succeeded == first.counters.planned
         missing = _differences(self.model(), self.destination())
         assert not missing, f"after the next committed run, destination != model: {missing}"
+        self.check_clean_state()
         second = run_sync(self.ws.project(), "s")
         assert second.status == "succeeded", second.error
         assert sum(second.counters.planned.values()) == 0, second.counters.planned
@@ -467,4 +468,18 @@ def test_model_reverted_after_a_killed_run(scenario: Scenario, case: str) -> Non
         expected = -signal.SIGKILL if action == "SIGKILL" else 1
         assert run.returncode == expected, run.output
         assert not scenario.check_no_false_claim(run)
+    scenario.clean_runs()
+
+
+def test_first_run_killed_then_rows_removed(scenario: Scenario) -> None:
+    """No baseline yet: the very first run dies after sending part of its adds, then some of
+    the rows it sent leave the model. The next run must remove them from the destination."""
+    scenario.ws.sql(f"CREATE TABLE users AS {_rows(1, ROWS)}")
+    scenario.write_project(per_row=True)
+    run = scenario.faulted_run("mid_delivery", "SIGKILL", MOST_DELIVERED)
+    assert run.returncode == -signal.SIGKILL
+    assert not scenario.check_no_false_claim(run) and scenario.commits() == []
+    gone = range(1, 41)
+    assert all(str(i) in scenario.destination() for i in gone)
+    scenario.ws.sql(f"DELETE FROM users WHERE id <= {gone[-1]}")
     scenario.clean_runs()
