@@ -94,7 +94,8 @@ POINTS = (*METHOD_POINTS, *STATEMENT_POINTS, "after_commit")
 
 
 def _terminate_postgres_backends(dialect: Dialect) -> str:
-    """``pg_terminate_backend`` of every engine session on the database, from a new one."""
+    """``pg_terminate_backend`` of every engine session on the database, from a new session
+    opened with the engine's own connection settings (so the same application name)."""
     import psycopg
 
     conninfo = dialect._conninfo()  # type: ignore[attr-defined]  # noqa: SLF001
@@ -102,7 +103,7 @@ def _terminate_postgres_backends(dialect: Dialect) -> str:
         rows = con.execute(
             "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid() "
-            "AND application_name = 'lightning-sync'"
+            "AND application_name = current_setting('application_name')"
         ).fetchall()
     return f"terminated {sum(1 for (ok,) in rows if ok)} backend(s)"
 
