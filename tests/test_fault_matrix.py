@@ -290,3 +290,10 @@ def test_first_run_killed_then_rows_removed(scenario: Scenario) -> None:
     assert all(str(i) in scenario.destination() for i in gone)
     scenario.ws.sql(f"DELETE FROM users WHERE id <= {gone[-1]}")
     scenario.clean_runs()
+
+
+def test_every_launcher_point_is_in_the_matrix() -> None:
+    """A point added to the launcher is killed at too (the matrix covers every point)."""
+    from tests.fault_launcher import POINTS
+
+    assert {point for point, _ in KILL_POINTS} == set(POINTS)
