@@ -1,7 +1,7 @@
 """``lightning-sync``: the command line.
 
 Exit codes: 0 the command did its job (a run that completed, even with rejected rows);
-1 a run or command failed (fatal error, run ended early, warehouse error);
+1 a run or command failed (fatal error, run ended early or interrupted, warehouse error);
 2 the project file or a setting is invalid; 3 rows were rejected and
 ``--fail-on-rejections`` was given; 4 the sync is locked by another run.
 """
@@ -21,6 +21,7 @@ from rich.table import Table
 from dialects.base import WarehouseError
 from engine.config import ConfigError, Project, load_project
 from engine.destinations.base import DestinationConfigError
+from engine.interrupts import RunInterrupted
 from engine.model import ModelError
 from engine.planner import DuplicateKeysError
 from engine.run import (
@@ -88,6 +89,10 @@ def _guard(fn: Any) -> Any:
         raise _fail(str(error), 1) from error
     except (DuplicateKeysError, PrimaryKeyChangedError, WarehouseError) as error:
         raise _fail(str(error), 1) from error
+    except RunInterrupted as error:
+        raise _fail(error.describe(), 1) from error
+    except KeyboardInterrupt as error:
+        raise _fail(RunInterrupted("SIGINT").describe(), 1) from error
 
 
 @app.command()

@@ -32,6 +32,7 @@ from engine.config import ConfigError, Project
 from engine.delivery import CancelFlag, Deliverer, DeliveryReport
 from engine.destinations import build_destination
 from engine.destinations.base import Destination, FatalDestinationError, RunContext
+from engine.interrupts import RunInterrupted, interruptible, restore, saved_handlers
 from engine.model import BoundModel, bind_model
 from engine.planner import KeyStats, Planner
 from engine.sql import SqlRenderer
@@ -235,7 +236,7 @@ class SyncJob:
 def plan_sync(project: Project, sync_name: str, sample_rows: int = 5) -> PlanPreview:
     """Dry run: plan and diff, report counts and samples; send and commit nothing."""
     job = SyncJob(project, sync_name)
-    with connected(job.dialect, prepare=False) as state:
+    with interruptible(), connected(job.dialect, prepare=False) as state:
         model = job.bind()
         prepare_schemas(state)
         run_id = state.acquire(sync_name)
@@ -289,7 +290,7 @@ def run_sync(
         raise ConfigError("--full-resync and --reset-cdc exclude each other: pick one.")
     job = SyncJob(project, sync_name)
     kind = "full_resync" if full_resync else "reset_cdc" if reset_cdc else "run"
-    with connected(job.dialect, prepare=False) as state:
+    with interruptible(), connected(job.dialect, prepare=False) as state:
         model = job.bind()
         prepare_schemas(state)
         run_id = state.acquire(sync_name)
@@ -347,6 +348,8 @@ def run_sync(
             # warehouse, or a committed run would be logged as failed and its tables dropped.
             committed = committed or _commit_landed(state, sync_name, run_id)
             result.committed = committed
+            if isinstance(error, RunInterrupted):
+                error.sync_name, error.sync_run_id, error.committed = sync_name, run_id, committed
             if not committed:
                 _record_failed_run(job, audit, model, run_id, started, error)
                 with suppress(Exception):  # the delta stays: its rows may have been sent
@@ -444,6 +447,7 @@ def _deliver(
         flag = deliverer.cancel
         loop = asyncio.get_running_loop()
         handled = []
+        saved = saved_handlers()
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 with suppress(NotImplementedError, RuntimeError):
@@ -470,8 +474,13 @@ def _deliver(
         finally:
             for sig in handled:
                 loop.remove_signal_handler(sig)
+            if handled:  # the loop leaves its own defaults behind
+                restore(saved)
 
     started = planner.timings
     report = asyncio.run(main())
+    if deliverer.cancel.reason is not None and report.fatal_error is None:
+        # The signal came once every row had been attempted: the run ends as cancelled.
+        report.fatal_error = deliverer.cancel.reason
     started["deliver"] = report.seconds
     return report
