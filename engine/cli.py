@@ -1,7 +1,7 @@
 """``lightning-sync``: the command line.
 
 Exit codes: 0 the command did its job (a run that completed, even with rejected rows);
-1 a run or command failed (fatal error, run ended early, warehouse error);
+1 a run or command failed (fatal error, run ended early or interrupted, warehouse error);
 2 the project file, a setting or a ``sql`` query (not one read-only SELECT) is invalid, or
 the quickstart directory already exists; 3 rows were rejected and
 ``--fail-on-rejections`` was given; 4 the sync is locked by another run.
@@ -27,6 +27,7 @@ from rich.table import Table
 from dialects.base import WarehouseError
 from engine.config import ConfigError, Project, load_project
 from engine.destinations.base import DestinationConfigError
+from engine.interrupts import RunInterrupted
 from engine.model import ModelError
 from engine.planner import DuplicateKeysError
 from engine.read_query import ReadOnlyQueryError, read_query
@@ -103,6 +104,10 @@ def _guard(fn: Any, project: Project | None = None) -> Any:
         raise _fail(str(error), 1, redactor) from None
     except (DuplicateKeysError, PrimaryKeyChangedError, WarehouseError) as error:
         raise _fail(str(error), 1, redactor) from None
+    except RunInterrupted as error:
+        raise _fail(error.describe(), 1, redactor) from None
+    except KeyboardInterrupt:
+        raise _fail(RunInterrupted("SIGINT").describe(), 1, redactor) from None
     except Exception as error:  # noqa: BLE001 - a bug: show it, without the secrets
         details = redactor.redact("".join(traceback.format_exception(error)))
         err.print(details, highlight=False, markup=False, soft_wrap=True)

@@ -33,6 +33,7 @@ from engine.config import ConfigError, Project
 from engine.delivery import CancelFlag, Deliverer, DeliveryReport, storable_error
 from engine.destinations import build_destination
 from engine.destinations.base import Destination, FatalDestinationError, RunContext
+from engine.interrupts import RunInterrupted, interruptible, restore, saved_handlers
 from engine.model import BoundModel, bind_model
 from engine.planner import KeyStats, Planner
 from engine.sql import SqlRenderer
@@ -264,7 +265,7 @@ def _redacting(
 def plan_sync(project: Project, sync_name: str, sample_rows: int = 5) -> PlanPreview:
     """Dry run: plan and diff, report counts and samples; send and commit nothing."""
     job = SyncJob(project, sync_name)
-    with connected(job.dialect, prepare=False) as state:
+    with interruptible(), connected(job.dialect, prepare=False) as state:
         model = job.bind()
         prepare_schemas(state)
         run_id = state.acquire(sync_name)
@@ -327,7 +328,7 @@ def run_sync(
         raise ConfigError("--full-resync and --reset-cdc exclude each other: pick one.")
     job = SyncJob(project, sync_name)
     kind = "full_resync" if full_resync else "reset_cdc" if reset_cdc else "run"
-    with connected(job.dialect, prepare=False) as state:
+    with interruptible(), connected(job.dialect, prepare=False) as state:
         model = job.bind()
         prepare_schemas(state)
         run_id = state.acquire(sync_name)
@@ -381,6 +382,12 @@ def run_sync(
                     job.dialect.execute(sql, params)
             committed = result.committed = True
         except BaseException as error:
+            # An interrupt can land between the COMMIT and the line that notes it: ask the
+            # warehouse, or a committed run would be logged as failed and its tables dropped.
+            committed = committed or _commit_landed(state, sync_name, run_id)
+            result.committed = committed
+            if isinstance(error, RunInterrupted):
+                error.sync_name, error.sync_run_id, error.committed = sync_name, run_id, committed
             if not committed:
                 _record_failed_run(job, audit, model, run_id, started, error)
                 with suppress(Exception):  # the delta stays: its rows may have been sent
@@ -412,6 +419,13 @@ def _commit_params(job: SyncJob, planner: Planner, model: BoundModel) -> dict[st
         "hash_version": job.dialect.hash_version(),
         "mapping_signature": model.signature(job.sync, job.destination.sent_settings()),
     }
+
+
+def _commit_landed(state: State, sync_name: str, run_id: int) -> bool:
+    """Whether the run's commit marker is in the warehouse (False when it cannot be read)."""
+    with suppress(Exception):
+        return any(commit.sync_run_id == run_id for commit in state.committed(sync_name))
+    return False
 
 
 def _record_failed_run(
@@ -473,6 +487,7 @@ def _deliver(
         flag = deliverer.cancel
         loop = asyncio.get_running_loop()
         handled = []
+        saved = saved_handlers()
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 with suppress(NotImplementedError, RuntimeError):
@@ -498,8 +513,13 @@ def _deliver(
         finally:
             for sig in handled:
                 loop.remove_signal_handler(sig)
+            if handled:  # the loop leaves its own defaults behind
+                restore(saved)
 
     started = planner.timings
     report = asyncio.run(main())
+    if deliverer.cancel.reason is not None and report.fatal_error is None:
+        # The signal came once every row had been attempted: the run ends as cancelled.
+        report.fatal_error = deliverer.cancel.reason
     started["deliver"] = report.seconds
     return report

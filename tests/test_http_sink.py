@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -263,3 +264,53 @@ def test_bytes_and_streamed_error_bodies() -> None:
             time.sleep(0.05)
         assert s.streamed[0] == size
         assert s.streamed[1] < size
+
+
+def _raw_exchange(sink: HttpSink, head: bytes, body: bytes) -> bytes:
+    """Send a request over a raw socket; return every byte received until the socket ends."""
+    received = b""
+    with socket.create_connection(("127.0.0.1", sink.port), timeout=5) as sock:
+        sock.sendall(head + body)
+        try:
+            while chunk := sock.recv(65536):
+                received += chunk
+        except ConnectionResetError:
+            pass
+    return received
+
+
+def test_reset_mid_body_reads_part_of_the_body_and_changes_nothing(sink: HttpSink) -> None:
+    body = b'{"name": "' + b"x" * 2000 + b'"}'
+    head = b"PUT /users/7 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+    head += b"Content-Type: application/json\r\n"
+    head += b"Content-Length: %d\r\n\r\n" % len(body)
+    sink.reset_connections("body", n=1, after=1)
+    assert httpx.put(f"{sink.url}/users/1", json={"a": 1}).status_code == 200  # let through
+    assert _raw_exchange(sink, head, body) == b""  # no status line: the socket was reset
+    assert sink.records == {"users": {"1": {"a": 1}}}
+    assert (sink.reset_count, sink.request_count) == (1, 2)
+    # n=1: the next request goes through again.
+    assert _raw_exchange(sink, head, body).startswith(b"HTTP/1.1 200")
+    assert sink.record("users", "7") == {"name": "x" * 2000}
+
+
+def test_reset_mid_response_applies_the_request_then_cuts_the_answer(sink: HttpSink) -> None:
+    body = b'{"name": "Ada"}'
+    head = b"PUT /users/7 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+    head += b"Content-Type: application/json\r\n"
+    head += b"Content-Length: %d\r\n\r\n" % len(body)
+    sink.reset_connections("response")  # every request from now on
+    received = _raw_exchange(sink, head, body)
+    status, _, rest = received.partition(b"\r\n")
+    headers, _, payload = rest.partition(b"\r\n\r\n")
+    assert status == b"HTTP/1.1 200 OK"
+    lengths = [h for h in headers.lower().split(b"\r\n") if h.startswith(b"content-length:")]
+    announced = int(lengths[0].split(b":")[1])
+    assert 0 < len(payload) < announced  # the answer stops mid-body
+    assert sink.record("users", "7") == {"name": "Ada"}  # but the change was applied
+    with pytest.raises(httpx.TransportError):
+        httpx.delete(f"{sink.url}/users/7", timeout=5)
+    assert sink.records == {}
+    assert sink.reset_count == 2
+    sink.clear_failures()
+    assert httpx.put(f"{sink.url}/users/8", json={}).status_code == 200

@@ -28,6 +28,12 @@ order for every request: revoked token, required headers, rate limit, server err
 body parsing, ``fail_rows``, ``fail_times``; only a request passing all of them changes
 ``records``.
 
+``reset_connections`` closes the socket of chosen requests without a complete answer:
+either after reading only part of the request body (the request changes nothing), or
+after applying the request and writing only part of the response (the change is stored,
+the client never learns it). Reset requests count in ``request_count`` and
+``reset_count``.
+
 Example::
 
     with HttpSink(required_headers={"Authorization": "Bearer t"}) as sink:
@@ -41,11 +47,12 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import struct
 import threading
 from collections import deque
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any, NamedTuple, Self
+from typing import Any, Literal, NamedTuple, Self
 from urllib.parse import unquote
 
 from aiohttp import web
@@ -56,6 +63,7 @@ __all__ = ["HttpSink", "RecordedRequest", "StreamedBody"]
 _JSON = "application/json"
 _OK_BODY = b'{"ok":true}'
 _UPSERT_METHODS = frozenset({"PUT", "PATCH", "POST"})
+ResetDuring = Literal["body", "response"]
 
 
 class RecordedRequest(NamedTuple):
@@ -147,6 +155,10 @@ class HttpSink:
         self._server_errors_left = 0
         self._server_error_status = 503
         self._revoke_at: int | None = None
+        self._reset_from: int | None = None  # first request number to reset
+        self._reset_left: int | None = None  # how many more (None: all of them)
+        self._reset_during: ResetDuring = "body"
+        self._reset_count = 0
         self._records: dict[str, dict[str, Any]] = {}
 
         self._host = host
@@ -277,6 +289,7 @@ class HttpSink:
             self._rate_limit_left = 0
             self._server_errors_left = 0
             self._revoke_at = None
+            self._reset_from = None
 
     @property
     def latency_seconds(self) -> float:
@@ -336,6 +349,28 @@ class HttpSink:
         with self._lock:
             self._revoke_at = None
 
+    def reset_connections(
+        self, during: ResetDuring, n: int | None = None, after: int = 0
+    ) -> None:
+        """Let ``after`` more requests through, then close the connection of the next ``n``
+        requests (``None``: of every request, until ``clear_failures``) mid-exchange.
+
+        ``during="body"``: the socket is closed after reading at most half of the request
+        body (nothing of a body-less request); the request changes nothing.
+        ``during="response"``: the request is applied, then the socket is closed after the
+        status line, the headers and part of the announced body.
+        """
+        with self._lock:
+            self._reset_from = self._request_count + int(after) + 1
+            self._reset_left = None if n is None else int(n)
+            self._reset_during = during
+
+    @property
+    def reset_count(self) -> int:
+        """Number of requests whose connection was reset."""
+        with self._lock:
+            return self._reset_count
+
     # ------------------------------------------------------------------ observations
 
     @property
@@ -383,10 +418,28 @@ class HttpSink:
             self._records = {}
             self._requests.clear()
             self._request_count = 0
+            self._reset_count = 0
 
     # ------------------------------------------------------------------ handler
 
+    def _take_reset(self) -> ResetDuring | None:
+        """Whether the request numbered ``self._request_count`` is reset (lock held)."""
+        if self._reset_from is None or self._request_count < self._reset_from:
+            return None
+        if self._reset_left is not None:
+            if self._reset_left <= 0:
+                return None
+            self._reset_left -= 1
+        self._reset_count += 1
+        return self._reset_during
+
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        with self._lock:
+            self._request_count += 1
+            count = self._request_count
+            reset = self._take_reset()
+        if reset == "body":
+            return await _reset_mid_body(request)
         raw = await request.content.read()
         try:
             body = json.loads(raw) if raw else None
@@ -398,8 +451,6 @@ class HttpSink:
         method = request.method
 
         with self._lock:
-            self._request_count += 1
-            count = self._request_count
             if self._record_requests:
                 self._requests.append(
                     RecordedRequest(method, raw_path, CIMultiDict(request.headers), body, raw)
@@ -413,7 +464,7 @@ class HttpSink:
                 self._check_gates(request, count)
             if parse_error:
                 raise _error(400, "request body is not valid JSON")
-            return self._dispatch(method, raw_path, body)
+            response = self._dispatch(method, raw_path, body)
         except _Reject as rej:
             if isinstance(rej.body, StreamedBody):
                 return await self._stream(request, rej.status, rej.body)
@@ -424,9 +475,12 @@ class HttpSink:
                     headers={"Content-Type": "text/plain; charset=utf-8", **rej.headers},
                 )
             ctype = _JSON if rej.body[:1] in ("{", "[") else "text/plain"
-            return web.Response(
+            response = web.Response(
                 status=rej.status, text=rej.body, content_type=ctype, headers=rej.headers
             )
+        if reset == "response":
+            return await _reset_mid_response(request, response)
+        return response
 
     async def _stream(
         self, request: web.BaseRequest, status: int, body: StreamedBody
@@ -544,3 +598,36 @@ class HttpSink:
 
 
 _MISSING = object()
+
+
+async def _reset_mid_body(request: web.BaseRequest) -> web.StreamResponse:
+    """Read at most half of the announced body, then drop the connection unanswered."""
+    length = request.content_length or 0
+    if length > 1:
+        await request.content.read(length // 2)
+    return _drop(request)
+
+
+async def _reset_mid_response(
+    request: web.BaseRequest, response: web.Response
+) -> web.StreamResponse:
+    """Send the status line, the headers and part of ``response``'s body, then drop."""
+    body = bytes(response.body or b"") or b'{"ok":true}'
+    partial = web.StreamResponse(status=response.status, headers={"Content-Type": _JSON})
+    partial.content_length = len(body) + 64  # more than will ever come
+    await partial.prepare(request)
+    await partial.write(body[: max(1, len(body) // 2)])
+    return _drop(request, partial)
+
+
+def _drop(
+    request: web.BaseRequest, response: web.StreamResponse | None = None
+) -> web.StreamResponse:
+    """Close the socket at once (an RST, not an orderly end of the response)."""
+    transport = request.transport
+    if transport is not None:
+        sock = transport.get_extra_info("socket")
+        if sock is not None:  # SO_LINGER 0: close() sends a reset
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
+    return response if response is not None else web.StreamResponse(status=499)
