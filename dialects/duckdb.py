@@ -302,7 +302,7 @@ class DuckDBDialect(Dialect):
             return ErrorKind.SQL
         if isinstance(error, duckdb.TransactionException):
             return ErrorKind.TRANSIENT
-        if isinstance(error, duckdb.IOException):
+        if isinstance(error, duckdb.IOException | duckdb.ConnectionException):
             return ErrorKind.CONNECTION
         return ErrorKind.TERMINAL
 

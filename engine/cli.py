@@ -31,6 +31,7 @@ from engine.interrupts import RunInterrupted
 from engine.model import ModelError
 from engine.planner import DuplicateKeysError
 from engine.read_query import ReadOnlyQueryError, read_query
+from engine.rejection_writer import OutcomeWriteError
 from engine.run import (
     PermissionProblem,
     PrimaryKeyChangedError,
@@ -102,7 +103,12 @@ def _guard(fn: Any, project: Project | None = None) -> Any:
         raise _fail(str(error), 4, redactor) from None
     except PermissionProblem as error:
         raise _fail(str(error), 1, redactor) from None
-    except (DuplicateKeysError, PrimaryKeyChangedError, WarehouseError) as error:
+    except (
+        DuplicateKeysError,
+        PrimaryKeyChangedError,
+        WarehouseError,
+        OutcomeWriteError,
+    ) as error:
         raise _fail(str(error), 1, redactor) from None
     except RunInterrupted as error:
         raise _fail(error.describe(), 1, redactor) from None
