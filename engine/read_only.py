@@ -52,10 +52,10 @@ _FORBIDDEN: tuple[tuple[tuple[type[exp.Expr], ...], str], ...] = (
      "a statement that reaches outside the warehouse"),
     (_classes("Transaction", "Commit", "Rollback", "LockingStatement"), "transaction control"),
     (_classes("Declare", "Execute", "ExecuteSql", "StoredProcedure", "Command"),
-     "a statement the engine does not run in a model"),
+     "a statement the engine does not run as a query"),
     (_classes("Analyze", "Refresh", "Cache", "Uncache", "Kill", "Describe", "Show"),
-     "a statement the engine does not run in a model"),
-    (_classes("Summarize"), "a statement the engine does not run in a model"),
+     "a statement the engine does not run as a query"),
+    (_classes("Summarize"), "a statement the engine does not run as a query"),
     (_classes("NextValueFor"), "NEXT VALUE FOR, which advances a sequence"),
 )
 
@@ -88,12 +88,21 @@ def _statement_kind(node: exp.Expr) -> str:
     return ""
 
 
-def check_read_only(query: exp.Expr, dialect: Dialect) -> None:
-    """Raise :class:`NotReadOnly` naming the first thing in ``query`` that is not a read."""
+def first_write(query: exp.Expr) -> str | None:
+    """What the first statement or clause in ``query`` that is not a read is, or None."""
     for node in query.walk():
         for classes, what in _FORBIDDEN:
             if classes and isinstance(node, classes):
-                raise NotReadOnly(_statement_kind(node) or what)
+                return _statement_kind(node) or what
+    return None
+
+
+def check_read_only(query: exp.Expr, dialect: Dialect) -> None:
+    """Raise :class:`NotReadOnly` naming the first thing in ``query`` that is not a read."""
+    found = first_write(query)
+    if found is not None:
+        raise NotReadOnly(found)
+    for node in query.walk():
         if isinstance(node, exp.Func):
             for name in sorted(function_names(node, dialect)):
                 effect = _side_effect(name, dialect)

@@ -17,21 +17,8 @@ from sqlglot.errors import ParseError
 
 from dialects.base import Dialect
 from engine.config import ConfigError, Project
+from engine.read_only import first_write
 from engine.run import dialect_for
-
-# Nodes that change the warehouse, wherever they sit in the parsed query.
-_WRITES: tuple[type[exp.Expr], ...] = (
-    exp.Insert,
-    exp.Update,
-    exp.Delete,
-    exp.Merge,
-    exp.Create,
-    exp.Drop,
-    exp.Alter,
-    exp.Into,
-    exp.Copy,
-    exp.Command,
-)
 
 
 class ReadOnlyQueryError(Exception):
@@ -86,21 +73,14 @@ def check_read_only(sql: str, dialect: Dialect) -> str:
     if len(statements) != 1:
         raise ReadOnlyQueryError(f"The text holds {len(statements)} statements. {fix}")
     (statement,) = statements
-    writes = [node for node in statement.walk() if isinstance(node, _WRITES)]
-    if writes or not isinstance(statement, exp.Query):
-        node = writes[0] if writes else statement
-        kind = _statement_kind(node, text)
+    # The models' rule for statements and clauses (engine/read_only.py); a function that
+    # writes is left to the read-only connection below.
+    kind = first_write(statement)
+    if kind is None and not isinstance(statement, exp.Query):
+        kind = f"a {statement.key.upper()} statement"
+    if kind is not None:
         raise ReadOnlyQueryError(f"The statement is not a read-only query: it holds {kind}. {fix}")
     return text
-
-
-def _statement_kind(node: exp.Expr, text: str) -> str:
-    if isinstance(node, exp.Into):
-        return "SELECT ... INTO (it creates a table)"
-    if isinstance(node, exp.Command):
-        return f"a {str(node.this).upper()} command"
-    name = node.key.upper() if node.key else text.split(None, 1)[0].upper()
-    return f"an {name}" if name[:1] in "AEIOU" else f"a {name}"
 
 
 def read_query(

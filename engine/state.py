@@ -195,13 +195,15 @@ class State:
                 found.setdefault(int(match.group(1)), []).append(name)
         return found
 
-    def unconfirmed_deltas(self, sync_name: str, current_run: int) -> list[str]:
-        """Delta tables of runs that planned after the last commit and never committed.
+    def unconfirmed_deltas(
+        self, sync_name: str, current_run: int, commits: list[Commit]
+    ) -> list[str]:
+        """Delta tables of runs that planned after the last commit (``commits``, newest first,
+        as :meth:`committed` returns them) and never committed.
 
         Such a run may have sent any key of its delta before it died, so every later run
         looks at those keys again until one commits (see ``Planner.use_baseline``).
         """
-        commits = self.committed(sync_name)
         newest = commits[0].sync_run_id if commits else None
         return sorted(
             name
