@@ -14,11 +14,11 @@ REGISTRY: dict[str, str] = {
     "duckdb": "dialects.duckdb:DuckDBDialect",
     "postgres": "dialects.postgres:PostgresDialect",
     "snowflake": "dialects.snowflake:SnowflakeDialect",
+    "bigquery": "dialects.bigquery:BigQueryDialect",
 }
 
 # Warehouses the project file may name that have no dialect module yet.
 PLANNED: dict[str, str] = {
-    "bigquery": "bigquery",
     "databricks": "databricks",
 }
 

@@ -1,0 +1,504 @@
+"""BigQuery (``type: bigquery``), through the official ``google-cloud-bigquery`` client.
+
+Settings: ``project`` (where the engine's datasets live and jobs run), ``location`` (required:
+every job runs there and ``hightouch_planner`` / ``hightouch_audit`` are created there),
+``dataset`` (where a model's unqualified table names resolve), ``credentials_path`` (a
+service-account JSON file; without it, application-default credentials), ``anonymous: true``
+(send no credentials: local emulators only, refused without ``api_endpoint``),
+``api_endpoint`` (private endpoints, local emulators), ``maximum_bytes_billed`` (a per-job cap:
+a job that would bill more fails before it runs) and ``labels`` (job labels, besides
+``lightning-sync`` and the sync's name).
+
+Choices (each from BigQuery's documentation):
+
+- Every statement is a query job in ``location``, in one session per connection
+  (https://cloud.google.com/bigquery/docs/sessions-intro): the stage is a session temporary
+  table, and ``BEGIN TRANSACTION`` ... ``COMMIT TRANSACTION`` span the session's jobs
+  (https://cloud.google.com/bigquery/docs/transactions). A transaction holds no DDL
+  (``Capabilities.ddl_commits``): the engine's commit transaction holds only DML. Each job's
+  errors are checked after it ends, whatever the client call reported.
+- Row hash: ``FARM_FINGERPRINT(TO_JSON_STRING(STRUCT(...)))`` of the mapped values (64-bit,
+  NULL-aware through the JSON), tagged with its answer on a fixed row like the other hashes.
+- Parameters are typed ``@name`` query parameters (a naive ``datetime`` is a DATETIME, as
+  DuckDB's ``TIMESTAMP`` columns become DATETIME); no value is ever written into SQL text.
+- The delta is read page by page from the query's result (``RowIterator.pages``): one page in
+  Python memory.
+- Rejections are bulk loaded with a load job of newline-delimited JSON from memory, never
+  streaming inserts (https://cloud.google.com/bigquery/docs/loading-data-cloud-storage-json).
+- Catalog lookups (datasets, tables, columns) use the API, not INFORMATION_SCHEMA: a query of
+  INFORMATION_SCHEMA bills at least 10 MB, an API call nothing.
+- Cost: each job's bytes processed and billed are summed (``Dialect.cost``).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlglot import exp
+
+from dialects.base import Capabilities, Dialect, ErrorKind, WarehouseError
+from dialects.bigquery_sql import (  # also registers sqlglot's "lightningbigquery"
+    query_parameters,
+)
+
+# A fixed row covering the types models use; its fingerprint names the hash's version.
+_HASH_PROBE = (
+    "SELECT FARM_FINGERPRINT(TO_JSON_STRING(STRUCT(42 AS a, 'lightning' AS b, "
+    "CAST(1.5 AS FLOAT64) AS c, TRUE AS d, NULL AS e, "
+    "DATETIME '2024-01-02 03:04:05.123456' AS f, DATE '2024-01-02' AS g, "
+    "NUMERIC '12.34' AS h)))"
+)
+_INTEGER_TYPES = frozenset({"INT64", "INTEGER", "INT", "BIGINT", "SMALLINT", "TINYINT", "BYTEINT"})
+# Types whose JSON in JSON_OBJECT is what the engine's Python encoder writes for the value.
+_JSON_AS_IS = _INTEGER_TYPES | {"STRING", "BOOL", "BOOLEAN"}
+_SCOPES = ("https://www.googleapis.com/auth/bigquery",)
+_DEFAULT_LABEL = "lightning-sync"
+
+
+class BigQueryDialect(Dialect):
+    """The BigQuery dialect (``type: bigquery``)."""
+
+    name = "bigquery"
+    sqlglot_dialect = "lightningbigquery"
+    hash_name = "bigquery-farm-fingerprint"
+    hash_probe = _HASH_PROBE
+    setting_names = frozenset(
+        {"project", "location", "dataset", "credentials_path", "anonymous", "api_endpoint"}
+        | {"maximum_bytes_billed", "labels"}
+    )
+    # Functions a model may not call (engine/read_only.py), from BigQuery's reference: they
+    # change a session or call services outside the query.
+    side_effect_functions = {
+        "external_query": "runs SQL on an external database",
+        "ml.*": "runs a BigQuery ML model",
+        "vector_search": "reads an index outside the query",
+        "ai.*": "calls a Vertex AI model",
+    }
+    capabilities = Capabilities(
+        transactions=True,
+        temp_tables=True,
+        merge=True,
+        delete=True,
+        identifier_case="preserve",
+        max_string_bytes=10 * 1024 * 1024,
+        requires_location=True,
+        snapshot_rereads=False,
+        ddl_commits=True,
+    )
+
+    def __init__(self, settings: dict[str, Any], project_dir: Path):
+        super().__init__(settings, project_dir)
+        self._session: str | None = None
+        self.bytes_processed = 0
+        self.bytes_billed = 0
+        self.jobs = 0
+
+    # -- connection -------------------------------------------------------------------------
+    @property
+    def project(self) -> str:
+        return str(self.settings.get("project") or "")
+
+    @property
+    def location(self) -> str:
+        return str(self.settings.get("location") or "")
+
+    def describe(self) -> str:
+        where = f"BigQuery project {self.project or '(none)'} in {self.location or '(no location)'}"
+        if self.settings.get("api_endpoint"):
+            where += f" at {self.settings['api_endpoint']}"
+        return where
+
+    def _checked_settings(self) -> None:
+        missing = [name for name in ("project", "location") if not self.settings.get(name)]
+        if missing:
+            raise WarehouseError(
+                f"The BigQuery source needs {' and '.join(missing)}. Fix: set project (the "
+                "project id) and location (the location of your datasets, e.g. US or "
+                "europe-west1) under the source in lightning.yml.",
+                ErrorKind.CONNECTION,
+            )
+        if self.settings.get("anonymous") and not self.settings.get("api_endpoint"):
+            raise WarehouseError(
+                "The BigQuery source sets anonymous: true without api_endpoint: sending no "
+                "credentials only works with a local emulator. Fix: remove anonymous, or set "
+                "api_endpoint to the emulator's address.",
+                ErrorKind.CONNECTION,
+            )
+        cap = self.settings.get("maximum_bytes_billed")
+        if cap is not None and (isinstance(cap, bool) or not str(cap).isdigit()):
+            raise WarehouseError(
+                f"The BigQuery source's maximum_bytes_billed is {cap!r}, not a number of bytes. "
+                "Fix: set it to a whole number of bytes (e.g. 10000000000 for 10 GB), or remove "
+                "it.",
+                ErrorKind.CONNECTION,
+            )
+
+    def _credentials(self) -> Any:
+        if self.settings.get("anonymous"):
+            from google.auth.credentials import AnonymousCredentials
+
+            return AnonymousCredentials()
+        raw = self.settings.get("credentials_path")
+        if raw:
+            from google.oauth2 import service_account
+
+            path = Path(str(raw)).expanduser()
+            path = path if path.is_absolute() else self.project_dir / path
+            try:
+                return service_account.Credentials.from_service_account_file(
+                    str(path), scopes=_SCOPES
+                )
+            except (OSError, ValueError, KeyError) as error:
+                raise WarehouseError(
+                    f"The BigQuery source's credentials_path {str(raw)!r} could not be read as a "
+                    f"service-account key: {_first_line(error)}. Fix: point it at the JSON key "
+                    "file downloaded for the service account (IAM > Service accounts > Keys).",
+                    ErrorKind.CONNECTION,
+                    error,
+                ) from error
+        import google.auth
+        from google.auth.exceptions import DefaultCredentialsError
+
+        try:
+            credentials, _ = google.auth.default(scopes=_SCOPES)
+        except DefaultCredentialsError as error:
+            raise WarehouseError(
+                "The BigQuery source has no credentials_path and no application-default "
+                f"credentials were found: {_first_line(error)}. Fix: set credentials_path to a "
+                "service-account JSON key, or run `gcloud auth application-default login`.",
+                ErrorKind.CONNECTION,
+                error,
+            ) from error
+        return credentials
+
+    def connect(self, read_only: bool = False) -> None:
+        """BigQuery has no read-only session: ``lightning-sync sql`` relies on its parse check
+        (one read-only query) and on the service account's roles."""
+        from google.api_core.client_options import ClientOptions
+        from google.cloud import bigquery
+
+        self._checked_settings()
+        options = None
+        if self.settings.get("api_endpoint"):
+            options = ClientOptions(api_endpoint=str(self.settings["api_endpoint"]))
+        self._con = bigquery.Client(
+            project=self.project,
+            credentials=self._credentials(),
+            location=self.location,
+            client_options=options,
+        )
+        self._session = None
+        self.statements_issued = 0
+        self.bytes_processed = self.bytes_billed = self.jobs = 0
+
+    def close(self) -> None:
+        if self._con is None:
+            return
+        if self._session is not None:
+            try:  # ends the session now, rolling back a transaction a failure left open
+                self._job("CALL BQ.ABORT_SESSION()", None)
+            except Exception:  # noqa: BLE001, S110 - the session expires on its own
+                pass
+            self._session = None
+        self._con.close()
+        self._con = None
+
+    # -- jobs -------------------------------------------------------------------------------
+    def _config(self, sql: str, params: dict[str, Any] | None, dry_run: bool = False) -> Any:
+        from google.cloud import bigquery
+
+        config = bigquery.QueryJobConfig(
+            query_parameters=query_parameters(sql, params),
+            use_legacy_sql=False,
+            labels=self._labels(),
+        )
+        if self.settings.get("dataset"):
+            config.default_dataset = f"{self.project}.{self.settings['dataset']}"
+        if self.settings.get("maximum_bytes_billed") is not None:
+            config.maximum_bytes_billed = int(self.settings["maximum_bytes_billed"])
+        if dry_run:
+            config.dry_run = True
+            config.use_query_cache = False
+        elif self._session is None:
+            config.create_session = True
+        else:
+            config.connection_properties = [
+                bigquery.ConnectionProperty("session_id", self._session)
+            ]
+        return config
+
+    def _labels(self) -> dict[str, str]:
+        labels = {"tool": _DEFAULT_LABEL}
+        sync = self.label.partition("sync=")[2]
+        if sync:
+            labels["sync"] = _label_value(sync)
+        for key, value in (self.settings.get("labels") or {}).items():
+            labels[_label_value(str(key))] = _label_value(str(value))
+        return labels
+
+    def _job(self, sql: str, params: dict[str, Any] | None, dry_run: bool = False) -> Any:
+        """Run one query job to its end; raise its error even where the call reported none."""
+        self.statements_issued = (self.statements_issued or 0) + 1
+        job = self.con.query(sql, job_config=self._config(sql, params, dry_run))
+        if not dry_run:
+            job.result()
+        if job.error_result:
+            from google.api_core import exceptions
+
+            message = job.error_result.get("message") or str(job.error_result)
+            raise exceptions.BadRequest(message, errors=job.errors or [job.error_result])
+        if self._session is None and not dry_run and job.session_info is not None:
+            self._session = job.session_info.session_id
+        self.jobs += 1
+        self.bytes_processed += int(job.total_bytes_processed or 0)
+        self.bytes_billed += int(getattr(job, "total_bytes_billed", None) or 0)
+        return job
+
+    def cost(self) -> dict[str, int] | None:
+        return {
+            "jobs": self.jobs,
+            "bytes_processed": self.bytes_processed,
+            "bytes_billed": self.bytes_billed,
+        }
+
+    def estimate_bytes(self, sql: str, params: dict[str, Any] | None = None) -> int:
+        """The bytes a query would process, from a dry-run job (free, nothing runs)."""
+        return int(self._job(sql, params, dry_run=True).total_bytes_processed or 0)
+
+    # -- statements -------------------------------------------------------------------------
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> None:
+        if sql.lstrip().upper().startswith("CREATE SCHEMA"):
+            self._create_dataset(sql)
+            return
+        self._job(sql, params)
+
+    def _create_dataset(self, sql: str) -> None:
+        """A dataset in the configured location, through the API (a CREATE SCHEMA job would
+        take the job's location, and could not run in a session's transaction anyway)."""
+        import sqlglot
+        from google.cloud import bigquery
+
+        created = sqlglot.parse_one(sql, read=self.sqlglot_dialect)
+        target = created.this if isinstance(created, exp.Create) else None
+        name = (target.db or target.name) if isinstance(target, exp.Table) else ""
+        dataset = bigquery.Dataset(f"{self.project}.{name}")
+        dataset.location = self.location
+        self.statements_issued = (self.statements_issued or 0) + 1
+        self.con.create_dataset(dataset, exists_ok=True)
+
+    def fetchall(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        return [tuple(row.values()) for row in self._job(sql, params).result()]
+
+    def query(self, sql: str, max_rows: int) -> tuple[list[str], list[tuple[Any, ...]]]:
+        rows = self._job(sql, None).result(max_results=max_rows)
+        names = [field.name for field in rows.schema or []]
+        return names, [tuple(row.values()) for row in rows]
+
+    def stream(
+        self, sql: str, params: dict[str, Any] | None, batch_rows: int
+    ) -> Iterator[dict[str, list[Any]]]:
+        # The result is a table of its own: its pages are fetched one at a time, and jobs run
+        # meanwhile (the rejection loads) do not touch it.
+        rows = self._job(sql, params).result(page_size=batch_rows)
+        names = [field.name for field in rows.schema or []]
+        for page in rows.pages:
+            values = [tuple(row.values()) for row in page]
+            if values:
+                yield {name: [row[i] for row in values] for i, name in enumerate(names)}
+
+    def bulk_insert(
+        self, table: exp.Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        if not rows:
+            return
+        from google.cloud import bigquery
+
+        lines = (
+            json.dumps(dict(zip(columns, row, strict=True)), default=str, ensure_ascii=False)
+            for row in rows
+        )
+        data = io.BytesIO(("\n".join(lines) + "\n").encode())
+        config = bigquery.LoadJobConfig(
+            source_format=bigquery.SourceFormat.NEWLINE_DELIMITED_JSON,
+            write_disposition=bigquery.WriteDisposition.WRITE_APPEND,
+            labels=self._labels(),
+        )
+        self.statements_issued = (self.statements_issued or 0) + 1
+        job = self.con.load_table_from_file(
+            data, self._table_id(table), job_config=config, location=self.location
+        )
+        job.result()
+        if job.error_result:
+            from google.api_core import exceptions
+
+            raise exceptions.BadRequest(
+                job.error_result.get("message") or "load job failed", errors=job.errors
+            )
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            if self._con is not None:
+                try:
+                    self.execute("ROLLBACK TRANSACTION")
+                except Exception:  # noqa: BLE001, S110 - ended with the session
+                    pass
+            raise
+        self.execute("COMMIT TRANSACTION")
+
+    # -- catalog (API calls: no bytes billed) -----------------------------------------------
+    def _table_id(self, table: exp.Table) -> str:
+        project = table.catalog or self.project
+        dataset = table.db or self.settings.get("dataset") or ""
+        return f"{project}.{dataset}.{table.name}"
+
+    def list_schemas(self) -> list[str]:
+        self.statements_issued = (self.statements_issued or 0) + 1
+        return [d.dataset_id for d in self.con.list_datasets(self.project)]
+
+    def list_tables(self, schema: str) -> list[str]:
+        from google.api_core.exceptions import NotFound
+
+        self.statements_issued = (self.statements_issued or 0) + 1
+        try:
+            return [t.table_id for t in self.con.list_tables(f"{self.project}.{schema}")]
+        except NotFound:
+            return []
+
+    def table_columns(self, table: exp.Table) -> list[tuple[str, str]]:
+        self.statements_issued = (self.statements_issued or 0) + 1
+        return [_column(field) for field in self.con.get_table(self._table_id(table)).schema]
+
+    def query_columns(self, sql: str) -> list[tuple[str, str]]:
+        """From a dry-run job's schema: nothing runs and nothing is billed."""
+        return [_column(field) for field in self._job(sql, None, dry_run=True).schema or []]
+
+    def view_definition(self, table: exp.Table) -> str | None:
+        from google.api_core.exceptions import NotFound
+
+        try:
+            found = self.con.get_table(self._table_id(table))
+        except NotFound:
+            return None
+        return str(found.view_query) if found.view_query else None
+
+    def classify_error(self, error: BaseException) -> ErrorKind:
+        from google.api_core import exceptions
+        from google.auth import exceptions as auth_exceptions
+
+        if isinstance(error, auth_exceptions.GoogleAuthError):
+            return ErrorKind.CONNECTION
+        if isinstance(error, WarehouseError):
+            return error.kind
+        if not isinstance(error, exceptions.GoogleAPIError):
+            import requests
+
+            if isinstance(error, requests.exceptions.ConnectionError):
+                return ErrorKind.CONNECTION
+            return ErrorKind.TERMINAL
+        reasons = {str(e.get("reason")) for e in getattr(error, "errors", None) or []}
+        if reasons & {"rateLimitExceeded", "backendError", "jobBackendError", "internalError"}:
+            return ErrorKind.TRANSIENT
+        if "billingNotEnabled" in reasons or "accessDenied" in reasons:
+            return ErrorKind.PERMISSION
+        if isinstance(error, exceptions.Unauthorized):
+            return ErrorKind.CONNECTION
+        if isinstance(error, exceptions.Forbidden):
+            return ErrorKind.PERMISSION
+        if isinstance(
+            error,
+            exceptions.TooManyRequests
+            | exceptions.ServiceUnavailable
+            | exceptions.InternalServerError,
+        ):
+            return ErrorKind.TRANSIENT
+        if isinstance(error, exceptions.Conflict) and "concurrent" in str(error).lower():
+            return ErrorKind.TRANSIENT
+        if isinstance(error, exceptions.BadRequest | exceptions.NotFound | exceptions.Conflict):
+            return ErrorKind.SQL
+        return ErrorKind.TERMINAL
+
+    def is_driver_error(self, error: BaseException) -> bool:
+        return self.classify_error(error) is not ErrorKind.TERMINAL
+
+    def wrap(self, error: BaseException, context: str) -> WarehouseError:
+        wrapped = super().wrap(error, context)
+        text = str(error)
+        fix = ""
+        if "was not found in location" in text:
+            fix = (
+                f" Fix: the source's location is {self.location}; every dataset a model reads "
+                "must be in that location (set location to the datasets' location)."
+            )
+        elif "billing" in text.lower() and "not enabled" in text.lower():
+            fix = f" Fix: enable billing on project {self.project} (Billing > Link a billing account)."
+        elif "bytes billed" in text.lower():
+            fix = " Fix: raise maximum_bytes_billed under the source, or make the model scan less."
+        return WarehouseError(f"{wrapped}{fix}", wrapped.kind, error) if fix else wrapped
+
+    def is_integer_type(self, type_name: str) -> bool:
+        return type_name.upper() in _INTEGER_TYPES
+
+    # -- SQL fragments ----------------------------------------------------------------------
+    def row_hash(self, values: Sequence[exp.Expr], types: Sequence[str]) -> exp.Expr:
+        if not values:
+            return exp.Literal.number(0)
+        fields = [
+            exp.PropertyEQ(this=exp.to_identifier(f"h{i}"), expression=value)
+            for i, value in enumerate(values)
+        ]
+        text = exp.Anonymous(this="TO_JSON_STRING", expressions=[exp.Struct(expressions=fields)])
+        return exp.Anonymous(this="FARM_FINGERPRINT", expressions=[text])
+
+    def json_value(self, value: exp.Expr, type_name: str) -> exp.Expr | None:
+        return value if type_name.upper() in _JSON_AS_IS else None
+
+    def current_user(self) -> str:
+        return str(getattr(self.con._credentials, "service_account_email", "") or "<service_account>")
+
+    def grant_statements(self, user: str, schemas: Sequence[str]) -> list[str]:
+        member = f"serviceAccount:{user}" if "@" in user else f"serviceAccount:{user}"
+        statements = [
+            f"-- at the project: gcloud projects add-iam-policy-binding {self.project} "
+            f"--member {member} --role roles/bigquery.user",
+            f"-- and read access to the models' datasets (roles/bigquery.dataViewer).",
+        ]
+        for schema in schemas:
+            statements.append(
+                f"CREATE SCHEMA IF NOT EXISTS `{self.project}.{schema}` "
+                f"OPTIONS (location = '{self.location}');"
+            )
+            statements.append(
+                "GRANT `roles/bigquery.dataViewer`, `roles/bigquery.dataEditor` ON SCHEMA "
+                f'`{self.project}.{schema}` TO "{member}";'
+            )
+        return statements
+
+
+def _column(field: Any) -> tuple[str, str]:
+    kind = str(field.field_type).upper()
+    kind = {"RECORD": "STRUCT", "FLOAT": "FLOAT64", "INTEGER": "INT64", "BOOLEAN": "BOOL"}.get(
+        kind, kind
+    )
+    if field.mode == "REPEATED":
+        kind = f"ARRAY<{kind}>"
+    return str(field.name), kind
+
+
+def _label_value(text: str) -> str:
+    """A label key or value as BigQuery allows it (lower case, digits, ``_`` and ``-``, at most
+    63 characters)."""
+    cleaned = "".join(c if c.isalnum() or c in "_-" else "_" for c in text.lower())
+    return cleaned[:63]
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]

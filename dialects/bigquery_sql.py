@@ -1,0 +1,88 @@
+"""BigQuery SQL as the engine writes it: sqlglot's BigQuery dialect with two tweaks, and the
+typed query parameters of a statement (see :mod:`dialects.bigquery`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from functools import lru_cache
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.dialects.bigquery import BigQuery
+
+
+class LightningBigQuery(BigQuery):
+    """sqlglot's BigQuery, writing
+
+    - a JSON object cast to text as ``TO_JSON_STRING(...)`` (BigQuery casts no JSON to STRING:
+      https://cloud.google.com/bigquery/docs/reference/standard-sql/json_functions#to_json_string);
+    - a ``CREATE TEMPORARY TABLE`` as ``CREATE TEMP TABLE`` (the spelling BigQuery documents for
+      a session's temporary tables).
+    """
+
+    class Generator(BigQuery.Generator):  # type: ignore[name-defined,misc,valid-type]
+        def cast_sql(self, expression: exp.Cast, safe_prefix: str | None = None) -> str:
+            if isinstance(expression.this, exp.JSONObject) and expression.to.is_type("text"):
+                return self.func("TO_JSON_STRING", expression.this)
+            return str(super().cast_sql(expression, safe_prefix))
+
+        def create_sql(self, expression: exp.Create) -> str:
+            text = str(super().create_sql(expression))
+            if text.startswith("CREATE TEMPORARY TABLE "):
+                return "CREATE TEMP TABLE " + text[len("CREATE TEMPORARY TABLE ") :]
+            return text
+
+
+@lru_cache(maxsize=512)
+def parameter_names(sql: str) -> tuple[str, ...]:
+    """The ``@name`` parameters a statement uses, found by parsing (an ``@`` in a string or a
+    comment is not one)."""
+    tree = sqlglot.parse_one(sql, read=LightningBigQuery)
+    names = [node.name for node in tree.find_all(exp.Parameter, exp.Placeholder) if node.name]
+    return tuple(dict.fromkeys(names))
+
+
+def bigquery_type(value: Any) -> str:
+    """The BigQuery type a Python value is bound as (a naive datetime is a DATETIME, an aware
+    one a TIMESTAMP; NULL is bound as a STRING)."""
+    if isinstance(value, bool):
+        return "BOOL"
+    if isinstance(value, int):
+        return "INT64"
+    if isinstance(value, float):
+        return "FLOAT64"
+    if isinstance(value, decimal.Decimal):
+        return "BIGNUMERIC"
+    if isinstance(value, dt.datetime):
+        return "DATETIME" if value.tzinfo is None else "TIMESTAMP"
+    if isinstance(value, dt.date):
+        return "DATE"
+    if isinstance(value, bytes):
+        return "BYTES"
+    return "STRING"
+
+
+def query_parameters(sql: str, params: dict[str, Any] | None) -> list[Any]:
+    """Typed ``ScalarQueryParameter`` (or array) values for the parameters ``sql`` uses."""
+    from google.cloud import bigquery
+
+    if not params or "@" not in sql:
+        return []
+    bound: list[Any] = []
+    for name in parameter_names(sql):
+        value = params[name]
+        if isinstance(value, list | tuple):
+            kinds = {bigquery_type(v) for v in value if v is not None} or {"STRING"}
+            bound.append(bigquery.ArrayQueryParameter(name, kinds.pop(), list(value)))
+        else:
+            bound.append(bigquery.ScalarQueryParameter(name, bigquery_type(value), value))
+    return bound
+
+
+def positional_parameters(values: list[Any]) -> list[Any]:
+    """Typed positional (``?``) parameters."""
+    from google.cloud import bigquery
+
+    return [bigquery.ScalarQueryParameter(None, bigquery_type(v), v) for v in values]
