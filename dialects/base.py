@@ -231,6 +231,11 @@ class Dialect(ABC):
         jobs and bytes processed and billed); None where it does not."""
         return None
 
+    def estimate_bytes(self, sql: str) -> int | None:
+        """The bytes a query would scan, estimated without running it; None where the
+        warehouse cannot say."""
+        return None
+
     def hash_version(self) -> str:
         """A tag naming the hash definition; a change makes stored hashes incomparable."""
         if self._hash_version is None:

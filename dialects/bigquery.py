@@ -266,9 +266,9 @@ class BigQueryDialect(Dialect):
             "bytes_billed": self.bytes_billed,
         }
 
-    def estimate_bytes(self, sql: str, params: dict[str, Any] | None = None) -> int:
+    def estimate_bytes(self, sql: str) -> int | None:
         """The bytes a query would process, from a dry-run job (free, nothing runs)."""
-        return int(self._job(sql, params, dry_run=True).total_bytes_processed or 0)
+        return int(self._job(sql, None, dry_run=True).total_bytes_processed or 0)
 
     # -- statements -------------------------------------------------------------------------
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> None:
@@ -439,7 +439,10 @@ class BigQueryDialect(Dialect):
                 "must be in that location (set location to the datasets' location)."
             )
         elif "billing" in text.lower() and "not enabled" in text.lower():
-            fix = f" Fix: enable billing on project {self.project} (Billing > Link a billing account)."
+            fix = (
+                f" Fix: enable billing on project {self.project} (Billing > Link a billing "
+                "account)."
+            )
         elif "bytes billed" in text.lower():
             fix = " Fix: raise maximum_bytes_billed under the source, or make the model scan less."
         return WarehouseError(f"{wrapped}{fix}", wrapped.kind, error) if fix else wrapped
@@ -462,14 +465,16 @@ class BigQueryDialect(Dialect):
         return value if type_name.upper() in _JSON_AS_IS else None
 
     def current_user(self) -> str:
-        return str(getattr(self.con._credentials, "service_account_email", "") or "<service_account>")
+        return str(
+            getattr(self.con._credentials, "service_account_email", "") or "<service_account>"
+        )
 
     def grant_statements(self, user: str, schemas: Sequence[str]) -> list[str]:
         member = f"serviceAccount:{user}" if "@" in user else f"serviceAccount:{user}"
         statements = [
             f"-- at the project: gcloud projects add-iam-policy-binding {self.project} "
             f"--member {member} --role roles/bigquery.user",
-            f"-- and read access to the models' datasets (roles/bigquery.dataViewer).",
+            "-- and read access to the models' datasets (roles/bigquery.dataViewer).",
         ]
         for schema in schemas:
             statements.append(

@@ -108,7 +108,11 @@ class LocalBigQuery:
         command += ["--project", PROJECT, "--data-dir", str(self.data)]
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, env=self._environment()
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self._environment(),
+                start_new_session=True,  # a signal to the test process group is not for it
             )
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:

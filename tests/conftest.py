@@ -372,8 +372,7 @@ class BigQueryWorkspace(Workspace):
             self._client.close()
             self._client = None
 
-    @staticmethod
-    def _statements(statement: str) -> list[str]:
+    def _statements(self, statement: str) -> list[str]:
         out = []
         for tree in sqlglot.parse(statement, read="duckdb"):
             if tree is None:
@@ -384,6 +383,11 @@ class BigQueryWorkspace(Workspace):
                 if len(columns) == 1:
                     alias.set("this", columns[0].copy())
                     alias.set("columns", None)
+            # information_schema of the whole location, not of the default dataset.
+            for source in tree.find_all(sqlglot.exp.Table):
+                if source.db.lower() == "information_schema" and not source.catalog:
+                    source.set("catalog", sqlglot.exp.to_identifier(f"region-{self.location}"))
+                    source.set("db", sqlglot.exp.to_identifier("INFORMATION_SCHEMA"))
             # BigQuery requires a WHERE clause on every UPDATE and DELETE.
             if isinstance(tree, sqlglot.exp.Update | sqlglot.exp.Delete) and not tree.args.get(
                 "where"

@@ -27,28 +27,77 @@ from tests.test_golden_sql import _render_all
 BIGQUERY_FUNCTIONS = frozenset(
     {
         # aggregate (aggregate_functions)
-        "ANY_VALUE", "ARRAY_AGG", "AVG", "COUNT", "COUNTIF", "LOGICAL_AND", "LOGICAL_OR",
-        "MAX", "MIN", "STRING_AGG", "SUM",
+        "ANY_VALUE",
+        "ARRAY_AGG",
+        "AVG",
+        "COUNT",
+        "COUNTIF",
+        "LOGICAL_AND",
+        "LOGICAL_OR",
+        "MAX",
+        "MIN",
+        "STRING_AGG",
+        "SUM",
         # conditional expressions (conditional_expressions)
-        "COALESCE", "IF", "IFNULL", "NULLIF",
+        "COALESCE",
+        "IF",
+        "IFNULL",
+        "NULLIF",
         # conversion (conversion_functions)
-        "CAST", "SAFE_CAST",
+        "CAST",
+        "SAFE_CAST",
         # string (string_functions)
-        "CONCAT", "LENGTH", "LOWER", "REPLACE", "STARTS_WITH", "SUBSTR", "TRIM", "UPPER",
-        "FORMAT", "REGEXP_CONTAINS", "TO_HEX",
+        "CONCAT",
+        "LENGTH",
+        "LOWER",
+        "REPLACE",
+        "STARTS_WITH",
+        "SUBSTR",
+        "TRIM",
+        "UPPER",
+        "FORMAT",
+        "REGEXP_CONTAINS",
+        "TO_HEX",
         # hash (hash_functions)
-        "FARM_FINGERPRINT", "MD5", "SHA256",
+        "FARM_FINGERPRINT",
+        "MD5",
+        "SHA256",
         # JSON (json_functions)
-        "JSON_OBJECT", "TO_JSON", "TO_JSON_STRING", "PARSE_JSON", "JSON_VALUE", "JSON_QUERY",
+        "JSON_OBJECT",
+        "TO_JSON",
+        "TO_JSON_STRING",
+        "PARSE_JSON",
+        "JSON_VALUE",
+        "JSON_QUERY",
         # numbering (numbering_functions) and navigation (navigation_functions)
-        "ROW_NUMBER", "RANK", "DENSE_RANK", "FIRST_VALUE", "LAST_VALUE", "LAG", "LEAD",
+        "ROW_NUMBER",
+        "RANK",
+        "DENSE_RANK",
+        "FIRST_VALUE",
+        "LAST_VALUE",
+        "LAG",
+        "LEAD",
         # date and time (timestamp_functions, datetime_functions)
-        "CURRENT_TIMESTAMP", "CURRENT_DATETIME", "CURRENT_DATE", "DATETIME", "TIMESTAMP",
-        "FORMAT_DATETIME", "FORMAT_TIMESTAMP", "UNIX_MICROS", "EXTRACT",
+        "CURRENT_TIMESTAMP",
+        "CURRENT_DATETIME",
+        "CURRENT_DATE",
+        "DATETIME",
+        "TIMESTAMP",
+        "FORMAT_DATETIME",
+        "FORMAT_TIMESTAMP",
+        "UNIX_MICROS",
+        "EXTRACT",
         # mathematical (mathematical_functions)
-        "ABS", "GREATEST", "LEAST", "MOD", "IS_NAN", "IS_INF",
+        "ABS",
+        "GREATEST",
+        "LEAST",
+        "MOD",
+        "IS_NAN",
+        "IS_INF",
         # array (array_functions); STRUCT is a constructor (data-types#constructing_a_struct)
-        "ARRAY_LENGTH", "GENERATE_ARRAY", "STRUCT",
+        "ARRAY_LENGTH",
+        "GENERATE_ARRAY",
+        "STRUCT",
     }
 )
 _NAME = re.compile(r"^[A-Z_][A-Z0-9_.]*$")
@@ -99,7 +148,6 @@ def test_every_rendered_statement_calls_only_bigquery_functions(tmp_path: Path) 
     )
 
 
-
 def test_engine_timestamps_are_datetime_in_columns_and_parameters(tmp_path: Path) -> None:
     """sqlglot writes DuckDB's TIMESTAMP as DATETIME but ``current_timestamp`` as a TIMESTAMP:
     the engine's time columns are DATETIME and are only ever given naive DATETIME
@@ -114,7 +162,7 @@ def test_engine_timestamps_are_datetime_in_columns_and_parameters(tmp_path: Path
         for tree in sqlglot.parse(text, read=BigQueryDialect.sqlglot_dialect):
             for node in tree.find_all(exp.DataType) if tree is not None else ():
                 types.add(node.sql(dialect=BigQueryDialect.sqlglot_dialect))
-            for node in tree.find_all(exp.CurrentTimestamp) if tree is not None else ():
+            for _node in tree.find_all(exp.CurrentTimestamp) if tree is not None else ():
                 types.add("CURRENT_TIMESTAMP")
     assert "DATETIME" in types
     assert not {"TIMESTAMP", "CURRENT_TIMESTAMP"} & types, types

@@ -1,0 +1,257 @@
+"""The engine on BigQuery, through the real ``google-cloud-bigquery`` client, on a local
+emulator (local-bigquery, see tests/bigquery_emulator.py).
+
+The emulator is the behaviour check: runs, semantics, locks, kills, bad input and the
+Contentstack destination, with the same tests as the other warehouses (imported below and run
+here on BigQuery only; ``LIGHTNING_TEST_WAREHOUSES=bigquery python -m pytest -m
+each_warehouse`` runs all of them). It is not the dialect check: it runs on DuckDB and accepts
+SQL real BigQuery refuses (``hash()``, ``CAST(.. AS VARCHAR)``, a standalone ``CREATE TEMP
+TABLE``), and its ``TO_JSON_STRING`` writes timestamps differently; the BigQuery SQL itself
+is checked by the golden files (tests/golden/bigquery) and the function allow-list test
+(tests/test_bigquery_functions.py). It reports 0 bytes processed and billed for every job.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlglot import exp
+
+from dialects.bigquery import BigQueryDialect
+from tests.conftest import REPO, BigQueryWorkspace, Workspace
+from tests.test_run_basics import (  # noqa: F401 - collected here, run on BigQuery
+    test_first_run_sends_every_row_then_only_the_delta,
+    test_unmapped_column_change_is_not_a_change,
+)
+from tests.test_semantics import (  # noqa: F401
+    sink,
+    test_abandoned_lock_is_taken_over,
+    test_all_sends_every_row_every_run,
+    test_composite_keys_join_parts_with_escaping,
+    test_diff_table_with_failed_rows,
+    test_failures_are_retried_until_they_succeed,
+    test_fresh_lock_from_another_host_is_respected,
+    test_full_resync_sends_every_row_as_added_and_skips_removals,
+    test_insert_sends_only_new_keys,
+    test_lock_held_by_a_live_run_refuses_a_second_run,
+    test_mapping_change_resends_every_row_as_changed,
+    test_mirror_delete_behaviors,
+    test_null_to_a_zero_value_and_back_is_a_change,
+    test_plan_sends_and_commits_nothing,
+    test_reset_cdc_sends_nothing_and_sets_the_baseline,
+    test_retention_keeps_the_two_newest_committed_pairs,
+    test_runs_json_lists_runs_newest_first,
+    test_tables_of_a_dead_run_are_dropped_by_the_next,
+    test_update_sends_every_row_as_an_update,
+    test_upsert_sends_added_and_changed_only,
+)
+
+EACH_WAREHOUSE = ["bigquery"]  # the imported each_warehouse tests run here on BigQuery only
+pytestmark = pytest.mark.each_warehouse
+
+
+def _users(ws: Workspace, n: int) -> None:
+    ws.sql(
+        "CREATE OR REPLACE TABLE users AS SELECT i AS id, 'u' || i || '@x' AS email, "
+        f"'N' || i AS name FROM range(1, {n} + 1) AS r(i)"
+    )
+
+
+def test_jobs_per_run_do_not_grow_with_the_model_and_cost_is_reported(ws: Workspace) -> None:
+    jobs: dict[int, list[int]] = {}
+    ws.simple_project(sync={"mode": "mirror", "delete_behavior": "delete"})
+    for rows in (10, 10, 3000, 3000):  # the first run also creates the datasets
+        _users(ws, rows)
+        run = ws.cli("run", "s", "--json", "--full-resync")
+        assert run.exit_code == 0, run.stderr
+        assert run.json()["counts"]["succeeded"]["added"] == rows
+        cost = run.json()["cost"]
+        assert set(cost) == {"jobs", "bytes_processed", "bytes_billed"}, cost
+        jobs.setdefault(rows, []).append(cost["jobs"])
+    print(f"jobs per run: {jobs}")
+    assert jobs[10][1] == jobs[3000][0] == jobs[3000][1], jobs
+    assert jobs[3000][0] < 50, jobs
+    summary = ws.cli("run", "s")
+    assert "Warehouse cost:" in summary.stdout and "bytes billed" in summary.stdout
+    plan = ws.cli("plan", "s", "--json")
+    assert plan.exit_code == 0, plan.stderr
+    assert "model_read_bytes_estimate" in plan.json()["cost"]
+
+
+class _CountingBigQuery(BigQueryDialect):
+    def __init__(self, settings: dict[str, Any], project_dir: Path):
+        super().__init__(settings, project_dir)
+        self.loads = 0
+        self.queries: list[str] = []
+
+    def _job(self, sql: str, params: dict[str, Any] | None, dry_run: bool = False) -> Any:
+        self.queries.append(sql)
+        return super()._job(sql, params, dry_run)
+
+    def bulk_insert(self, table: exp.Table, columns: Any, rows: Any) -> None:
+        self.loads += 1
+        super().bulk_insert(table, columns, rows)
+
+
+def test_rejections_are_bulk_loaded_in_one_load_job(ws: Workspace) -> None:
+    assert isinstance(ws, BigQueryWorkspace)
+    ws.sql(
+        "CREATE TABLE rejections (row_id BIGINT, op_type VARCHAR, status VARCHAR, "
+        "failure_reason VARCHAR, match_value VARCHAR)"
+    )
+    dialect = _CountingBigQuery(ws.source(), ws.root)
+    dialect.connect()
+    try:
+        table = exp.Table(
+            this=exp.to_identifier("rejections", quoted=True),
+            db=exp.to_identifier(ws.dataset, quoted=True),
+        )
+        columns = ["row_id", "op_type", "status", "failure_reason", "match_value"]
+        loaded = 0
+        for rows in (10, 10_000):
+            batch = [(i, "added", "failed", f"it's 100% wrong: {i} @x", None) for i in range(rows)]
+            started = time.perf_counter()
+            dialect.bulk_insert(table, columns, batch)
+            loaded += rows
+            print(f"loaded {rows} rejections in {time.perf_counter() - started:.2f} s")
+        assert dialect.loads == 2 and dialect.queries == []  # load jobs, no INSERT statements
+        ((count, reason),) = dialect.fetchall(
+            f"SELECT COUNT(*), MAX(`failure_reason`) FROM `{ws.dataset}`.`rejections` "
+            "WHERE `row_id` = 9999"
+        )
+        assert count == 1 and reason == "it's 100% wrong: 9999 @x"
+        assert dialect.fetchall(f"SELECT COUNT(*) FROM `{ws.dataset}`.`rejections`")[0][0] == loaded
+    finally:
+        dialect.close()
+
+
+def test_every_job_runs_in_the_configured_location(ws: Workspace) -> None:
+    """A model reading a dataset of another location fails naming both locations."""
+    assert isinstance(ws, BigQueryWorkspace)
+    ws.users([(1, "a@x", "A")])
+    ws.simple_project()
+    assert ws.cli("run", "s").exit_code == 0
+    for dataset in ws.client().list_datasets():
+        assert ws.client().get_dataset(dataset.reference).location == ws.location
+    ws.write_project(_with_source(ws, location="EU"))
+    result = ws.cli("run", "s")
+    assert result.exit_code != 0
+    message = " ".join(result.stderr.split())
+    assert "location" in message and "EU" in message, message
+
+
+def _with_source(ws: BigQueryWorkspace, **settings: Any) -> dict[str, Any]:
+    return {
+        "sources": {"wh": ws.source() | settings},
+        "models": {"users": {"source": "wh", "primary_key": "id", "sql": "select * from users"}},
+        "destinations": {"dest": {"type": "file", "path": "out"}},
+        "syncs": {
+            "s": {
+                "model": "users",
+                "destination": "dest",
+                "mode": "upsert",
+                "mappings": [{"from": "email", "to": "email"}],
+            }
+        },
+    }
+
+
+def test_typed_parameters_never_put_values_in_sql(ws: Workspace) -> None:
+    """Values with quotes, ``@`` and ``%`` travel as typed parameters; the jobs' SQL holds
+    none of them."""
+    assert isinstance(ws, BigQueryWorkspace)
+    ws.users([(1, "o'hara@x", "100% @name"), (2, "b@x", "B")])
+    ws.simple_project()
+    result = ws.cli("run", "s", "--json")
+    assert result.exit_code == 0, result.stderr
+    (added,) = (ws.root / "out").glob("s/*/added.jsonl")
+    sent = [json.loads(line) for line in added.read_text().splitlines()]
+    assert {row["fields"]["name"] for row in sent} == {"100% @name", "B"}
+    assert {row["fields"]["email"] for row in sent} == {"o'hara@x", "b@x"}
+
+
+def test_anonymous_needs_an_api_endpoint_and_typos_are_refused(ws: Workspace) -> None:
+    assert isinstance(ws, BigQueryWorkspace)
+    ws.users([(1, "a@x", "A")])
+    source = {k: v for k, v in ws.source().items() if k != "api_endpoint"}
+    config = _with_source(ws)
+    config["sources"]["wh"] = source
+    ws.write_project(config)
+    result = ws.cli("run", "s")
+    assert result.exit_code != 0
+    assert "anonymous: true without api_endpoint" in " ".join(result.stderr.split())
+    config["sources"]["wh"] = ws.source() | {"locaton": "US"}
+    ws.write_project(config)
+    result = ws.cli("run", "s")
+    assert "Did you mean 'location'?" in result.stderr
+
+
+# -- a process killed between any two jobs -----------------------------------------------------
+JOBS_PER_DELTA_RUN = 32  # measured on the emulator: 31 query jobs, then ending the session
+
+
+def _sent_rows(ws: Workspace) -> dict[str, set[str]]:
+    """Every row id the file destination received, by op, over all runs."""
+    sent: dict[str, set[str]] = {"added": set(), "changed": set(), "removed": set()}
+    for path in (ws.root / "out").glob("s/*/*.jsonl"):
+        for line in path.read_text().splitlines():
+            if line.strip():
+                sent[path.stem].add(json.loads(line)["row_id"])
+    return sent
+
+
+@pytest.mark.parametrize("kill_at", range(1, JOBS_PER_DELTA_RUN + 1))
+def test_a_run_killed_before_any_job_claims_nothing_and_loses_nothing(
+    ws: Workspace, kill_at: int
+) -> None:
+    """No transaction spans jobs outside a session: wherever the process dies, no sync_runs
+    row claims success without its commit, and the next run sends every change."""
+    ws.users([(i, f"u{i}@x", f"N{i}") for i in range(1, 6)])
+    ws.simple_project(sync={"mode": "mirror", "delete_behavior": "delete"})
+    assert ws.cli("run", "s").exit_code == 0
+    ws.sql(
+        "UPDATE users SET name = 'changed' WHERE id = 2; DELETE FROM users WHERE id = 3; "
+        "INSERT INTO users VALUES (6, 'u6@x', 'N6')"
+    )
+    killed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tests.kill_after_statements",
+            "run",
+            "--project",
+            str(ws.project_file),
+            "s",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=REPO,
+        env={**os.environ, "LIGHTNING_TEST_KILL_AT": str(kill_at)},
+    )
+    assert killed.returncode == 137, (killed.stdout[-2000:], killed.stderr[-2000:])
+    committed = {
+        row[0]
+        for row in ws.query(
+            "SELECT sync_run_id FROM hightouch_planner.lightning_commits WHERE sync_id = 's'"
+        )
+    }
+    for run in ws.runs():
+        assert run["status"] != "succeeded" or run["sync_run_id"] in committed, run
+    after = ws.cli("run", "s", "--json")
+    assert after.exit_code == 0, after.stderr
+    sent = _sent_rows(ws)
+    assert "2" in sent["changed"] and "3" in sent["removed"] and "6" in sent["added"], sent
+    assert ws.cli("plan", "s", "--json").json()["counts"] == {
+        "added": 0,
+        "changed": 0,
+        "removed": 0,
+    }
