@@ -195,6 +195,50 @@ class BigQueryDialect(Dialect):
         self._session = None
         self.statements_issued = 0
         self.bytes_processed = self.bytes_billed = self.jobs = 0
+        if self.settings.get("dataset"):
+            try:
+                self._check_model_dataset(str(self.settings["dataset"]))
+            except BaseException:
+                self.close()
+                raise
+
+    def _check_model_dataset(self, name: str) -> None:
+        from google.api_core.exceptions import NotFound
+
+        self.statements_issued += 1
+        try:
+            found = self.con.get_dataset(f"{self.project}.{name}")
+        except NotFound as error:
+            raise WarehouseError(
+                f"BigQuery dataset {name} (the source's dataset) was not found in project "
+                f"{self.project}. Fix: set dataset under the source to the dataset the models "
+                "read (or remove it and qualify the models' tables as dataset.table).",
+                ErrorKind.SQL,
+                error,
+            ) from error
+        except Exception as error:  # noqa: BLE001 - classified by the caller
+            raise self._connect_error(error) from error
+        self._check_location(found, "the models'")
+
+    def _connect_error(self, error: BaseException) -> WarehouseError:
+        kind = self.classify_error(error)
+        if kind is ErrorKind.PERMISSION:
+            fix = (
+                "grant the service account roles/bigquery.user on the project and "
+                "roles/bigquery.dataViewer on the models' datasets, and check that billing is "
+                "enabled on the project"
+            )
+        else:
+            kind = ErrorKind.CONNECTION
+            fix = (
+                "check project, credentials_path (or application-default credentials) and, "
+                "for a private endpoint, api_endpoint, and that this machine can reach it"
+            )
+        return WarehouseError(
+            f"Cannot connect to {self.describe()}: {_first_line(error)}. Fix: {fix}.",
+            kind,
+            error,
+        )
 
     def close(self) -> None:
         if self._con is None:
@@ -289,7 +333,22 @@ class BigQueryDialect(Dialect):
         dataset = bigquery.Dataset(f"{self.project}.{name}")
         dataset.location = self.location
         self.statements_issued = (self.statements_issued or 0) + 1
-        self.con.create_dataset(dataset, exists_ok=True)
+        made = self.con.create_dataset(dataset, exists_ok=True)
+        self._check_location(made, "the engine's")
+
+    def _check_location(self, dataset: Any, whose: str) -> None:
+        """Refuse a dataset outside the configured location, naming both: every job runs in
+        ``location``, where BigQuery cannot see it ("not found in location")."""
+        where = str(dataset.location or "")
+        if where and where.lower() != self.location.lower():
+            raise WarehouseError(
+                f"BigQuery dataset {dataset.dataset_id} ({whose} dataset) is in location "
+                f"{where}, but the source's location is {self.location}: every job runs in "
+                f"{self.location}, where that dataset is not found. Fix: set location: {where} "
+                f"under the source if all the models' data is there, or recreate "
+                f"{dataset.dataset_id} in {self.location} (a dataset's location cannot change).",
+                ErrorKind.SQL,
+            )
 
     def fetchall(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         return [tuple(row.values()) for row in self._job(sql, params).result()]
@@ -362,7 +421,14 @@ class BigQueryDialect(Dialect):
 
     def list_schemas(self) -> list[str]:
         self.statements_issued = (self.statements_issued or 0) + 1
-        return [d.dataset_id for d in self.con.list_datasets(self.project)]
+        # Only the location's datasets: one elsewhere is not visible to the jobs (creating it
+        # then says where it is, see _create_dataset).
+        return [
+            d.dataset_id
+            for d in self.con.list_datasets(self.project)
+            if str(d._properties.get("location") or self.location).lower()
+            == self.location.lower()
+        ]
 
     def list_tables(self, schema: str) -> list[str]:
         from google.api_core.exceptions import NotFound

@@ -133,7 +133,8 @@ def test_rejections_are_bulk_loaded_in_one_load_job(ws: Workspace) -> None:
 
 
 def test_every_job_runs_in_the_configured_location(ws: Workspace) -> None:
-    """A model reading a dataset of another location fails naming both locations."""
+    """The engine's datasets are made in the source's location; a dataset in another one
+    (the models' or the engine's) is refused naming both locations."""
     assert isinstance(ws, BigQueryWorkspace)
     ws.users([(1, "a@x", "A")])
     ws.simple_project()
@@ -144,7 +145,24 @@ def test_every_job_runs_in_the_configured_location(ws: Workspace) -> None:
     result = ws.cli("run", "s")
     assert result.exit_code != 0
     message = " ".join(result.stderr.split())
-    assert "location" in message and "EU" in message, message
+    assert "dataset lightning (the models' dataset) is in location US" in message, message
+    assert "the source's location is EU" in message and "set location: US" in message
+    # The engine's datasets elsewhere: made in another location before the first run.
+    from google.cloud import bigquery
+
+    other = BigQueryWorkspace(ws.root, ws.endpoint, f"{ws.project}-eu")
+    try:
+        misplaced = bigquery.Dataset(f"{other.project}.hightouch_audit")
+        misplaced.location = "EU"
+        other.client().create_dataset(misplaced)
+        other.users([(1, "a@x", "A")])
+        other.simple_project()
+        result = other.cli("run", "s")
+        message = " ".join(result.stderr.split())
+        assert result.exit_code != 0
+        assert "hightouch_audit (the engine's dataset) is in location EU" in message, message
+    finally:
+        other.close()
 
 
 def _with_source(ws: BigQueryWorkspace, **settings: Any) -> dict[str, Any]:
