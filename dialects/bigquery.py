@@ -504,7 +504,7 @@ class BigQueryDialect(Dialect):
                 f" Fix: the source's location is {self.location}; every dataset a model reads "
                 "must be in that location (set location to the datasets' location)."
             )
-        elif "billing" in text.lower() and "not enabled" in text.lower():
+        elif "billing" in text.lower() and "enabled" in text.lower():
             fix = (
                 f" Fix: enable billing on project {self.project} (Billing > Link a billing "
                 "account)."
