@@ -13,8 +13,9 @@ Choices (each from BigQuery's documentation):
 
 - Every statement is a query job in ``location``, in one session per connection
   (https://cloud.google.com/bigquery/docs/sessions-intro): the stage is a session temporary
-  table, and ``BEGIN TRANSACTION`` ... ``COMMIT TRANSACTION`` span the session's jobs
-  (https://cloud.google.com/bigquery/docs/transactions). A transaction holds no DDL
+  table. A transaction is one multi-statement job (``BEGIN TRANSACTION; ...; COMMIT
+  TRANSACTION;``, https://cloud.google.com/bigquery/docs/transactions), sent whole at the end
+  of the block, so no transaction is ever open between two jobs. A transaction holds no DDL
   (``Capabilities.ddl_commits``): the engine's commit transaction holds only DML. Each job's
   errors are checked after it ends, whatever the client call reported.
 - Row hash: ``FARM_FINGERPRINT(TO_JSON_STRING(STRUCT(...)))`` of the mapped values (64-bit,
@@ -44,6 +45,7 @@ from sqlglot import exp
 from dialects.base import Capabilities, Dialect, ErrorKind, WarehouseError
 from dialects.bigquery_sql import (  # also registers sqlglot's "lightningbigquery"
     query_parameters,
+    transaction_script,
 )
 
 # A fixed row covering the types models use; its fingerprint names the hash's version.
@@ -94,6 +96,7 @@ class BigQueryDialect(Dialect):
     def __init__(self, settings: dict[str, Any], project_dir: Path):
         super().__init__(settings, project_dir)
         self._session: str | None = None
+        self._script: list[tuple[str, dict[str, Any] | None]] | None = None  # see transaction
         self.bytes_processed = 0
         self.bytes_billed = 0
         self.jobs = 0
@@ -193,6 +196,7 @@ class BigQueryDialect(Dialect):
             client_options=options,
         )
         self._session = None
+        self._script = None
         self.statements_issued = 0
         self.bytes_processed = self.bytes_billed = self.jobs = 0
         if self.settings.get("dataset"):
@@ -319,6 +323,9 @@ class BigQueryDialect(Dialect):
         if sql.lstrip().upper().startswith("CREATE SCHEMA"):
             self._create_dataset(sql)
             return
+        if self._script is not None:
+            self._script.append((sql, params))
+            return
         self._job(sql, params)
 
     def _create_dataset(self, sql: str) -> None:
@@ -401,17 +408,21 @@ class BigQueryDialect(Dialect):
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        self.execute("BEGIN TRANSACTION")
+        """The block's writes, sent at its end as one multi-statement transaction: one job,
+        which BigQuery runs whole or not at all. Nothing is open between jobs, so a process
+        killed inside the block leaves nothing behind (its writes were never sent). Reads in
+        the block run at once (no write of the block precedes them in the engine)."""
+        if self._script is not None:  # nested: part of the outer block
+            yield
+            return
+        self._script = []
         try:
             yield
-        except BaseException:
-            if self._con is not None:
-                try:
-                    self.execute("ROLLBACK TRANSACTION")
-                except Exception:  # noqa: BLE001, S110 - ended with the session
-                    pass
-            raise
-        self.execute("COMMIT TRANSACTION")
+            statements = self._script
+        finally:
+            self._script = None
+        if statements:
+            self._job(*transaction_script(statements))
 
     # -- catalog (API calls: no bytes billed) -----------------------------------------------
     def _table_id(self, table: exp.Table) -> str:

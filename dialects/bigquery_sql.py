@@ -44,6 +44,26 @@ def parameter_names(sql: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
+def transaction_script(
+    statements: list[tuple[str, dict[str, Any] | None]],
+) -> tuple[str, dict[str, Any]]:
+    """Statements as one multi-statement transaction (one job: BigQuery runs it whole or rolls
+    it back), each statement's parameters renamed ``@s<i>_<name>`` so that two statements
+    may bind one name to different values."""
+    parts: list[str] = []
+    merged: dict[str, Any] = {}
+    for i, (sql, params) in enumerate(statements):
+        tree = sqlglot.parse_one(sql, read=LightningBigQuery)
+        for node in tree.find_all(exp.Parameter, exp.Placeholder):
+            if node.name and params is not None and node.name in params:
+                renamed = f"s{i}_{node.name}"
+                merged[renamed] = params[node.name]
+                node.set("this", exp.var(renamed) if isinstance(node, exp.Parameter) else renamed)
+        parts.append(tree.sql(dialect=LightningBigQuery))
+    body = ";\n".join(["BEGIN TRANSACTION", *parts, "COMMIT TRANSACTION"])
+    return body + ";", merged
+
+
 def bigquery_type(value: Any) -> str:
     """The BigQuery type a Python value is bound as (a naive datetime is a DATETIME, an aware
     one a TIMESTAMP; NULL is bound as a STRING)."""
