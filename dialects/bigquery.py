@@ -507,8 +507,12 @@ class BigQueryDialect(Dialect):
         return self.classify_error(error) is not ErrorKind.TERMINAL
 
     def wrap(self, error: BaseException, context: str) -> WarehouseError:
-        wrapped = super().wrap(error, context)
-        text = str(error)
+        # BigQuery's own message (the client's text adds the HTTP status, job id and URL).
+        reasons = getattr(error, "errors", None) or []
+        text = str((reasons[0] or {}).get("message") or "") if reasons else ""
+        text = text or str(getattr(error, "message", "") or "") or str(error)
+        first = (text.strip().splitlines() or [type(error).__name__])[0]
+        wrapped = WarehouseError(f"{context}: {first}", self.classify_error(error), error)
         fix = ""
         if "was not found in location" in text:
             fix = (

@@ -86,23 +86,20 @@ def bigquery_type(value: Any) -> str:
 
 def query_parameters(sql: str, params: dict[str, Any] | None) -> list[Any]:
     """Typed ``ScalarQueryParameter`` (or array) values for the parameters ``sql`` uses."""
-    from google.cloud import bigquery
-
     if not params or "@" not in sql:
         return []
-    bound: list[Any] = []
-    for name in parameter_names(sql):
-        value = params[name]
-        if isinstance(value, list | tuple):
-            kinds = {bigquery_type(v) for v in value if v is not None} or {"STRING"}
-            bound.append(bigquery.ArrayQueryParameter(name, kinds.pop(), list(value)))
-        else:
-            bound.append(bigquery.ScalarQueryParameter(name, bigquery_type(value), value))
-    return bound
+    return [_parameter(name, params[name]) for name in parameter_names(sql)]
 
 
 def positional_parameters(values: list[Any]) -> list[Any]:
     """Typed positional (``?``) parameters."""
+    return [_parameter(None, value) for value in values]
+
+
+def _parameter(name: str | None, value: Any) -> Any:
     from google.cloud import bigquery
 
-    return [bigquery.ScalarQueryParameter(None, bigquery_type(v), v) for v in values]
+    if isinstance(value, list | tuple):
+        kinds = {bigquery_type(v) for v in value if v is not None} or {"STRING"}
+        return bigquery.ArrayQueryParameter(name, kinds.pop(), list(value))
+    return bigquery.ScalarQueryParameter(name, bigquery_type(value), value)

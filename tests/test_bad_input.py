@@ -149,6 +149,7 @@ def test_misspelled_source_setting(ws: Workspace) -> None:
         "duckdb": ("memory_limt", "memory_limit"),
         "postgres": ("hots", "host"),
         "snowflake": ("warehuose", "warehouse"),
+        "bigquery": ("locaton", "location"),
     }[ws.kind]
     source[typo] = "x"
     ws.write_project(config)
@@ -282,7 +283,11 @@ def test_model_that_fails_on_its_rows(ws: Workspace) -> None:
     assert ws.cli("run", "s").exit_code == 0
     ws.simple_project(model={"sql": "select id, email, cast(name as integer) as name from users"})
     message = refused(ws, 1, "run", "s")
-    error = {"duckdb": "Conversion Error", "postgres": "invalid input syntax for type integer"}
+    error = {
+        "duckdb": "Conversion Error",
+        "postgres": "invalid input syntax for type integer",
+        "bigquery": "Could not convert string",  # the emulator's words; BigQuery: "Bad int64"
+    }
     assert f"models.users: {error[ws.kind]}" in message and "A" in message
     assert "Fix the model's SQL" in message and "Traceback" not in message
     assert error[ws.kind] in ws.runs()[-1]["error"] and ws.runs()[-1]["status"] == "failed"
