@@ -413,8 +413,7 @@ class BigQueryWorkspace(Workspace):
             self._run(one, params)
 
     def query(self, statement: str, params: Any = None) -> list[tuple[Any, ...]]:
-        (one,) = self._statements(statement)
-        return [tuple(row.values()) for row in self._run(one, params)]
+        return [tuple(row.values()) for row in self.records(statement, params)]
 
     def insert_many(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
         """All rows in one statement: each ``VALUES`` tuple repeated, one parameter each."""
@@ -429,8 +428,14 @@ class BigQueryWorkspace(Workspace):
         self._run(one, [v for row in rows for v in row])
 
     def records(self, statement: str, params: Any = None) -> list[dict[str, Any]]:
+        """Rows as dicts; a JSON value as its text, as DuckDB hands it over."""
         (one,) = self._statements(statement)
-        return [dict(row.items()) for row in self._run(one, params)]
+        rows = self._run(one, params)
+        texts = {f.name for f in rows.schema or [] if f.field_type == "JSON"}
+        return [
+            {k: json.dumps(v) if k in texts and v is not None else v for k, v in row.items()}
+            for row in rows
+        ]
 
 
 EACH_WAREHOUSE = ["duckdb", "postgres"]
