@@ -339,16 +339,16 @@ class BigQueryWorkspace(Workspace):
     dataset = "lightning"
     location = "US"
 
-    def __init__(self, root: Path, endpoint: str, project: str):
+    def __init__(self, root: Path, endpoint: str, project_id: str):
         super().__init__(root)
         self.endpoint = endpoint
-        self.project = project
+        self.project_id = project_id
         self._client: Any = None
 
     def source(self) -> dict[str, Any]:
         return {
             "type": "bigquery",
-            "project": self.project,
+            "project": self.project_id,
             "location": self.location,
             "dataset": self.dataset,
             "api_endpoint": self.endpoint,
@@ -360,8 +360,8 @@ class BigQueryWorkspace(Workspace):
         if self._client is None:
             from google.cloud import bigquery
 
-            self._client = bigquery_emulator.client(self.endpoint, self.project)
-            dataset = bigquery.Dataset(f"{self.project}.{self.dataset}")
+            self._client = bigquery_emulator.client(self.endpoint, self.project_id)
+            dataset = bigquery.Dataset(f"{self.project_id}.{self.dataset}")
             dataset.location = self.location
             self._client.create_dataset(dataset, exists_ok=True)
         return self._client
@@ -401,7 +401,7 @@ class BigQueryWorkspace(Workspace):
 
         from dialects.bigquery_sql import positional_parameters, query_parameters
 
-        config = bigquery.QueryJobConfig(default_dataset=f"{self.project}.{self.dataset}")
+        config = bigquery.QueryJobConfig(default_dataset=f"{self.project_id}.{self.dataset}")
         if isinstance(params, dict):
             config.query_parameters = query_parameters(sql, params)
         elif params:

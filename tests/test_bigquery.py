@@ -150,9 +150,9 @@ def test_every_job_runs_in_the_configured_location(ws: Workspace) -> None:
     # The engine's datasets elsewhere: made in another location before the first run.
     from google.cloud import bigquery
 
-    other = BigQueryWorkspace(ws.root, ws.endpoint, f"{ws.project}-eu")
+    other = BigQueryWorkspace(ws.root, ws.endpoint, f"{ws.project_id}-eu")
     try:
-        misplaced = bigquery.Dataset(f"{other.project}.hightouch_audit")
+        misplaced = bigquery.Dataset(f"{other.project_id}.hightouch_audit")
         misplaced.location = "EU"
         other.client().create_dataset(misplaced)
         other.users([(1, "a@x", "A")])
