@@ -17,6 +17,7 @@ is checked by the golden files (tests/golden/bigquery) and the function allow-li
 - test_sql_runs_a_read_only_query_and_refuses_writes: it makes a sequence too.
 - test_a_row_whose_outcome_cannot_be_written_is_named: it makes the write fail with a CHECK
   constraint, which BigQuery does not have.
+- tests/test_payload_property.py: it generates column types for DuckDB and PostgreSQL only.
 - tests/test_fault_matrix.py: not run on BigQuery yet (46 scenarios of several runs each; a
   run takes 10-30 s on the emulator). The kill before every job below covers its SIGKILL
   cases' claim: no false success, nothing lost.
@@ -60,6 +61,18 @@ from tests.test_contentstack import (  # noqa: F401
     test_hashed_email_match_with_audiences_column,
     test_rejected_user_is_logged_with_the_api_reason_and_retried,
     test_token_revoked_mid_run_aborts_and_the_next_run_finishes,
+)
+from tests.test_dbt_errors_by_sync import (  # noqa: F401
+    test_errors_by_sync_ranks_the_row_failure_above_an_abort,
+)
+from tests.test_first_hour import (  # noqa: F401
+    test_plan_and_run_agree_a_duplicated_key_is_planned_and_failed_never_attempted,
+    test_run_with_nothing_to_send_leaves_no_output_folder,
+)
+from tests.test_hostile_answers import (  # noqa: F401
+    test_a_fatal_answer_with_hostile_bytes_is_stored_in_sync_runs,
+    test_contentstack_hostile_error_bodies_are_stored_bounded,
+    test_hostile_error_bodies_are_stored_bounded_and_runs_keep_committing,
 )
 from tests.test_http_unreachable import (  # noqa: F401
     test_unreachable_destination_aborts_the_run_and_the_next_run_retries,
