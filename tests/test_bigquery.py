@@ -18,8 +18,9 @@ is checked by the golden files (tests/golden/bigquery) and the function allow-li
 - test_a_row_whose_outcome_cannot_be_written_is_named: it makes the write fail with a CHECK
   constraint, which BigQuery does not have.
 - tests/test_payload_property.py: it generates column types for DuckDB and PostgreSQL only.
-- tests/test_secrets.py, tests/test_session_settings.py, tests/test_wire_identifiers.py: not
-  run on BigQuery yet.
+- tests/test_secrets.py: the two echoing-destination cases and the init case fail on BigQuery
+  (not investigated yet); its Contentstack case passes. tests/test_session_settings.py and
+  tests/test_wire_identifiers.py pass on BigQuery but are not imported here yet.
 - tests/test_fault_matrix.py: not run on BigQuery yet (46 scenarios of several runs each; a
   run takes 10-30 s on the emulator). The kill before every job below covers its SIGKILL
   cases' claim: no false success, nothing lost.
