@@ -65,6 +65,9 @@ class Capabilities:
         ddl_commits: DDL commits the open transaction implicitly (Snowflake), so a
             transaction may hold only DML: the model is always staged (its plan is DDL), and
             the commit transaction holds only inserts and deletes.
+        read_only_sessions: a connection can be made read-only, so the warehouse itself
+            refuses what a query writes through a function (``lightning-sync sql``); without
+            it the functions with side effects the dialect lists are refused before running.
     """
 
     transactions: bool
@@ -76,6 +79,7 @@ class Capabilities:
     requires_location: bool = False
     snapshot_rereads: bool = False
     ddl_commits: bool = False
+    read_only_sessions: bool = True
 
 
 class JsonText(str):

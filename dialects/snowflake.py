@@ -107,6 +107,7 @@ class SnowflakeDialect(Dialect):
         merge=True,
         delete=True,
         identifier_case="upper",
+        read_only_sessions=False,
         max_string_bytes=16 * 1024 * 1024,
         snapshot_rereads=False,  # READ COMMITTED: each statement sees the latest commits
         ddl_commits=True,
@@ -253,6 +254,12 @@ class SnowflakeDialect(Dialect):
         with self.con.cursor() as cursor:
             return list(self._run(cursor, sql, params).fetchall())
 
+    def query(self, sql: str, max_rows: int) -> tuple[list[str], list[tuple[Any, ...]]]:
+        with self.con.cursor() as cursor:
+            self._run(cursor, sql, None)
+            names = [str(column.name) for column in cursor.description or []]
+            return names, list(cursor.fetchmany(max_rows))
+
     def stream(
         self, sql: str, params: dict[str, Any] | None, batch_rows: int
     ) -> Iterator[dict[str, list[Any]]]:
@@ -335,8 +342,10 @@ class SnowflakeDialect(Dialect):
 
     def query_columns(self, sql: str) -> list[tuple[str, str]]:
         self.statements_issued = (self.statements_issued or 0) + 1
+        # DESCRIBE compiles the query without running it, and reports its columns as the
+        # query names them (duplicates included, which a wrapping SELECT * would rename).
         with self.con.cursor() as cursor:
-            described = cursor.describe(f"SELECT * FROM ({sql}) AS LIGHTNING_DESCRIBED LIMIT 0")
+            described = cursor.describe(sql)
         from snowflake.connector.constants import FIELD_ID_TO_NAME
 
         columns = []

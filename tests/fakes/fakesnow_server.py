@@ -7,7 +7,11 @@ fakesnow's own.
 fakesnow hands Snowflake's ``HASH(...)`` to DuckDB's ``hash``, an unsigned 64-bit value; one
 above 2^63 cannot be serialized back to the client (HTTP 500, then the connector retries).
 Here it is shifted right by one bit (63 bits, always a valid signed BIGINT): still a hash of
-the same values, so plans and diffs behave as on Snowflake. Nothing else is changed.
+the same values, so plans and diffs behave as on Snowflake.
+
+A constraint a write breaks is answered as Snowflake answers it (an error for the statement,
+code 100072), where fakesnow would answer HTTP 500 and the connector would retry. Nothing else
+is changed.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+import duckdb
+import snowflake.connector
 from fakesnow import cli
 from fakesnow.cursor import FakeSnowflakeCursor
 from sqlglot import exp
@@ -34,6 +40,21 @@ def _signed_hash(self: Any, expression: exp.Expr, params: Any) -> exp.Expr:
 
 
 FakeSnowflakeCursor._transform = _signed_hash  # type: ignore[method-assign]
+
+_execute = FakeSnowflakeCursor._execute
+
+
+def _constraint_as_error(self: Any, transformed: exp.Expr, params: Any = None) -> None:
+    try:
+        _execute(self, transformed, params)
+    except duckdb.ConstraintException as error:
+        message = str(error.args[0]).split("\n")[0]
+        raise snowflake.connector.errors.ProgrammingError(
+            msg=message, errno=100072, sqlstate="22000"
+        ) from error
+
+
+FakeSnowflakeCursor._execute = _constraint_as_error  # type: ignore[method-assign]
 
 if __name__ == "__main__":
     sys.exit(cli.main(sys.argv[1:]))
