@@ -76,6 +76,10 @@ _ROLE_ERRORS = frozenset({390189})
 _NO_WAREHOUSE = frozenset({606})
 _PRIVILEGE_ERRORS = frozenset({3001, 3003, 3041})
 _REACH_ERRORS = frozenset({250001, 250003, 251011, 251012})
+# The session is gone (aborted, expired or closed): 390111 session no longer exists, 390112
+# session expired, 390114 token expired, 250002 connection closed, 290401 the server answered
+# 401 to a request of the session.
+_SESSION_GONE = frozenset({390111, 390112, 390114, 250002, 290401})
 _TRANSIENT_ERRORS = frozenset({625, 604, 610})  # lock waits, statement queueing timeouts
 
 
@@ -366,7 +370,9 @@ class SnowflakeDialect(Dialect):
             return ErrorKind.PERMISSION
         if number in _TRANSIENT_ERRORS:
             return ErrorKind.TRANSIENT
-        if number in _AUTH_ERRORS | _ROLE_ERRORS | _REACH_ERRORS | _NO_WAREHOUSE:
+        if number in _AUTH_ERRORS | _ROLE_ERRORS | _REACH_ERRORS | _NO_WAREHOUSE | _SESSION_GONE:
+            return ErrorKind.CONNECTION
+        if str(getattr(error, "sqlstate", None) or "").startswith("08"):  # connection exception
             return ErrorKind.CONNECTION
         if isinstance(error, errors.ProgrammingError):
             return ErrorKind.SQL

@@ -1,8 +1,8 @@
 """The fakesnow Snowflake emulator's server, with its HASH fetchable.
 
 Run with the Python of fakesnow's own virtualenv (it pins its own sqlglot and duckdb):
-``python tests/fakes/fakesnow_server.py -s -p PORT --host 127.0.0.1``; the arguments are
-fakesnow's own.
+``python tests/fakes/fakesnow_server.py -s -p PORT --host 127.0.0.1``, as ``fakesnow``'s own
+server mode.
 
 fakesnow hands Snowflake's ``HASH(...)`` to DuckDB's ``hash``, an unsigned 64-bit value; one
 above 2^63 cannot be serialized back to the client (HTTP 500, then the connector retries).
@@ -10,21 +10,34 @@ Here it is shifted right by one bit (63 bits, always a valid signed BIGINT): sti
 the same values, so plans and diffs behave as on Snowflake.
 
 A constraint a write breaks is answered as Snowflake answers it (an error for the statement,
-code 100072), where fakesnow would answer HTTP 500 and the connector would retry. Nothing else
-is changed.
+code 100072), where fakesnow would answer HTTP 500 and the connector would retry.
+
+Transactions of sessions that are gone end as on Snowflake
+(https://docs.snowflake.com/en/sql-reference/transactions#aborting-transactions): a session
+that is closed or deleted has its open transaction rolled back; a transaction left open by a
+client that died (detached) is rolled back once it has been idle for ``DETACHED_AFTER`` seconds
+while another session waits to write (Snowflake aborts it after 5 idle minutes when it blocks
+another transaction). Until then a write waits, as for a lock on Snowflake, while another
+session's transaction is open: fakesnow, on DuckDB, would instead fail the write on its first
+conflict, and every write after it for as long as the dead transaction stays open. Nothing
+else is changed.
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
+import importlib
+import re
+import threading
+import time
 from typing import Any
 
 import duckdb
 import snowflake.connector
-from fakesnow import cli
 from fakesnow.cursor import FakeSnowflakeCursor
 from sqlglot import exp
 
+server = importlib.import_module("fakesnow.server")  # the package exports a function so named
 _transform = FakeSnowflakeCursor._transform
 _DONE = "lightning_signed_hash"
 
@@ -56,5 +69,102 @@ def _constraint_as_error(self: Any, transformed: exp.Expr, params: Any = None) -
 
 FakeSnowflakeCursor._execute = _constraint_as_error  # type: ignore[method-assign]
 
+
+DETACHED_AFTER = 3.0  # seconds; Snowflake: 300
+_idle_since: dict[int, float] = {}  # id(connection) -> when its last statement ended
+_guard = threading.Lock()
+_COMMENTS = re.compile(r"/\*.*?\*/|--[^\n]*", re.S)
+_READS = {"SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "USE", "LIST", "COMMIT", "ROLLBACK"}
+
+
+_open: set[int] = set()  # id(connection) of sessions with an explicit transaction open
+
+
+def _in_transaction(connection: Any) -> bool:
+    # fakesnow tracks transactions only with autocommit off; BEGIN ... COMMIT is tracked here.
+    return id(connection) in _open or bool(connection._in_transaction)  # noqa: SLF001
+
+
+def _roll_back(connection: Any) -> None:
+    if _in_transaction(connection):
+        connection._duck_conn.execute("ROLLBACK")  # noqa: SLF001
+        connection._in_transaction = False  # noqa: SLF001
+        _open.discard(id(connection))
+
+
+def _wait_for_other_transactions(current: Any) -> None:
+    """Before a write: wait while another session's transaction is open (Snowflake's lock
+    wait, table-agnostic here), rolling back one left idle for DETACHED_AFTER seconds."""
+    while True:
+        with _guard:
+            now = time.monotonic()
+            waiting = False
+            for connection in list(server.sessions.values()):
+                if connection is current or not _in_transaction(connection):
+                    continue
+                idle_since = _idle_since.get(id(connection))
+                if idle_since is not None and now - idle_since > DETACHED_AFTER:
+                    server.logger.info("rolled back a detached transaction")
+                    _roll_back(connection)
+                else:
+                    waiting = True
+            if not waiting:
+                return
+        time.sleep(0.05)
+
+
+def _first_word(command: Any) -> str:
+    words = _COMMENTS.sub(" ", str(command)).split(None, 1)
+    return words[0].upper().rstrip(";") if words else ""
+
+
+_cursor_execute = FakeSnowflakeCursor.execute
+
+
+def _execute_tracked(self: Any, command: Any, *args: Any, **kwargs: Any) -> Any:
+    connection = self._conn  # noqa: SLF001
+    first = _first_word(command)
+    if not _in_transaction(connection) and first not in _READS:
+        _wait_for_other_transactions(connection)
+    _idle_since.pop(id(connection), None)  # busy
+    try:
+        result = _cursor_execute(self, command, *args, **kwargs)
+        if first in ("BEGIN", "START"):
+            _open.add(id(connection))
+        return result
+    finally:
+        if first in ("COMMIT", "ROLLBACK"):
+            _open.discard(id(connection))
+        _idle_since[id(connection)] = time.monotonic()
+
+
+FakeSnowflakeCursor.execute = _execute_tracked  # type: ignore[method-assign]
+
+
+class _Sessions(dict[str, Any]):
+    """fakesnow's sessions; one that is deleted (closed or aborted) rolls back first."""
+
+    def __delitem__(self, token: str) -> None:
+        connection = self[token]
+        super().__delitem__(token)
+        with _guard:
+            _roll_back(connection)
+
+
+server.sessions = _Sessions(server.sessions)
+
+
+def main() -> None:
+    """fakesnow's server mode (``fakesnow -s -p PORT --host HOST``), with the changes above."""
+    import uvicorn
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-s", "--server", action="store_true", help="accepted, as fakesnow's")
+    parser.add_argument("-p", "--port", type=int, required=True)
+    parser.add_argument("--host", default="127.0.0.1")
+    args = parser.parse_args()
+    uvicorn.run(server.app, host=args.host, port=args.port, log_level="info")
+
+
 if __name__ == "__main__":
-    sys.exit(cli.main(sys.argv[1:]))
+    main()
