@@ -19,23 +19,35 @@ client that died (detached) is rolled back once it has been idle for ``DETACHED_
 while another session waits to write (Snowflake aborts it after 5 idle minutes when it blocks
 another transaction). Until then a write waits, as for a lock on Snowflake, while another
 session's transaction is open: fakesnow, on DuckDB, would instead fail the write on its first
-conflict, and every write after it for as long as the dead transaction stays open. Nothing
-else is changed.
+conflict, and every write after it for as long as the dead transaction stays open.
+
+A large result is split into chunks as Snowflake splits it: the first rows inline, the rest as
+chunks the connector downloads one by one from URLs in the response (served here, each once).
+fakesnow would send the whole result inline, so a client could never hold less than all of it.
+Nothing else is changed.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import importlib
+import json
 import re
+import secrets
 import threading
 import time
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 import snowflake.connector
 from fakesnow.cursor import FakeSnowflakeCursor
 from sqlglot import exp
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 server = importlib.import_module("fakesnow.server")  # the package exports a function so named
 _transform = FakeSnowflakeCursor._transform
@@ -154,6 +166,65 @@ class _Sessions(dict[str, Any]):
 server.sessions = _Sessions(server.sessions)
 
 
+CHUNK_ROWS = 10_000  # rows per result chunk (Snowflake sizes its chunks by bytes)
+_chunks: dict[str, bytes] = {}  # key -> an Arrow IPC stream not yet downloaded
+
+
+def _ipc(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return bytes(sink.getvalue())
+
+
+async def _chunked_query_request(request: Request) -> Response:
+    response = await server.query_request(request)
+    answer = json.loads(bytes(response.body))
+    data = answer.get("data") or {}
+    inline = data.get("rowsetBase64") if answer.get("success") else None
+    if not inline:
+        return response
+    table = pa.ipc.open_stream(base64.b64decode(inline)).read_all()
+    if table.num_rows <= CHUNK_ROWS:
+        return response
+    base = f"{request.url.scheme}://{request.url.netloc}/lightning-chunks"
+    data["rowsetBase64"] = base64.b64encode(_ipc(table.slice(0, CHUNK_ROWS))).decode()
+    data["chunks"] = []
+    for start in range(CHUNK_ROWS, table.num_rows, CHUNK_ROWS):
+        part = table.slice(start, CHUNK_ROWS)
+        key = secrets.token_urlsafe(16)
+        _chunks[key] = _ipc(part)
+        size = len(_chunks[key])
+        data["chunks"].append(
+            {
+                "url": f"{base}/{key}",
+                "rowCount": part.num_rows,
+                "uncompressedSize": size,
+                "compressedSize": size,
+            }
+        )
+    return JSONResponse(answer)
+
+
+async def _chunk(request: Request) -> Response:
+    body = _chunks.pop(request.path_params["key"], None)
+    if body is None:
+        return Response(status_code=404)
+    return Response(body, media_type="application/octet-stream")
+
+
+def app() -> Starlette:
+    """fakesnow's routes, with query results chunked and the chunks served."""
+    routes = [
+        Route(r.path, _chunked_query_request, methods=["POST"])
+        if getattr(r, "path", None) == "/queries/v1/query-request"
+        else r
+        for r in server.routes
+    ]
+    routes.append(Route("/lightning-chunks/{key}", _chunk, methods=["GET"]))
+    return Starlette(routes=routes)
+
+
 def main() -> None:
     """fakesnow's server mode (``fakesnow -s -p PORT --host HOST``), with the changes above."""
     import uvicorn
@@ -163,7 +234,7 @@ def main() -> None:
     parser.add_argument("-p", "--port", type=int, required=True)
     parser.add_argument("--host", default="127.0.0.1")
     args = parser.parse_args()
-    uvicorn.run(server.app, host=args.host, port=args.port, log_level="info")
+    uvicorn.run(app(), host=args.host, port=args.port, log_level="info")
 
 
 if __name__ == "__main__":
