@@ -10,7 +10,10 @@ Here it is shifted right by one bit (63 bits, always a valid signed BIGINT): sti
 the same values, so plans and diffs behave as on Snowflake.
 
 A constraint a write breaks is answered as Snowflake answers it (an error for the statement,
-code 100072), where fakesnow would answer HTTP 500 and the connector would retry. Nothing else
+code 100072), where fakesnow would answer HTTP 500 and the connector would retry.
+
+``ARRAY_CONSTRUCT(...) AS name`` is an ARRAY (JSON underneath), as it already is without the
+alias; fakesnow left it a DuckDB list, whose type it cannot describe (HTTP 500). Nothing else
 is changed.
 """
 
@@ -21,6 +24,7 @@ from typing import Any
 
 import duckdb
 import snowflake.connector
+import fakesnow.transforms
 from fakesnow import cli
 from fakesnow.cursor import FakeSnowflakeCursor
 from sqlglot import exp
@@ -55,6 +59,22 @@ def _constraint_as_error(self: Any, transformed: exp.Expr, params: Any = None) -
 
 
 FakeSnowflakeCursor._execute = _constraint_as_error  # type: ignore[method-assign]
+
+_array_construct = fakesnow.transforms.array_construct_etc
+
+
+def _aliased_array_construct(expression: exp.Expr) -> exp.Expr:
+    parent = expression.parent
+    if (
+        isinstance(expression, exp.Array)
+        and isinstance(parent, exp.Alias)
+        and isinstance(parent.parent, exp.Select)
+    ):
+        return exp.Anonymous(this="json_array", expressions=expression.expressions)
+    return _array_construct(expression)
+
+
+fakesnow.transforms.array_construct_etc = _aliased_array_construct
 
 if __name__ == "__main__":
     sys.exit(cli.main(sys.argv[1:]))
