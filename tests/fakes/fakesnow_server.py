@@ -13,8 +13,18 @@ A constraint a write breaks is answered as Snowflake answers it (an error for th
 code 100072), where fakesnow would answer HTTP 500 and the connector would retry.
 
 ``ARRAY_CONSTRUCT(...) AS name`` is an ARRAY (JSON underneath), as it already is without the
-alias; fakesnow left it a DuckDB list, whose type it cannot describe (HTTP 500). Nothing else
-is changed.
+alias; fakesnow left it a DuckDB list, whose type it cannot describe (HTTP 500).
+
+A column declared ``NUMBER(38,0)`` holds 38 digits, as on Snowflake (a DuckDB DECIMAL(38,0));
+fakesnow made it a BIGINT, which refuses integers beyond 64 bits. ``INT``, ``BIGINT`` and a
+bare ``NUMBER`` stay BIGINT as fakesnow has them.
+
+A NUMBER column whose values fit 64 bits is sent as Snowflake sends it: the unscaled
+integers (``1250`` for ``12.50``) with the scale in the column's metadata, where fakesnow sent
+DuckDB's 128-bit decimals (Snowflake picks the narrowest integer that holds a result chunk's
+values: https://docs.snowflake.com/en/developer-guide/sql-api/handling-responses). The
+connector reads such a column as doubles unless told to read decimals. Nothing else is
+changed.
 """
 
 from __future__ import annotations
@@ -24,7 +34,9 @@ from typing import Any
 
 import duckdb
 import snowflake.connector
+import fakesnow.arrow
 import fakesnow.transforms
+import pyarrow as pa
 from fakesnow import cli
 from fakesnow.cursor import FakeSnowflakeCursor
 from sqlglot import exp
@@ -75,6 +87,43 @@ def _aliased_array_construct(expression: exp.Expr) -> exp.Expr:
 
 
 fakesnow.transforms.array_construct_etc = _aliased_array_construct
+
+_integer_precision = fakesnow.transforms.integer_precision
+
+
+def _number_38_kept(expression: exp.Expr) -> exp.Expr:
+    if (
+        isinstance(expression, exp.DataType)
+        and expression.this == exp.DataType.Type.DECIMAL
+        and [p.name for p in expression.expressions] == ["38", "0"]
+    ):
+        return expression
+    return _integer_precision(expression)
+
+
+fakesnow.transforms.integer_precision = _number_38_kept
+
+_to_sf = fakesnow.arrow.to_sf
+_INT64 = range(-(2**63), 2**63)
+
+
+def _narrow_numbers(table: pa.Table, rowtype: Any) -> pa.Table:
+    table = _to_sf(table, rowtype)
+    for index, field in enumerate(table.schema):
+        if not pa.types.is_decimal(field.type):
+            continue
+        unscaled = [
+            None if v is None else int(v.scaleb(field.type.scale))
+            for v in table.column(index).to_pylist()
+        ]
+        if all(v is None or v in _INT64 for v in unscaled):
+            narrowed = field.with_type(pa.int64())  # keeps the scale in its metadata
+            table = table.set_column(index, narrowed, pa.array(unscaled, pa.int64()))
+    return table
+
+
+# Before fakesnow.server is imported (by the CLI), which takes to_sf from fakesnow.arrow.
+fakesnow.arrow.to_sf = _narrow_numbers
 
 if __name__ == "__main__":
     sys.exit(cli.main(sys.argv[1:]))
