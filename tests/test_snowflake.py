@@ -6,20 +6,12 @@ here on Snowflake only). It is not the dialect check: fakesnow accepts DuckDB-on
 resolves quoted names case-insensitively, so the Snowflake SQL itself is checked by the golden
 files (tests/golden/snowflake) and by tests/test_identifier_case.py.
 
-``each_warehouse`` tests not run here, and why:
-
-- test_unchanged_values_of_every_type_are_not_a_change: it has no Snowflake entry for its
-  nested values; with one (``ARRAY_CONSTRUCT(1, 2)``), the emulator answers HTTP 500 when
-  describing the model.
-- test_model_that_fails_in_the_warehouse, test_model_that_fails_on_its_rows,
-  test_key_type_change_between_runs_is_not_a_change,
-  test_attributes_path_creates_missing_attributes_once_within_10_per_second: Snowflake folds
-  unquoted names to upper case, so the tests' models (``cast(id as varchar) as id``, ``... as
-  a0``) name columns ``ID``, ``A0`` and their lower-case mappings do not match (as on real
-  Snowflake; the engine does not match column names case-insensitively); and Snowflake's
-  error names ``NO_SUCH_TABLE``, where the test looks for ``no_such_table``.
-- test_model_with_duplicate_column_names: the emulator (DuckDB) renames a duplicated column
-  (``email_1``), so the duplicate never reaches the engine.
+Snowflake types the payload property test (tests/test_payload_property.py) cannot exercise
+on the emulator: structured ``ARRAY(type)``, ``OBJECT(...)`` and ``MAP`` (the emulator makes
+them untyped JSON), ``GEOGRAPHY``, ``GEOMETRY``, ``VECTOR``, and a ``TIMESTAMP_TZ``'s own
+offset (the emulator returns the instant in UTC). A decimal in a VARIANT with more digits
+than a double holds is kept by the emulator as a double (DuckDB's JSON), so the test checks
+such a value against what the emulator keeps, not against what Snowflake would keep.
 """
 
 from __future__ import annotations
@@ -47,6 +39,9 @@ from tests.test_bad_input import (  # noqa: F401 - collected here, run on Snowfl
     test_hostile_column_names_are_mapped_and_synced,
     test_hostile_keys_and_fields_over_http,
     test_misspelled_source_setting,
+    test_model_that_fails_in_the_warehouse,
+    test_model_that_fails_on_its_rows,
+    test_model_with_duplicate_column_names,
     test_null_keys_are_dropped_and_counted,
     test_primary_key_changed_since_the_last_commit,
     test_primary_key_column_missing,
@@ -55,6 +50,7 @@ from tests.test_bad_input import (  # noqa: F401 - collected here, run on Snowfl
 )
 from tests.test_contentstack import (  # noqa: F401
     cs,
+    test_attributes_path_creates_missing_attributes_once_within_10_per_second,
     test_hashed_email_match_with_audiences_column,
     test_rejected_user_is_logged_with_the_api_reason_and_retried,
     test_token_revoked_mid_run_aborts_and_the_next_run_finishes,
@@ -68,9 +64,20 @@ from tests.test_kill import (  # noqa: F401
     test_sigkill_mid_stream_loses_nothing,
     test_sigterm_ends_the_run_early_and_cleanly,
 )
+from tests.test_payload_property import (  # noqa: F401
+    test_every_payload_is_strict_json_with_the_models_values,
+    test_every_type_and_edge_value_at_once,
+)
 from tests.test_run_basics import (  # noqa: F401
     test_first_run_sends_every_row_then_only_the_delta,
+    test_key_type_change_between_runs_is_not_a_change,
     test_unmapped_column_change_is_not_a_change,
+)
+from tests.test_secrets import (  # noqa: F401
+    echo,
+    test_an_echoing_http_destination_never_gets_a_secret_out,
+    test_contentstack_tokens_never_get_out,
+    test_init_does_not_print_a_source_setting_from_the_environment,
 )
 from tests.test_semantics import (  # noqa: F401
     sink,
@@ -91,6 +98,7 @@ from tests.test_semantics import (  # noqa: F401
     test_retention_keeps_the_two_newest_committed_pairs,
     test_runs_json_lists_runs_newest_first,
     test_tables_of_a_dead_run_are_dropped_by_the_next,
+    test_unchanged_values_of_every_type_are_not_a_change,
     test_update_sends_every_row_as_an_update,
     test_upsert_sends_added_and_changed_only,
 )

@@ -1,4 +1,5 @@
-"""The fakesnow Snowflake emulator's server, with its HASH fetchable.
+"""The fakesnow Snowflake emulator's server, made to answer as Snowflake where the tests
+need it (each change below; nothing else is changed).
 
 Run with the Python of fakesnow's own virtualenv (it pins its own sqlglot and duckdb):
 ``python tests/fakes/fakesnow_server.py -s -p PORT --host 127.0.0.1``; the arguments are
@@ -21,10 +22,9 @@ bare ``NUMBER`` stay BIGINT as fakesnow has them.
 
 A NUMBER column whose values fit 64 bits is sent as Snowflake sends it: the unscaled
 integers (``1250`` for ``12.50``) with the scale in the column's metadata, where fakesnow sent
-DuckDB's 128-bit decimals (Snowflake picks the narrowest integer that holds a result chunk's
-values: https://docs.snowflake.com/en/developer-guide/sql-api/handling-responses). The
-connector reads such a column as doubles unless told to read decimals. Nothing else is
-changed.
+DuckDB's 128-bit decimals (Snowflake's Arrow results carry a NUMBER as the narrowest integer
+type that holds a chunk's values, which the connector's Arrow reader converts to doubles
+unless told to read decimals).
 """
 
 from __future__ import annotations
@@ -33,10 +33,10 @@ import sys
 from typing import Any
 
 import duckdb
-import snowflake.connector
 import fakesnow.arrow
 import fakesnow.transforms
 import pyarrow as pa
+import snowflake.connector
 from fakesnow import cli
 from fakesnow.cursor import FakeSnowflakeCursor
 from sqlglot import exp
