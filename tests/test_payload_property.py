@@ -9,6 +9,10 @@ request, and in batches) and to the file destination, and checks every body and 
 strict JSON (no NaN or Infinity tokens), and each field equal to the value the warehouse's
 own client reads for that cell, written here independently of the engine's encoder. The
 sync logs' ``fields`` must parse as strict JSON too.
+
+Each warehouse has its own types (``Kind``): on Snowflake NUMBER of every width, FLOAT, the
+three TIMESTAMPs, TIME, BINARY, VARIANT, ARRAY and OBJECT; the types its emulator cannot
+hold are named in tests/test_snowflake.py.
 """
 
 from __future__ import annotations
