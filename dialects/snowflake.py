@@ -20,7 +20,8 @@ Choices (each from Snowflake's documentation):
 - Parameters are bound by the server (the connector's ``numeric`` paramstyle): the statement
   text is sent as it is, so a ``%`` or an apostrophe in a comment or a model never meets
   client-side formatting. ``:name`` placeholders are found by parsing, not by a pattern.
-- The delta is read with ``fetch_arrow_batches``: result chunks are downloaded one at a time.
+- The delta is read with ``fetch_arrow_batches``: result chunks are downloaded one at a time;
+  a NUMBER with a scale as a decimal (``arrow_number_to_decimal``), never through a double.
 - Rejections are bulk loaded as Parquet: ``PUT`` to a temporary stage in the engine's schema,
   then one ``COPY INTO`` (what the connector's ``write_pandas`` does, without pandas), never
   one INSERT per row.
@@ -40,7 +41,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from dialects.base import Capabilities, Dialect, ErrorKind, WarehouseError
+from dialects.base import Capabilities, Dialect, ErrorKind, JsonText, WarehouseError
 from dialects.snowflake_sql import numbered  # also registers sqlglot's "lightningsnowflake"
 
 DEFAULT_QUERY_TAG = "lightning-sync"
@@ -68,6 +69,10 @@ _SCHEMAS = (
 )
 # Types whose JSON in an OBJECT is what the engine's Python encoder writes for the value.
 _JSON_AS_IS = frozenset({"TEXT", "VARCHAR", "STRING", "BOOLEAN"})
+# Floating point types (the connector names FLOAT "REAL"); in an OBJECT, their NaN and
+# infinities are written as NaN / Infinity tokens, which are not JSON.
+_FLOAT_TYPES = frozenset({"REAL", "FLOAT", "FLOAT4", "FLOAT8", "DOUBLE", "DOUBLE PRECISION"})
+_FLOAT_SPECIALS = ("NaN", "inf", "-inf")
 # Synonyms of NUMBER(38,0) (https://docs.snowflake.com/en/sql-reference/data-types-numeric).
 _INTEGER_SYNONYMS = frozenset({"INT", "INTEGER", "BIGINT", "SMALLINT", "TINYINT", "BYTEINT"})
 # Connector error numbers (https://docs.snowflake.com/en/user-guide/python-connector-api).
@@ -174,6 +179,9 @@ class SnowflakeDialect(Dialect):
             arguments.setdefault("authenticator", "SNOWFLAKE_JWT")
         arguments.setdefault("application", "lightning-sync")
         arguments["paramstyle"] = "numeric"
+        # A NUMBER with a scale is read from Arrow as a decimal, not as a double (the
+        # connector's default, which would round 38-digit values and drop trailing zeros).
+        arguments["arrow_number_to_decimal"] = True
         arguments["autocommit"] = True
         arguments["session_parameters"] = {
             "QUERY_TAG": str(self.settings.get("query_tag") or self.label),
@@ -269,10 +277,9 @@ class SnowflakeDialect(Dialect):
     ) -> Iterator[dict[str, list[Any]]]:
         # The result stays on the server and its chunks are downloaded one at a time, so the
         # connection stays free for the rejection loads while this read is open.
-        # VARIANT, OBJECT and ARRAY values arrive as JSON text: parsed, as the other
-        # warehouses' drivers hand them over.
-        import orjson
-
+        # VARIANT, OBJECT and ARRAY values arrive as JSON text and are handed over as
+        # JsonText: sent as the JSON they hold, every digit of a number kept (a parse to
+        # Python floats would round an integer beyond 64 bits or a 38-digit decimal).
         cursor = self.con.cursor()
         try:
             self._run(cursor, sql, params)
@@ -283,7 +290,7 @@ class SnowflakeDialect(Dialect):
                         columns = batch.to_pydict()
                         for name in semi & set(columns):
                             columns[name] = [
-                                None if v is None else orjson.loads(v) for v in columns[name]
+                                None if v is None else JsonText(v) for v in columns[name]
                             ]
                         yield columns
         finally:
@@ -415,6 +422,18 @@ class SnowflakeDialect(Dialect):
     def json_value(self, value: exp.Expr, type_name: str) -> exp.Expr | None:
         as_is = type_name.upper() in _JSON_AS_IS or self.is_integer_type(type_name)
         return value if as_is else None
+
+    def log_json_value(self, value: exp.Expr, type_name: str) -> exp.Expr:
+        # NaN and the infinities are null in the sync logs' fields, as in a payload (Snowflake
+        # compares NaN equal to itself: https://docs.snowflake.com/en/sql-reference/data-types-numeric).
+        if type_name.upper() not in _FLOAT_TYPES:
+            return super().log_json_value(value, type_name)
+        specials = [
+            exp.cast(exp.Literal.string(text), exp.DataType.build("double"))
+            for text in _FLOAT_SPECIALS
+        ]
+        special = exp.In(this=value.copy(), expressions=specials)
+        return exp.Case(ifs=[exp.If(this=special, true=exp.Null())], default=value)
 
     def current_user(self) -> str:
         return str(self.fetchall("SELECT CURRENT_USER()")[0][0])

@@ -9,7 +9,15 @@ The emulator is the behaviour check, not the dialect check: fakesnow accepts Duc
 and resolves quoted names case-insensitively, so the Snowflake SQL itself is checked by the
 golden files (tests/golden/snowflake) and by tests/test_identifier_case.py. Where fakesnow
 differs from Snowflake in behaviour a test relies on (transactions of dead sessions, chunked
-results, HASH, constraint errors), tests/fakes/fakesnow_server.py makes it behave as Snowflake.
+results, HASH, constraint errors, NUMBER widths), tests/fakes/fakesnow_server.py makes it
+behave as Snowflake.
+
+Snowflake types the payload property test (tests/test_payload_property.py) cannot exercise
+on the emulator: structured ``ARRAY(type)``, ``OBJECT(...)`` and ``MAP`` (the emulator makes
+them untyped JSON), ``GEOGRAPHY``, ``GEOMETRY``, ``VECTOR``, and a ``TIMESTAMP_TZ``'s own
+offset (the emulator returns the instant in UTC). A decimal in a VARIANT with more digits
+than a double holds is kept by the emulator as a double (DuckDB's JSON), so the test checks
+such a value against what the emulator keeps, not against what Snowflake would keep.
 """
 
 from __future__ import annotations

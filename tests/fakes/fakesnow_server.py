@@ -1,4 +1,5 @@
-"""The fakesnow Snowflake emulator's server, with its HASH fetchable.
+"""The fakesnow Snowflake emulator's server, made to answer as Snowflake where the tests
+need it (each change below; nothing else is changed).
 
 Run with the Python of fakesnow's own virtualenv (it pins its own sqlglot and duckdb):
 ``python tests/fakes/fakesnow_server.py -s -p PORT --host 127.0.0.1``, as ``fakesnow``'s own
@@ -24,7 +25,19 @@ conflict, and every write after it for as long as the dead transaction stays ope
 A large result is split into chunks as Snowflake splits it: the first rows inline, the rest as
 chunks the connector downloads one by one from URLs in the response (served here, each once).
 fakesnow would send the whole result inline, so a client could never hold less than all of it.
-Nothing else is changed.
+
+``ARRAY_CONSTRUCT(...) AS name`` is an ARRAY (JSON underneath), as it already is without the
+alias; fakesnow left it a DuckDB list, whose type it cannot describe (HTTP 500).
+
+A column declared ``NUMBER(38,0)`` holds 38 digits, as on Snowflake (a DuckDB DECIMAL(38,0));
+fakesnow made it a BIGINT, which refuses integers beyond 64 bits. ``INT``, ``BIGINT`` and a
+bare ``NUMBER`` stay BIGINT as fakesnow has them.
+
+A NUMBER column whose values fit 64 bits is sent as Snowflake sends it: the unscaled
+integers (``1250`` for ``12.50``) with the scale in the column's metadata, where fakesnow sent
+DuckDB's 128-bit decimals (Snowflake's Arrow results carry a NUMBER as the narrowest integer
+type that holds a chunk's values, which the connector's Arrow reader converts to doubles
+unless told to read decimals).
 """
 
 from __future__ import annotations
@@ -40,6 +53,8 @@ import time
 from typing import Any
 
 import duckdb
+import fakesnow.arrow
+import fakesnow.transforms
 import pyarrow as pa
 import snowflake.connector
 from fakesnow.cursor import FakeSnowflakeCursor
@@ -236,6 +251,60 @@ def main() -> None:
     args = parser.parse_args()
     uvicorn.run(app(), host=args.host, port=args.port, log_level="info")
 
+
+_array_construct = fakesnow.transforms.array_construct_etc
+
+
+def _aliased_array_construct(expression: exp.Expr) -> exp.Expr:
+    parent = expression.parent
+    if (
+        isinstance(expression, exp.Array)
+        and isinstance(parent, exp.Alias)
+        and isinstance(parent.parent, exp.Select)
+    ):
+        return exp.Anonymous(this="json_array", expressions=expression.expressions)
+    return _array_construct(expression)
+
+
+fakesnow.transforms.array_construct_etc = _aliased_array_construct
+
+_integer_precision = fakesnow.transforms.integer_precision
+
+
+def _number_38_kept(expression: exp.Expr) -> exp.Expr:
+    if (
+        isinstance(expression, exp.DataType)
+        and expression.this == exp.DataType.Type.DECIMAL
+        and [p.name for p in expression.expressions] == ["38", "0"]
+    ):
+        return expression
+    return _integer_precision(expression)
+
+
+fakesnow.transforms.integer_precision = _number_38_kept
+
+_to_sf = fakesnow.arrow.to_sf
+_INT64 = range(-(2**63), 2**63)
+
+
+def _narrow_numbers(table: pa.Table, rowtype: Any) -> pa.Table:
+    table = _to_sf(table, rowtype)
+    for index, field in enumerate(table.schema):
+        if not pa.types.is_decimal(field.type):
+            continue
+        unscaled = [
+            None if v is None else int(v.scaleb(field.type.scale))
+            for v in table.column(index).to_pylist()
+        ]
+        if all(v is None or v in _INT64 for v in unscaled):
+            narrowed = field.with_type(pa.int64())  # keeps the scale in its metadata
+            table = table.set_column(index, narrowed, pa.array(unscaled, pa.int64()))
+    return table
+
+
+# Before fakesnow.server is imported (by the CLI), which takes to_sf from fakesnow.arrow.
+fakesnow.arrow.to_sf = _narrow_numbers
+server.to_sf = _narrow_numbers  # imported above, with its own name for it
 
 if __name__ == "__main__":
     main()
