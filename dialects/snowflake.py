@@ -38,6 +38,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import sqlglot
 from sqlglot import exp
 
 from dialects.base import Capabilities, Dialect, ErrorKind, WarehouseError
@@ -93,14 +94,43 @@ class SnowflakeDialect(Dialect):
         | {"warehouse", "role", "database", "schema", "query_tag"}
         | {"host", "port", "protocol", "login_timeout", "network_timeout", "socket_timeout"}
     )
-    # Functions a model may not call (engine/read_only.py), from Snowflake's function
-    # reference: they change state, run SQL given as text, or reach outside the account.
+    # Functions a model may not call (engine/read_only.py): Snowflake's system control
+    # functions ("System functions (System Control)" in
+    # https://docs.snowflake.com/sql-reference/functions-system), which act on the account
+    # rather than answer a question. Its information functions (SYSTEM$TYPEOF,
+    # SYSTEM$CLUSTERING_INFORMATION, SYSTEM$PIPE_STATUS, ...) only read and stay allowed.
     side_effect_functions = {
-        "system$*": "is a system function (they cancel queries, change clustering, pipes, ...)",
-        "nextval": "advances a sequence",
-        "seq*": "advances a sequence generator",
-        "external_function*": "calls a service outside the warehouse",
+        "system$abort_*": "ends another session or transaction",
+        "system$cancel_*": "cancels running queries",
+        "system$user_task_cancel_*": "cancels running tasks",
+        "system$task_dependents_enable": "resumes tasks",
+        "system$wait": "holds the warehouse for the time given",
+        "system$send_*": "sends a message outside the warehouse",
+        "system$log*": "writes to the account's event table",
+        "system$add_event": "writes to the account's event table",
+        "system$set_*": "changes the account's, a procedure's or a trace's settings",
+        "system$unset_*": "changes the account's settings",
+        "system$global_account_set_parameter": "changes the account's settings",
+        "system$enable_*": "changes the account's behaviour or sharing",
+        "system$disable_*": "changes the account's behaviour, sharing or replication",
+        "system$authorize_*": "changes the account's network access",
+        "system$revoke_*": "changes the account's network access",
+        "system$register_*": "changes the account's keys",
+        "system$deregister_*": "changes the account's keys",
+        "system$create_billing_event": "bills a consumer",
+        "system$pipe_force_resume": "resumes a pipe",
+        "system$pipe_rebinding_*": "changes a pipe",
+        "system$convert_pipes_*": "changes pipes",
+        "system$snowpipe_streaming_update_*": "changes a streaming channel",
+        "system$migrate_*": "changes the account's login settings",
+        "system$cleanup_*": "revokes grants",
+        "system$link_account_objects_by_name": "changes replicated objects",
+        "system$start_oauth_flow": "starts a login flow",
+        "system$finish_oauth_flow": "completes a login flow",
     }
+    # A sequence is advanced by reading its pseudo-column: ``seq.NEXTVAL``
+    # (https://docs.snowflake.com/user-guide/querying-sequences).
+    side_effect_columns = {"nextval": "advances a sequence"}
     capabilities = Capabilities(
         transactions=True,
         temp_tables=True,
@@ -339,6 +369,40 @@ class SnowflakeDialect(Dialect):
             (str(name), f"NUMBER({size or 38},{scale or 0})" if kind == "NUMBER" else str(kind))
             for name, kind, size, scale in rows
         ]
+
+    def view_definition(self, table: exp.Table) -> str | None:
+        # INFORMATION_SCHEMA.VIEWS (per database) holds the view's text as it was created,
+        # the whole CREATE VIEW statement (https://docs.snowflake.com/sql-reference/info-schema/views);
+        # empty for a secure view the role does not own, which is then left to the role's
+        # privileges. A name is looked up as Snowflake resolves it: unquoted, in upper case.
+        def resolved(part: str) -> str | None:
+            identifier = table.args.get(part)
+            if not isinstance(identifier, exp.Identifier):
+                return None
+            return identifier.name if identifier.quoted else identifier.name.upper()
+
+        views = exp.Table(
+            this=exp.to_identifier("VIEWS"),
+            db=exp.to_identifier("INFORMATION_SCHEMA"),
+            catalog=exp.to_identifier(resolved("catalog"), quoted=True)
+            if resolved("catalog")
+            else None,
+        ).sql(self.sqlglot_dialect)
+        rows = self.fetchall(
+            f"SELECT view_definition FROM {views} WHERE table_name = :name "
+            "AND table_schema = COALESCE(:schema, CURRENT_SCHEMA()) "
+            "AND table_catalog = COALESCE(:catalog, CURRENT_DATABASE())",
+            {"name": resolved("this"), "schema": resolved("db"), "catalog": resolved("catalog")},
+        )
+        if not rows or not rows[0][0]:
+            return None
+        text = str(rows[0][0]).strip().rstrip(";")
+        try:
+            created = sqlglot.parse_one(text, read=self.sqlglot_dialect)
+        except sqlglot.errors.ParseError:
+            return text  # left to the caller, which leaves what it cannot parse to the warehouse
+        query = created.expression if isinstance(created, exp.Create) else created
+        return query.sql(self.sqlglot_dialect) if query is not None else None
 
     def query_columns(self, sql: str) -> list[tuple[str, str]]:
         self.statements_issued = (self.statements_issued or 0) + 1
