@@ -14,7 +14,6 @@ import sqlglot
 
 from dialects.snowflake import SnowflakeDialect
 from engine.read_only import NotReadOnly, check_read_only
-
 from tests.conftest import SnowflakeWorkspace, Workspace
 from tests.test_bad_input import ROWS, error_text
 
@@ -74,9 +73,8 @@ ON_SNOWFLAKE = {
     "with moved as (update users set name = 'z' returning *) select * from moved": (
         NOT_SNOWFLAKE_SQL
     ),
-    "select * from users where id in (with d as (delete from users returning id) select id from d)": (
-        NOT_SNOWFLAKE_SQL
-    ),
+    "select * from users where id in "
+    "(with d as (delete from users returning id) select id from d)": NOT_SNOWFLAKE_SQL,
     "select nextval('seq') as id, email, name from users": (
         "select seq.nextval as id, email, name from users",
         "seq.nextval, which advances a sequence",

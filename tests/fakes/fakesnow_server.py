@@ -24,9 +24,8 @@ engine must refuse it before it runs). Nothing else is changed.
 from __future__ import annotations
 
 import sys
-from typing import Any
-
 from string import Template
+from typing import Any
 
 import duckdb
 import snowflake.connector
