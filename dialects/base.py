@@ -115,6 +115,9 @@ class Dialect(ABC):
     # Functions a model may not call (see engine/read_only.py): a name or an fnmatch pattern
     # (lower case) -> what the function does, as the error names it.
     side_effect_functions: ClassVar[dict[str, str]] = {}
+    # Pseudo-columns a model may not read (see engine/read_only.py): ``<name>.<column>`` where
+    # ``<name>`` is no relation of the query (lower case) -> what reading it does.
+    side_effect_columns: ClassVar[dict[str, str]] = {}
     # Settings every session of the engine pins (name -> value), so that nothing of the
     # machine it runs on (TZ, PGTZ, PGDATESTYLE, PGOPTIONS, the locale) changes how a key, a
     # hash or a payload renders; see :meth:`setup_statements`.

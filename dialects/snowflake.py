@@ -39,9 +39,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import sqlglot
 from sqlglot import exp
 
 from dialects.base import Capabilities, Dialect, ErrorKind, JsonText, WarehouseError
+from dialects.snowflake_read_only import SIDE_EFFECT_COLUMNS, SIDE_EFFECT_FUNCTIONS
 from dialects.snowflake_sql import numbered  # also registers sqlglot's "lightningsnowflake"
 
 DEFAULT_QUERY_TAG = "lightning-sync"
@@ -102,14 +104,8 @@ class SnowflakeDialect(Dialect):
         | {"warehouse", "role", "database", "schema", "query_tag"}
         | {"host", "port", "protocol", "login_timeout", "network_timeout", "socket_timeout"}
     )
-    # Functions a model may not call (engine/read_only.py), from Snowflake's function
-    # reference: they change state, run SQL given as text, or reach outside the account.
-    side_effect_functions = {
-        "system$*": "is a system function (they cancel queries, change clustering, pipes, ...)",
-        "nextval": "advances a sequence",
-        "seq*": "advances a sequence generator",
-        "external_function*": "calls a service outside the warehouse",
-    }
+    side_effect_functions = SIDE_EFFECT_FUNCTIONS
+    side_effect_columns = SIDE_EFFECT_COLUMNS
     capabilities = Capabilities(
         transactions=True,
         temp_tables=True,
@@ -350,6 +346,40 @@ class SnowflakeDialect(Dialect):
             (str(name), f"NUMBER({size or 38},{scale or 0})" if kind == "NUMBER" else str(kind))
             for name, kind, size, scale in rows
         ]
+
+    def view_definition(self, table: exp.Table) -> str | None:
+        # INFORMATION_SCHEMA.VIEWS (per database) holds the view's text as it was created,
+        # the whole CREATE VIEW statement (https://docs.snowflake.com/sql-reference/info-schema/views);
+        # empty for a secure view the role does not own, which is then left to the role's
+        # privileges. A name is looked up as Snowflake resolves it: unquoted, in upper case.
+        def resolved(part: str) -> str | None:
+            identifier = table.args.get(part)
+            if not isinstance(identifier, exp.Identifier):
+                return None
+            return identifier.name if identifier.quoted else identifier.name.upper()
+
+        views = exp.Table(
+            this=exp.to_identifier("VIEWS"),
+            db=exp.to_identifier("INFORMATION_SCHEMA"),
+            catalog=exp.to_identifier(resolved("catalog"), quoted=True)
+            if resolved("catalog")
+            else None,
+        ).sql(self.sqlglot_dialect)
+        rows = self.fetchall(
+            f"SELECT view_definition FROM {views} WHERE table_name = :name "
+            "AND table_schema = COALESCE(:schema, CURRENT_SCHEMA()) "
+            "AND table_catalog = COALESCE(:catalog, CURRENT_DATABASE())",
+            {"name": resolved("this"), "schema": resolved("db"), "catalog": resolved("catalog")},
+        )
+        if not rows or not rows[0][0]:
+            return None
+        text = str(rows[0][0]).strip().rstrip(";")
+        try:
+            created = sqlglot.parse_one(text, read=self.sqlglot_dialect)
+        except sqlglot.errors.ParseError:
+            return text  # left to the caller, which leaves what it cannot parse to the warehouse
+        query = created.expression if isinstance(created, exp.Create) else created
+        return query.sql(self.sqlglot_dialect) if query is not None else None
 
     def query_columns(self, sql: str) -> list[tuple[str, str]]:
         self.statements_issued = (self.statements_issued or 0) + 1

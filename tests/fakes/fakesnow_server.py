@@ -38,6 +38,14 @@ integers (``1250`` for ``12.50``) with the scale in the column's metadata, where
 DuckDB's 128-bit decimals (Snowflake's Arrow results carry a NUMBER as the narrowest integer
 type that holds a chunk's values, which the connector's Arrow reader converts to doubles
 unless told to read decimals).
+
+Two catalog answers are made Snowflake's: ``INFORMATION_SCHEMA.VIEWS.VIEW_DEFINITION`` holds a
+view's text as it was written (fakesnow keeps DuckDB's rewrite of it, where ``seq.NEXTVAL``
+has become ``nextval('SEQ')``), and ``SHOW SEQUENCES`` answers the sequence's next value
+(fakesnow answers its start value, whatever was drawn since). And Snowflake's system control
+functions the tests put in views (``SYSTEM$CANCEL_ALL_QUERIES``, ``SYSTEM$WAIT``), which
+DuckDB has not, become a NULL for DuckDB, so such a view can be created as on Snowflake (the
+engine must refuse it before it runs). Nothing else is changed.
 """
 
 from __future__ import annotations
@@ -50,6 +58,7 @@ import re
 import secrets
 import threading
 import time
+from string import Template
 from typing import Any
 
 import duckdb
@@ -57,7 +66,10 @@ import fakesnow.arrow
 import fakesnow.transforms
 import pyarrow as pa
 import snowflake.connector
+import sqlglot
+from fakesnow import info_schema
 from fakesnow.cursor import FakeSnowflakeCursor
+from fakesnow.transforms import show
 from sqlglot import exp
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -69,8 +81,14 @@ _transform = FakeSnowflakeCursor._transform
 _DONE = "lightning_signed_hash"
 
 
+_NO_DUCKDB_FUNCTION = {"SYSTEM$CANCEL_ALL_QUERIES", "SYSTEM$WAIT"}
+
+
 def _signed_hash(self: Any, expression: exp.Expr, params: Any) -> exp.Expr:
     for node in list(expression.find_all(exp.Anonymous)):
+        if node.name.upper() in _NO_DUCKDB_FUNCTION:
+            node.replace(exp.Null())
+            continue
         if node.name.upper() == "HASH" and not node.meta.get(_DONE):
             inner = node.copy()
             inner.meta[_DONE] = True
@@ -302,9 +320,57 @@ def _narrow_numbers(table: pa.Table, rowtype: Any) -> pa.Table:
     return table
 
 
-# Before fakesnow.server is imported (by the CLI), which takes to_sf from fakesnow.arrow.
+# fakesnow.server took its own name for to_sf when imported above: both are replaced.
 fakesnow.arrow.to_sf = _narrow_numbers
-server.to_sf = _narrow_numbers  # imported above, with its own name for it
+server.to_sf = _narrow_numbers
+
+_VIEW_TEXT = "_fs_global._fs_information_schema.lightning_view_text"
+_global_sql = info_schema.fs_global_creation_sql
+info_schema.fs_global_creation_sql = lambda: (  # type: ignore[assignment]
+    f"{_global_sql()}; CREATE TABLE IF NOT EXISTS {_VIEW_TEXT} (catalog VARCHAR, "
+    "schema VARCHAR, name VARCHAR, text VARCHAR, PRIMARY KEY (catalog, schema, name))"
+)
+info_schema.SQL_CREATE_INFORMATION_SCHEMA_VIEWS_VIEW = Template(
+    info_schema.SQL_CREATE_INFORMATION_SCHEMA_VIEWS_VIEW.template.replace(
+        "sql as VIEW_DEFINITION",
+        f"coalesce((select t.text from {_VIEW_TEXT} as t where t.catalog = database_name "
+        "and t.schema = schema_name and t.name = view_name), sql) as VIEW_DEFINITION",
+    )
+)
+show.SQL_CREATE_VIEW_SHOW_SEQUENCES = show.SQL_CREATE_VIEW_SHOW_SEQUENCES.replace(
+    "start_value as next_value", "coalesce(last_value + increment_by, start_value) as next_value"
+)
+
+
+def _name(identifier: Any, default: str | None) -> str | None:
+    if not isinstance(identifier, exp.Identifier):
+        return default
+    return identifier.name if identifier.quoted else identifier.name.upper()
+
+
+_execute_command = FakeSnowflakeCursor.execute
+
+
+def _keep_view_text(self: Any, command: str, *args: Any, **kwargs: Any) -> Any:
+    result = _execute_command(self, command, *args, **kwargs)
+    try:
+        created = sqlglot.parse_one(command, read="snowflake")
+    except sqlglot.errors.ParseError:
+        return result
+    if isinstance(created, exp.Create) and str(created.args.get("kind")).upper() == "VIEW":
+        table = created.this.this if isinstance(created.this, exp.Schema) else created.this
+        where = [
+            _name(table.args.get("catalog"), self._conn.database),
+            _name(table.args.get("db"), self._conn.schema),
+            _name(table.this, None),
+        ]
+        self._duck_conn.execute(
+            f"INSERT OR REPLACE INTO {_VIEW_TEXT} VALUES (?, ?, ?, ?)", [*where, command]
+        )
+    return result
+
+
+FakeSnowflakeCursor.execute = _keep_view_text  # type: ignore[method-assign]
 
 if __name__ == "__main__":
     main()
