@@ -43,6 +43,7 @@ import sqlglot
 from sqlglot import exp
 
 from dialects.base import Capabilities, Dialect, ErrorKind, JsonText, WarehouseError
+from dialects.snowflake_connect import NO_WAREHOUSE, classify, connect_arguments, connect_error
 from dialects.snowflake_read_only import SIDE_EFFECT_COLUMNS, SIDE_EFFECT_FUNCTIONS
 from dialects.snowflake_sql import numbered  # also registers sqlglot's "lightningsnowflake"
 
@@ -77,17 +78,6 @@ _FLOAT_TYPES = frozenset({"REAL", "FLOAT", "FLOAT4", "FLOAT8", "DOUBLE", "DOUBLE
 _FLOAT_SPECIALS = ("NaN", "inf", "-inf")
 # Synonyms of NUMBER(38,0) (https://docs.snowflake.com/en/sql-reference/data-types-numeric).
 _INTEGER_SYNONYMS = frozenset({"INT", "INTEGER", "BIGINT", "SMALLINT", "TINYINT", "BYTEINT"})
-# Connector error numbers (https://docs.snowflake.com/en/user-guide/python-connector-api).
-_AUTH_ERRORS = frozenset({390100, 390144, 390102, 390318, 394304})
-_ROLE_ERRORS = frozenset({390189})
-_NO_WAREHOUSE = frozenset({606})
-_PRIVILEGE_ERRORS = frozenset({3001, 3003, 3041})
-_REACH_ERRORS = frozenset({250001, 250003, 251011, 251012})
-# The session is gone (aborted, expired or closed): 390111 session no longer exists, 390112
-# session expired, 390114 token expired, 250002 connection closed, 290401 the server answered
-# 401 to a request of the session.
-_SESSION_GONE = frozenset({390111, 390112, 390114, 250002, 290401})
-_TRANSIENT_ERRORS = frozenset({625, 604, 610})  # lock waits, statement queueing timeouts
 
 
 
@@ -129,63 +119,9 @@ class SnowflakeDialect(Dialect):
             where += f" at {self.settings['host']}:{self.settings.get('port') or 443}"
         return f"Snowflake {where}, database {self.settings.get('database') or '(default)'}"
 
-    def _private_key(self) -> bytes | None:
-        """The private key as DER (PKCS#8), read from ``private_key`` or ``private_key_path``."""
-        pem = self.settings.get("private_key")
-        path = self.settings.get("private_key_path")
-        if not pem and not path:
-            return None
-        from cryptography.hazmat.primitives import serialization
-
-        where = "private_key" if pem else "private_key_path"
-        try:
-            data = str(pem).encode() if pem else self._key_file(str(path)).read_bytes()
-            passphrase = self.settings.get("private_key_passphrase")
-            key = serialization.load_pem_private_key(
-                data, password=str(passphrase).encode() if passphrase else None
-            )
-        except (ValueError, TypeError, OSError) as error:
-            raise WarehouseError(
-                f"The Snowflake source's {where} could not be read as a PEM private key: "
-                f"{str(error).splitlines()[0] if str(error) else type(error).__name__}. Fix: "
-                "point it at the rsa_key.p8 made with `openssl genrsa 2048 | openssl pkcs8 "
-                "-topk8`, and set private_key_passphrase if (and only if) the key is encrypted.",
-                ErrorKind.CONNECTION,
-                error,
-            ) from error
-        return key.private_bytes(
-            serialization.Encoding.DER,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-
-    def _key_file(self, raw: str) -> Path:
-        path = Path(raw).expanduser()
-        return path if path.is_absolute() else self.project_dir / path
-
     def connect_arguments(self) -> dict[str, Any]:
         """What the connector's ``connect()`` gets (secrets included: never print it)."""
-        passed = ("account", "user", "password", "authenticator", "token", "warehouse", "role")
-        passed += ("database", "schema", "host", "port", "protocol")
-        passed += ("login_timeout", "network_timeout", "socket_timeout")
-        arguments = {k: self.settings[k] for k in passed if self.settings.get(k) not in (None, "")}
-        key = self._private_key()
-        if key is not None:
-            arguments["private_key"] = key
-            arguments.setdefault("authenticator", "SNOWFLAKE_JWT")
-        arguments.setdefault("application", "lightning-sync")
-        arguments["paramstyle"] = "numeric"
-        # A NUMBER with a scale is read from Arrow as a decimal, not as a double (the
-        # connector's default, which would round 38-digit values and drop trailing zeros).
-        arguments["arrow_number_to_decimal"] = True
-        arguments["autocommit"] = True
-        arguments["session_parameters"] = {
-            "QUERY_TAG": str(self.settings.get("query_tag") or self.label),
-            "TIMEZONE": "UTC",
-            "TIMESTAMP_TYPE_MAPPING": "TIMESTAMP_NTZ",
-            "CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False,
-        }
-        return arguments
+        return connect_arguments(self.settings, self.project_dir, self.label)
 
     def connect(self, read_only: bool = False) -> None:
         """Snowflake has no read-only session: ``lightning-sync sql`` relies on its parse check
@@ -196,35 +132,9 @@ class SnowflakeDialect(Dialect):
         try:
             self._con = snowflake.connector.connect(**arguments)
         except Exception as error:  # noqa: BLE001 - classified below
-            raise self._connect_error(error) from error
+            raise connect_error(error, self.settings, self.describe()) from error
         self._stages = set()
         self.statements_issued = 0
-
-    def _connect_error(self, error: BaseException) -> WarehouseError:
-        number = getattr(error, "errno", None)
-        first = (str(error).strip().splitlines() or [type(error).__name__])[0].rstrip(".!")
-        if number in _AUTH_ERRORS:
-            fix = (
-                "check user and the password, or that the public key of private_key is set on "
-                "the user (ALTER USER <user> SET RSA_PUBLIC_KEY='...')"
-            )
-        elif number in _ROLE_ERRORS:
-            fix = (
-                f"grant the role to the user (GRANT ROLE {self.settings.get('role')} TO USER "
-                f"{self.settings.get('user')}) or fix `role` under the source"
-            )
-        elif number in _REACH_ERRORS:
-            fix = (
-                "check `account` (the account identifier, e.g. myorg-myaccount) and, for a "
-                "private endpoint, host/port/protocol, and that this machine can reach it"
-            )
-        else:
-            fix = "check account, user, role and credentials under the source in lightning.yml"
-        return WarehouseError(
-            f"Cannot connect to {self.describe()}: {first}. Fix: {fix}.",
-            ErrorKind.CONNECTION,
-            error,
-        )
 
     # -- statements -------------------------------------------------------------------------
     def _run(self, cursor: Any, sql: str, params: dict[str, Any] | None) -> Any:
@@ -398,24 +308,7 @@ class SnowflakeDialect(Dialect):
         return columns
 
     def classify_error(self, error: BaseException) -> ErrorKind:
-        from snowflake.connector import errors
-
-        if not isinstance(error, errors.Error):
-            return ErrorKind.TERMINAL
-        number = getattr(error, "errno", None)
-        if number in _PRIVILEGE_ERRORS or "insufficient privileges" in str(error).lower():
-            return ErrorKind.PERMISSION
-        if number in _TRANSIENT_ERRORS:
-            return ErrorKind.TRANSIENT
-        if number in _AUTH_ERRORS | _ROLE_ERRORS | _REACH_ERRORS | _NO_WAREHOUSE | _SESSION_GONE:
-            return ErrorKind.CONNECTION
-        if str(getattr(error, "sqlstate", None) or "").startswith("08"):  # connection exception
-            return ErrorKind.CONNECTION
-        if isinstance(error, errors.ProgrammingError):
-            return ErrorKind.SQL
-        if isinstance(error, errors.OperationalError | errors.InterfaceError):
-            return ErrorKind.CONNECTION
-        return ErrorKind.TERMINAL
+        return classify(error)
 
     def is_driver_error(self, error: BaseException) -> bool:
         from snowflake.connector import errors
@@ -424,7 +317,7 @@ class SnowflakeDialect(Dialect):
 
     def wrap(self, error: BaseException, context: str) -> WarehouseError:
         wrapped = super().wrap(error, context)
-        if getattr(error, "errno", None) in _NO_WAREHOUSE:
+        if getattr(error, "errno", None) in NO_WAREHOUSE:
             return WarehouseError(
                 f"{wrapped} Fix: set `warehouse` under the source to a warehouse the role may "
                 "use (GRANT USAGE ON WAREHOUSE <warehouse> TO ROLE <role>), and resume it if "
