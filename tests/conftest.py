@@ -424,7 +424,7 @@ def snowflake_workspace(root: Path, port: int) -> Iterator[SnowflakeWorkspace]:
     name = f"LIGHTNING_TEST_{os.getpid()}_{next(_DATABASES)}"
     admin = snowflake_emulator.connect(port)
     try:
-        admin.cursor().execute(f"CREATE DATABASE {name}")
+        admin.cursor().execute(f"CREATE DATABASE IF NOT EXISTS {name}")  # a retried request
         workspace = SnowflakeWorkspace(root, port, name)
         try:
             yield workspace

@@ -76,6 +76,24 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+# Before fakesnow.server is imported: it makes its shared database on import.
+_VIEW_TEXT = "_fs_global._fs_information_schema.lightning_view_text"
+_global_sql = info_schema.fs_global_creation_sql
+info_schema.fs_global_creation_sql = lambda: (  # type: ignore[assignment]
+    f"{_global_sql()}; CREATE TABLE IF NOT EXISTS {_VIEW_TEXT} (catalog VARCHAR, "
+    "schema VARCHAR, name VARCHAR, text VARCHAR, PRIMARY KEY (catalog, schema, name))"
+)
+info_schema.SQL_CREATE_INFORMATION_SCHEMA_VIEWS_VIEW = Template(
+    info_schema.SQL_CREATE_INFORMATION_SCHEMA_VIEWS_VIEW.template.replace(
+        "sql as VIEW_DEFINITION",
+        f"coalesce((select t.text from {_VIEW_TEXT} as t where t.catalog = database_name "
+        "and t.schema = schema_name and t.name = view_name), sql) as VIEW_DEFINITION",
+    )
+)
+show.SQL_CREATE_VIEW_SHOW_SEQUENCES = show.SQL_CREATE_VIEW_SHOW_SEQUENCES.replace(
+    "start_value as next_value", "coalesce(last_value + increment_by, start_value) as next_value"
+)
+
 server = importlib.import_module("fakesnow.server")  # the package exports a function so named
 _transform = FakeSnowflakeCursor._transform
 _DONE = "lightning_signed_hash"
@@ -323,24 +341,6 @@ def _narrow_numbers(table: pa.Table, rowtype: Any) -> pa.Table:
 # fakesnow.server took its own name for to_sf when imported above: both are replaced.
 fakesnow.arrow.to_sf = _narrow_numbers
 server.to_sf = _narrow_numbers
-
-_VIEW_TEXT = "_fs_global._fs_information_schema.lightning_view_text"
-_global_sql = info_schema.fs_global_creation_sql
-info_schema.fs_global_creation_sql = lambda: (  # type: ignore[assignment]
-    f"{_global_sql()}; CREATE TABLE IF NOT EXISTS {_VIEW_TEXT} (catalog VARCHAR, "
-    "schema VARCHAR, name VARCHAR, text VARCHAR, PRIMARY KEY (catalog, schema, name))"
-)
-info_schema.SQL_CREATE_INFORMATION_SCHEMA_VIEWS_VIEW = Template(
-    info_schema.SQL_CREATE_INFORMATION_SCHEMA_VIEWS_VIEW.template.replace(
-        "sql as VIEW_DEFINITION",
-        f"coalesce((select t.text from {_VIEW_TEXT} as t where t.catalog = database_name "
-        "and t.schema = schema_name and t.name = view_name), sql) as VIEW_DEFINITION",
-    )
-)
-show.SQL_CREATE_VIEW_SHOW_SEQUENCES = show.SQL_CREATE_VIEW_SHOW_SEQUENCES.replace(
-    "start_value as next_value", "coalesce(last_value + increment_by, start_value) as next_value"
-)
-
 
 def _name(identifier: Any, default: str | None) -> str | None:
     if not isinstance(identifier, exp.Identifier):
