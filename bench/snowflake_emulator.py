@@ -8,8 +8,8 @@ and the child's peak RSS. Emulator figures: the warehouse work runs in fakesnow'
 emulator splits results into chunks of 10,000 rows, downloaded one by one, as Snowflake does
 (tests/fakes/fakesnow_server.py).
 
-Measured (2 cores, 2026-11-27): first run 20,000 rows 155 MB peak RSS, 200,000 rows 181 MB,
-400,000 rows 177 MB; 40 statements on a first run, 35 on later runs, at every size.
+Measured (2 cores, 2026-11-27): first run 20,000 rows 155 MB peak RSS, 200,000 rows 178 MB,
+400,000 rows 182 MB; 42 statements on a first run, 37 on later runs, at every size.
 """
 
 from __future__ import annotations
