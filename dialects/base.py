@@ -65,6 +65,9 @@ class Capabilities:
         ddl_commits: DDL commits the open transaction implicitly (Snowflake), so a
             transaction may hold only DML: the model is always staged (its plan is DDL), and
             the commit transaction holds only inserts and deletes.
+        read_only_sessions: a connection can be made read-only, so the warehouse itself
+            refuses what a query writes through a function (``lightning-sync sql``); without
+            it the functions with side effects the dialect lists are refused before running.
     """
 
     transactions: bool
@@ -76,6 +79,7 @@ class Capabilities:
     requires_location: bool = False
     snapshot_rereads: bool = False
     ddl_commits: bool = False
+    read_only_sessions: bool = True
 
 
 class JsonText(str):
@@ -111,6 +115,9 @@ class Dialect(ABC):
     # Functions a model may not call (see engine/read_only.py): a name or an fnmatch pattern
     # (lower case) -> what the function does, as the error names it.
     side_effect_functions: ClassVar[dict[str, str]] = {}
+    # Pseudo-columns a model may not read (see engine/read_only.py): ``<name>.<column>`` where
+    # ``<name>`` is no relation of the query (lower case) -> what reading it does.
+    side_effect_columns: ClassVar[dict[str, str]] = {}
     # Settings every session of the engine pins (name -> value), so that nothing of the
     # machine it runs on (TZ, PGTZ, PGDATESTYLE, PGOPTIONS, the locale) changes how a key, a
     # hash or a payload renders; see :meth:`setup_statements`.

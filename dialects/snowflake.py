@@ -20,7 +20,8 @@ Choices (each from Snowflake's documentation):
 - Parameters are bound by the server (the connector's ``numeric`` paramstyle): the statement
   text is sent as it is, so a ``%`` or an apostrophe in a comment or a model never meets
   client-side formatting. ``:name`` placeholders are found by parsing, not by a pattern.
-- The delta is read with ``fetch_arrow_batches``: result chunks are downloaded one at a time.
+- The delta is read with ``fetch_arrow_batches``: result chunks are downloaded one at a time;
+  a NUMBER with a scale as a decimal (``arrow_number_to_decimal``), never through a double.
 - Rejections are bulk loaded as Parquet: ``PUT`` to a temporary stage in the engine's schema,
   then one ``COPY INTO`` (what the connector's ``write_pandas`` does, without pandas), never
   one INSERT per row.
@@ -38,9 +39,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import sqlglot
 from sqlglot import exp
 
-from dialects.base import Capabilities, Dialect, ErrorKind, WarehouseError
+from dialects.base import Capabilities, Dialect, ErrorKind, JsonText, WarehouseError
+from dialects.snowflake_connect import NO_WAREHOUSE, classify, connect_arguments, connect_error
+from dialects.snowflake_read_only import SIDE_EFFECT_COLUMNS, SIDE_EFFECT_FUNCTIONS
 from dialects.snowflake_sql import numbered  # also registers sqlglot's "lightningsnowflake"
 
 DEFAULT_QUERY_TAG = "lightning-sync"
@@ -68,15 +72,12 @@ _SCHEMAS = (
 )
 # Types whose JSON in an OBJECT is what the engine's Python encoder writes for the value.
 _JSON_AS_IS = frozenset({"TEXT", "VARCHAR", "STRING", "BOOLEAN"})
+# Floating point types (the connector names FLOAT "REAL"); in an OBJECT, their NaN and
+# infinities are written as NaN / Infinity tokens, which are not JSON.
+_FLOAT_TYPES = frozenset({"REAL", "FLOAT", "FLOAT4", "FLOAT8", "DOUBLE", "DOUBLE PRECISION"})
+_FLOAT_SPECIALS = ("NaN", "inf", "-inf")
 # Synonyms of NUMBER(38,0) (https://docs.snowflake.com/en/sql-reference/data-types-numeric).
 _INTEGER_SYNONYMS = frozenset({"INT", "INTEGER", "BIGINT", "SMALLINT", "TINYINT", "BYTEINT"})
-# Connector error numbers (https://docs.snowflake.com/en/user-guide/python-connector-api).
-_AUTH_ERRORS = frozenset({390100, 390144, 390102, 390318, 394304})
-_ROLE_ERRORS = frozenset({390189})
-_NO_WAREHOUSE = frozenset({606})
-_PRIVILEGE_ERRORS = frozenset({3001, 3003, 3041})
-_REACH_ERRORS = frozenset({250001, 250003, 251011, 251012})
-_TRANSIENT_ERRORS = frozenset({625, 604, 610})  # lock waits, statement queueing timeouts
 
 
 
@@ -93,20 +94,15 @@ class SnowflakeDialect(Dialect):
         | {"warehouse", "role", "database", "schema", "query_tag"}
         | {"host", "port", "protocol", "login_timeout", "network_timeout", "socket_timeout"}
     )
-    # Functions a model may not call (engine/read_only.py), from Snowflake's function
-    # reference: they change state, run SQL given as text, or reach outside the account.
-    side_effect_functions = {
-        "system$*": "is a system function (they cancel queries, change clustering, pipes, ...)",
-        "nextval": "advances a sequence",
-        "seq*": "advances a sequence generator",
-        "external_function*": "calls a service outside the warehouse",
-    }
+    side_effect_functions = SIDE_EFFECT_FUNCTIONS
+    side_effect_columns = SIDE_EFFECT_COLUMNS
     capabilities = Capabilities(
         transactions=True,
         temp_tables=True,
         merge=True,
         delete=True,
         identifier_case="upper",
+        read_only_sessions=False,
         max_string_bytes=16 * 1024 * 1024,
         snapshot_rereads=False,  # READ COMMITTED: each statement sees the latest commits
         ddl_commits=True,
@@ -123,60 +119,9 @@ class SnowflakeDialect(Dialect):
             where += f" at {self.settings['host']}:{self.settings.get('port') or 443}"
         return f"Snowflake {where}, database {self.settings.get('database') or '(default)'}"
 
-    def _private_key(self) -> bytes | None:
-        """The private key as DER (PKCS#8), read from ``private_key`` or ``private_key_path``."""
-        pem = self.settings.get("private_key")
-        path = self.settings.get("private_key_path")
-        if not pem and not path:
-            return None
-        from cryptography.hazmat.primitives import serialization
-
-        where = "private_key" if pem else "private_key_path"
-        try:
-            data = str(pem).encode() if pem else self._key_file(str(path)).read_bytes()
-            passphrase = self.settings.get("private_key_passphrase")
-            key = serialization.load_pem_private_key(
-                data, password=str(passphrase).encode() if passphrase else None
-            )
-        except (ValueError, TypeError, OSError) as error:
-            raise WarehouseError(
-                f"The Snowflake source's {where} could not be read as a PEM private key: "
-                f"{str(error).splitlines()[0] if str(error) else type(error).__name__}. Fix: "
-                "point it at the rsa_key.p8 made with `openssl genrsa 2048 | openssl pkcs8 "
-                "-topk8`, and set private_key_passphrase if (and only if) the key is encrypted.",
-                ErrorKind.CONNECTION,
-                error,
-            ) from error
-        return key.private_bytes(
-            serialization.Encoding.DER,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-
-    def _key_file(self, raw: str) -> Path:
-        path = Path(raw).expanduser()
-        return path if path.is_absolute() else self.project_dir / path
-
     def connect_arguments(self) -> dict[str, Any]:
         """What the connector's ``connect()`` gets (secrets included: never print it)."""
-        passed = ("account", "user", "password", "authenticator", "token", "warehouse", "role")
-        passed += ("database", "schema", "host", "port", "protocol")
-        passed += ("login_timeout", "network_timeout", "socket_timeout")
-        arguments = {k: self.settings[k] for k in passed if self.settings.get(k) not in (None, "")}
-        key = self._private_key()
-        if key is not None:
-            arguments["private_key"] = key
-            arguments.setdefault("authenticator", "SNOWFLAKE_JWT")
-        arguments.setdefault("application", "lightning-sync")
-        arguments["paramstyle"] = "numeric"
-        arguments["autocommit"] = True
-        arguments["session_parameters"] = {
-            "QUERY_TAG": str(self.settings.get("query_tag") or self.label),
-            "TIMEZONE": "UTC",
-            "TIMESTAMP_TYPE_MAPPING": "TIMESTAMP_NTZ",
-            "CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False,
-        }
-        return arguments
+        return connect_arguments(self.settings, self.project_dir, self.label)
 
     def connect(self, read_only: bool = False) -> None:
         """Snowflake has no read-only session: ``lightning-sync sql`` relies on its parse check
@@ -187,35 +132,9 @@ class SnowflakeDialect(Dialect):
         try:
             self._con = snowflake.connector.connect(**arguments)
         except Exception as error:  # noqa: BLE001 - classified below
-            raise self._connect_error(error) from error
+            raise connect_error(error, self.settings, self.describe()) from error
         self._stages = set()
         self.statements_issued = 0
-
-    def _connect_error(self, error: BaseException) -> WarehouseError:
-        number = getattr(error, "errno", None)
-        first = (str(error).strip().splitlines() or [type(error).__name__])[0].rstrip(".!")
-        if number in _AUTH_ERRORS:
-            fix = (
-                "check user and the password, or that the public key of private_key is set on "
-                "the user (ALTER USER <user> SET RSA_PUBLIC_KEY='...')"
-            )
-        elif number in _ROLE_ERRORS:
-            fix = (
-                f"grant the role to the user (GRANT ROLE {self.settings.get('role')} TO USER "
-                f"{self.settings.get('user')}) or fix `role` under the source"
-            )
-        elif number in _REACH_ERRORS:
-            fix = (
-                "check `account` (the account identifier, e.g. myorg-myaccount) and, for a "
-                "private endpoint, host/port/protocol, and that this machine can reach it"
-            )
-        else:
-            fix = "check account, user, role and credentials under the source in lightning.yml"
-        return WarehouseError(
-            f"Cannot connect to {self.describe()}: {first}. Fix: {fix}.",
-            ErrorKind.CONNECTION,
-            error,
-        )
 
     # -- statements -------------------------------------------------------------------------
     def _run(self, cursor: Any, sql: str, params: dict[str, Any] | None) -> Any:
@@ -253,15 +172,20 @@ class SnowflakeDialect(Dialect):
         with self.con.cursor() as cursor:
             return list(self._run(cursor, sql, params).fetchall())
 
+    def query(self, sql: str, max_rows: int) -> tuple[list[str], list[tuple[Any, ...]]]:
+        with self.con.cursor() as cursor:
+            self._run(cursor, sql, None)
+            names = [str(column.name) for column in cursor.description or []]
+            return names, list(cursor.fetchmany(max_rows))
+
     def stream(
         self, sql: str, params: dict[str, Any] | None, batch_rows: int
     ) -> Iterator[dict[str, list[Any]]]:
         # The result stays on the server and its chunks are downloaded one at a time, so the
         # connection stays free for the rejection loads while this read is open.
-        # VARIANT, OBJECT and ARRAY values arrive as JSON text: parsed, as the other
-        # warehouses' drivers hand them over.
-        import orjson
-
+        # VARIANT, OBJECT and ARRAY values arrive as JSON text and are handed over as
+        # JsonText: sent as the JSON they hold, every digit of a number kept (a parse to
+        # Python floats would round an integer beyond 64 bits or a 38-digit decimal).
         cursor = self.con.cursor()
         try:
             self._run(cursor, sql, params)
@@ -272,7 +196,7 @@ class SnowflakeDialect(Dialect):
                         columns = batch.to_pydict()
                         for name in semi & set(columns):
                             columns[name] = [
-                                None if v is None else orjson.loads(v) for v in columns[name]
+                                None if v is None else JsonText(v) for v in columns[name]
                             ]
                         yield columns
         finally:
@@ -333,10 +257,46 @@ class SnowflakeDialect(Dialect):
             for name, kind, size, scale in rows
         ]
 
+    def view_definition(self, table: exp.Table) -> str | None:
+        # INFORMATION_SCHEMA.VIEWS (per database) holds the view's text as it was created,
+        # the whole CREATE VIEW statement (https://docs.snowflake.com/sql-reference/info-schema/views);
+        # empty for a secure view the role does not own, which is then left to the role's
+        # privileges. A name is looked up as Snowflake resolves it: unquoted, in upper case.
+        def resolved(part: str) -> str | None:
+            identifier = table.args.get(part)
+            if not isinstance(identifier, exp.Identifier):
+                return None
+            return identifier.name if identifier.quoted else identifier.name.upper()
+
+        views = exp.Table(
+            this=exp.to_identifier("VIEWS"),
+            db=exp.to_identifier("INFORMATION_SCHEMA"),
+            catalog=exp.to_identifier(resolved("catalog"), quoted=True)
+            if resolved("catalog")
+            else None,
+        ).sql(self.sqlglot_dialect)
+        rows = self.fetchall(
+            f"SELECT view_definition FROM {views} WHERE table_name = :name "
+            "AND table_schema = COALESCE(:schema, CURRENT_SCHEMA()) "
+            "AND table_catalog = COALESCE(:catalog, CURRENT_DATABASE())",
+            {"name": resolved("this"), "schema": resolved("db"), "catalog": resolved("catalog")},
+        )
+        if not rows or not rows[0][0]:
+            return None
+        text = str(rows[0][0]).strip().rstrip(";")
+        try:
+            created = sqlglot.parse_one(text, read=self.sqlglot_dialect)
+        except sqlglot.errors.ParseError:
+            return text  # left to the caller, which leaves what it cannot parse to the warehouse
+        query = created.expression if isinstance(created, exp.Create) else created
+        return query.sql(self.sqlglot_dialect) if query is not None else None
+
     def query_columns(self, sql: str) -> list[tuple[str, str]]:
         self.statements_issued = (self.statements_issued or 0) + 1
+        # DESCRIBE compiles the query without running it, and reports its columns as the
+        # query names them (duplicates included, which a wrapping SELECT * would rename).
         with self.con.cursor() as cursor:
-            described = cursor.describe(f"SELECT * FROM ({sql}) AS LIGHTNING_DESCRIBED LIMIT 0")
+            described = cursor.describe(sql)
         from snowflake.connector.constants import FIELD_ID_TO_NAME
 
         columns = []
@@ -348,22 +308,7 @@ class SnowflakeDialect(Dialect):
         return columns
 
     def classify_error(self, error: BaseException) -> ErrorKind:
-        from snowflake.connector import errors
-
-        if not isinstance(error, errors.Error):
-            return ErrorKind.TERMINAL
-        number = getattr(error, "errno", None)
-        if number in _PRIVILEGE_ERRORS or "insufficient privileges" in str(error).lower():
-            return ErrorKind.PERMISSION
-        if number in _TRANSIENT_ERRORS:
-            return ErrorKind.TRANSIENT
-        if number in _AUTH_ERRORS | _ROLE_ERRORS | _REACH_ERRORS | _NO_WAREHOUSE:
-            return ErrorKind.CONNECTION
-        if isinstance(error, errors.ProgrammingError):
-            return ErrorKind.SQL
-        if isinstance(error, errors.OperationalError | errors.InterfaceError):
-            return ErrorKind.CONNECTION
-        return ErrorKind.TERMINAL
+        return classify(error)
 
     def is_driver_error(self, error: BaseException) -> bool:
         from snowflake.connector import errors
@@ -372,7 +317,7 @@ class SnowflakeDialect(Dialect):
 
     def wrap(self, error: BaseException, context: str) -> WarehouseError:
         wrapped = super().wrap(error, context)
-        if getattr(error, "errno", None) in _NO_WAREHOUSE:
+        if getattr(error, "errno", None) in NO_WAREHOUSE:
             return WarehouseError(
                 f"{wrapped} Fix: set `warehouse` under the source to a warehouse the role may "
                 "use (GRANT USAGE ON WAREHOUSE <warehouse> TO ROLE <role>), and resume it if "
@@ -400,6 +345,18 @@ class SnowflakeDialect(Dialect):
     def json_value(self, value: exp.Expr, type_name: str) -> exp.Expr | None:
         as_is = type_name.upper() in _JSON_AS_IS or self.is_integer_type(type_name)
         return value if as_is else None
+
+    def log_json_value(self, value: exp.Expr, type_name: str) -> exp.Expr:
+        # NaN and the infinities are null in the sync logs' fields, as in a payload (Snowflake
+        # compares NaN equal to itself: https://docs.snowflake.com/en/sql-reference/data-types-numeric).
+        if type_name.upper() not in _FLOAT_TYPES:
+            return super().log_json_value(value, type_name)
+        specials = [
+            exp.cast(exp.Literal.string(text), exp.DataType.build("double"))
+            for text in _FLOAT_SPECIALS
+        ]
+        special = exp.In(this=value.copy(), expressions=specials)
+        return exp.Case(ifs=[exp.If(this=special, true=exp.Null())], default=value)
 
     def current_user(self) -> str:
         return str(self.fetchall("SELECT CURRENT_USER()")[0][0])

@@ -7,7 +7,6 @@ same ``row_id``; a key with any NULL part is a NULL key (dropped and counted).
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 from collections.abc import Sequence
@@ -19,6 +18,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError
 
 from dialects.base import Dialect, ErrorKind, WarehouseError
+from engine.column_names import ColumnNameError, ColumnNames
 from engine.config import ModelConfig, SyncConfig
 from engine.read_only import NotReadOnly, check_read_only, check_views
 from engine.sql import user_column, verbatim
@@ -91,6 +91,11 @@ class BoundModel:
     hashed_columns: list[str]
     match_column: str | None
     column_types: dict[str, str] = field(default_factory=dict)
+    warehouse_names: dict[str, str] = field(default_factory=dict)  # see engine/column_names.py
+
+    def column(self, name: str) -> exp.Expr:
+        """A model column in SQL, by its warehouse name."""
+        return user_column(self.warehouse_names.get(name, name))
 
     @property
     def stored_columns(self) -> list[str]:
@@ -103,8 +108,12 @@ class BoundModel:
         return [f"_lightning_col_{index}" for index in range(len(self.columns))]
 
     def stage_columns(self) -> dict[str, str]:
-        """Model column -> stored name (the stage's select list)."""
+        """Model column -> stored name."""
         return dict(zip(self.columns, self.stored_columns, strict=True))
+
+    def stage_select(self) -> dict[str, str]:
+        """Warehouse column name -> stored name (the stage's select list)."""
+        return {self.warehouse_names.get(c, c): s for c, s in self.stage_columns().items()}
 
     @property
     def sent_columns(self) -> list[str]:
@@ -121,8 +130,8 @@ class BoundModel:
         """The key: as text (composite keys escaped and joined, see module doc), or as the
         integer itself when ``as_text`` is False and :meth:`integer_key` holds."""
         if not as_text and self.integer_key(dialect):
-            return user_column(self.key_columns[0])
-        parts = [dialect.key_text(user_column(c)) for c in self.key_columns]
+            return self.column(self.key_columns[0])
+        parts = [dialect.key_text(self.column(c)) for c in self.key_columns]
         if len(parts) == 1:
             return parts[0]
         escaped: list[exp.Expr] = []
@@ -142,7 +151,7 @@ class BoundModel:
     def hash_expression(self, dialect: Dialect) -> exp.Expr:
         """The row hash over the mapped (and destination-read) columns only."""
         return dialect.row_hash(
-            [user_column(c) for c in self.hashed_columns],
+            [self.column(c) for c in self.hashed_columns],
             [self.column_types.get(c, "") for c in self.hashed_columns],
         )
 
@@ -150,7 +159,7 @@ class BoundModel:
         """The match value kept in the plan (NULL when the key itself addresses the row)."""
         if self.match_column is None:
             return exp.cast(exp.Null(), exp.DataType.build("text"))
-        return dialect.key_text(user_column(self.match_column))
+        return dialect.key_text(self.column(self.match_column))
 
     def signature(self, sync: SyncConfig, sent_settings: dict[str, Any] | None = None) -> str:
         """Changes when what is sent for a row changes without its values changing: the
@@ -163,15 +172,6 @@ class BoundModel:
         if sent_settings:  # absent when empty, so the signature of other syncs is unchanged
             payload["destination"] = sent_settings
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def _unknown_column(where: str, column: str, model_name: str, columns: Sequence[str]) -> ModelError:
-    close = difflib.get_close_matches(column, columns, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    return ModelError(
-        f"{where}: {column!r} is not a column of model {model_name!r}.{hint} "
-        f"(columns: {', '.join(columns)})"
-    )
 
 
 def bind_model(
@@ -218,28 +218,27 @@ def bind_model(
             f"models.{name} returns the column name(s) {', '.join(dupes)} more than once. Fix: "
             "alias them so every column name is unique."
         )
-    for key in model.key_columns:
-        if key not in columns:
-            raise _unknown_column(f"models.{name}.primary_key", key, name, columns)
-    hashed: list[str] = []
-    for index, mapping in enumerate(sync.mappings):
-        if mapping.from_ not in columns:
-            raise _unknown_column(
-                f"syncs.{sync_name}.mappings[{index}].from", mapping.from_, name, columns
-            )
-        if mapping.from_ not in hashed:
-            hashed.append(mapping.from_)
-    for where, column in extra_columns:
-        if column not in columns:
-            raise _unknown_column(where, column, name, columns)
-        if column not in hashed:
-            hashed.append(column)
+    names = ColumnNames(name, columns)
+    try:
+        keys = [names.resolve(f"models.{name}.primary_key", key) for key in model.key_columns]
+        hashed: list[str] = []
+        used = [
+            (f"syncs.{sync_name}.mappings[{i}].from", m.from_) for i, m in enumerate(sync.mappings)
+        ]
+        for where, column in [*used, *extra_columns]:
+            column = names.resolve(where, column)
+            if column not in hashed:
+                hashed.append(column)
+    except ColumnNameError as error:
+        raise ModelError(str(error)) from None
+    types = dict(zip(names.columns, (kind for _, kind in described), strict=True))
     return BoundModel(
         name=name,
         query=query,
-        columns=columns,
-        key_columns=model.key_columns,
+        columns=names.columns,
+        key_columns=keys,
         hashed_columns=hashed,
         match_column=match_column,
-        column_types=dict(described),
+        column_types=types,
+        warehouse_names=names.warehouse_names,
     )

@@ -190,7 +190,7 @@ class Planner:
                 "row_id": self.model.row_id_expression(self.dialect, as_text=self.key_as_text),
                 "row_hash": self.model.hash_expression(self.dialect),
                 "match_value": self.model.match_expression(self.dialect),
-                "stage_columns": self.model.stage_columns(),
+                "stage_columns": self.model.stage_select(),
             },
         )
         return self.sql.parsed(sql)

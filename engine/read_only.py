@@ -11,6 +11,9 @@ not hold:
 - a call of a function its warehouse lists as having side effects
   (``Dialect.side_effect_functions``: advancing a sequence, ending another session, taking
   an advisory lock, reaching files or other servers, running SQL given as text).
+- a read of a pseudo-column its warehouse lists as having side effects
+  (``Dialect.side_effect_columns``: Snowflake's ``seq.NEXTVAL`` advances the sequence), where
+  the name before the dot is no table, alias or CTE of the query.
 
 Comments and one trailing ``;`` are fine. The views a model reads are held to the same rule
 (their definitions, read from the warehouse, recursively). What a user-defined function does
@@ -108,6 +111,29 @@ def check_read_only(query: exp.Expr, dialect: Dialect) -> None:
                 effect = _side_effect(name, dialect)
                 if effect:
                     raise NotReadOnly(f"a call of {name}(), which {effect}")
+    if dialect.side_effect_columns:
+        _check_pseudo_columns(query, dialect)
+
+
+def _relation_names(query: exp.Expr) -> set[str]:
+    """Every name a column of ``query`` may be qualified by: tables, aliases, CTEs."""
+    names: set[str] = set()
+    for node in query.walk():
+        if isinstance(node, exp.Table):
+            names.update({node.name.lower(), node.alias_or_name.lower()})
+        elif isinstance(node, exp.TableAlias | exp.CTE | exp.Subquery) and node.alias_or_name:
+            names.add(node.alias_or_name.lower())
+    return names
+
+
+def _check_pseudo_columns(query: exp.Expr, dialect: Dialect) -> None:
+    """A qualified column named like one of the warehouse's pseudo-columns with side effects
+    (Snowflake's ``seq.NEXTVAL``) whose qualifier is no relation of the query."""
+    relations = _relation_names(query)
+    for column in query.find_all(exp.Column):
+        what = dialect.side_effect_columns.get(column.name.lower())
+        if what and column.table and column.table.lower() not in relations:
+            raise NotReadOnly(f"{column.sql(dialect=dialect.sqlglot_dialect)}, which {what}")
 
 
 def _named_tables(query: exp.Expr) -> list[exp.Table]:

@@ -17,7 +17,8 @@ from sqlglot.errors import ParseError
 
 from dialects.base import Dialect
 from engine.config import ConfigError, Project
-from engine.read_only import first_write
+from engine.read_only import NotReadOnly, first_write
+from engine.read_only import check_read_only as check_read_only_query
 from engine.run import dialect_for
 
 
@@ -74,10 +75,15 @@ def check_read_only(sql: str, dialect: Dialect) -> str:
         raise ReadOnlyQueryError(f"The text holds {len(statements)} statements. {fix}")
     (statement,) = statements
     # The models' rule for statements and clauses (engine/read_only.py); a function that
-    # writes is left to the read-only connection below.
+    # writes is left to the read-only connection below, where the warehouse has one.
     kind = first_write(statement)
     if kind is None and not isinstance(statement, exp.Query):
         kind = f"a {statement.key.upper()} statement"
+    if kind is None and not dialect.capabilities.read_only_sessions:
+        try:
+            check_read_only_query(statement, dialect)
+        except NotReadOnly as found:
+            kind = str(found)
     if kind is not None:
         raise ReadOnlyQueryError(f"The statement is not a read-only query: it holds {kind}. {fix}")
     return text

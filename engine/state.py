@@ -3,7 +3,10 @@
 - A run counts only once its row in ``hightouch_planner.lightning_commits`` exists (the
   commit marker); the last committed run's plan and rejections are the next run's baseline.
 - A sync is locked by a row in ``lightning_locks``; a lock whose process is gone (same host,
-  dead PID) or whose heartbeat is older than ``LOCK_TIMEOUT`` is taken over.
+  dead PID) or whose heartbeat is older than ``LOCK_TIMEOUT`` is taken over. Where the
+  warehouse cannot keep two runs from both inserting a row in the same instant (Snowflake has
+  no ``LOCK TABLE``), each run reads the rows back once its own is committed: the lowest
+  (run id, owner) keeps the lock and any other run withdraws its row and stops.
 - ``sync_run_id`` is max(now in microseconds, the largest id seen + 1): a BIGINT, unique
   across syncs and increasing within a sync.
 """
@@ -154,7 +157,21 @@ class State:
                 self.sql.one("lock_insert", tables),
                 {"sync_id": sync_name, "sync_run_id": run_id, "owner": owner_tag(), "now": now},
             )
+        self._confirm_lock(sync_name, run_id, tables)
         return run_id
+
+    def _confirm_lock(self, sync_name: str, run_id: int, tables: dict[str, exp.Table]) -> None:
+        """Withdraw this run's lock row if another run inserted one for the sync at once."""
+        held = self.dialect.fetchall(self.sql.one("lock_select", tables), {"sync_id": sync_name})
+        mine = (run_id, owner_tag())
+        first = min((int(r[0]), str(r[1])) for r in held) if held else mine
+        if first == mine:
+            return
+        self.release(sync_name, run_id)
+        raise SyncLockedError(
+            f"Sync {sync_name!r} is already running (run {first[0]}, held by {first[1]}, "
+            "which took the lock at the same time). Wait for it to finish."
+        )
 
     def heartbeat(self, sync_name: str, run_id: int) -> None:
         """Keep the lock fresh during a long run."""

@@ -1,8 +1,8 @@
-"""Shared fixtures: a project directory with a warehouse (DuckDB, or a PostgreSQL database
-on a throwaway server), and CLI runners.
+"""Shared fixtures: a project directory with a warehouse (DuckDB, a PostgreSQL database on a
+throwaway server, or a database on the session's Snowflake emulator), and CLI runners.
 
 Tests marked ``each_warehouse`` run once per warehouse; their SQL is written for DuckDB and
-transpiled with sqlglot for PostgreSQL.
+transpiled with sqlglot for PostgreSQL and Snowflake.
 """
 
 from __future__ import annotations
@@ -438,7 +438,7 @@ class BigQueryWorkspace(Workspace):
         ]
 
 
-EACH_WAREHOUSE = ["duckdb", "postgres"]
+EACH_WAREHOUSE = ["duckdb", "postgres", "snowflake"]
 WAREHOUSES_ENV = "LIGHTNING_TEST_WAREHOUSES"  # e.g. duckdb,postgres,snowflake
 
 
@@ -531,14 +531,14 @@ def snowflake_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         server.stop()
 
 
-@pytest.fixture
-def sf_ws(tmp_path: Path, snowflake_port: int) -> Iterator[SnowflakeWorkspace]:
+@contextmanager
+def snowflake_workspace(root: Path, port: int) -> Iterator[SnowflakeWorkspace]:
     """A workspace on a fresh database of the Snowflake emulator (dropped afterwards)."""
     name = f"LIGHTNING_TEST_{os.getpid()}_{next(_DATABASES)}"
-    admin = snowflake_emulator.connect(snowflake_port)
+    admin = snowflake_emulator.connect(port)
     try:
-        admin.cursor().execute(f"CREATE DATABASE {name}")
-        workspace = SnowflakeWorkspace(tmp_path, snowflake_port, name)
+        admin.cursor().execute(f"CREATE DATABASE IF NOT EXISTS {name}")  # a retried request
+        workspace = SnowflakeWorkspace(root, port, name)
         try:
             yield workspace
         finally:
@@ -581,3 +581,10 @@ def bq_ws(tmp_path: Path, bigquery_endpoint: str) -> Iterator[BigQueryWorkspace]
         yield workspace
     finally:
         workspace.close()
+
+
+@pytest.fixture
+def sf_ws(tmp_path: Path, snowflake_port: int) -> Iterator[SnowflakeWorkspace]:
+    """A workspace on a fresh database of the Snowflake emulator."""
+    with snowflake_workspace(tmp_path, snowflake_port) as workspace:
+        yield workspace

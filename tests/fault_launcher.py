@@ -116,11 +116,30 @@ def _close_duckdb_handle(dialect: Dialect) -> str:
     return "closed the engine's DuckDB handle"
 
 
+def _end_snowflake_session(dialect: Dialect) -> str:
+    """The engine's session is ended on the server, as ``SYSTEM$ABORT_SESSION`` from another
+    session would on Snowflake (the emulator has no such function: the session is deleted
+    through its REST endpoint, with the engine's own session token). Its open transaction is
+    rolled back; the engine's next statement fails as a lost session."""
+    import httpx
+
+    settings = dialect.settings  # type: ignore[attr-defined]
+    token = dialect._con.rest.token  # type: ignore[attr-defined]  # noqa: SLF001
+    answer = httpx.post(
+        f"{settings['protocol']}://{settings['host']}:{settings['port']}/session?delete=true",
+        headers={"Authorization": f'Snowflake Token="{token}"', "Accept": "application/json"},
+        json={},
+    )
+    ended = answer.status_code == 200 and answer.json().get("success")
+    return f"ended {1 if ended else 0} session(s)"
+
+
 # How to drop a warehouse's connection from outside the engine, per dialect name. A dialect
 # without an entry fails the connection cases with a message saying what to add here.
 CONNECTION_DROPPERS: dict[str, Callable[[Dialect], str]] = {
     "postgres": _terminate_postgres_backends,
     "duckdb": _close_duckdb_handle,
+    "snowflake": _end_snowflake_session,
 }
 
 

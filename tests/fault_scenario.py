@@ -117,8 +117,8 @@ class Scenario:
 
     def planner_tables(self) -> set[str]:
         rows = self.ws.query(
-            "SELECT table_name FROM information_schema.tables "
-            "WHERE table_schema = 'hightouch_planner'"
+            "SELECT lower(table_name) FROM information_schema.tables "
+            "WHERE lower(table_schema) = 'hightouch_planner'"  # Snowflake's are upper case
         )
         return {str(r[0]) for r in rows if re.match(r"^s_\d+_", str(r[0]))}
 

@@ -165,12 +165,13 @@ def test_sigterm_sigint(scenario: Scenario, sig: str, point: str, count: int) ->
 @pytest.mark.parametrize(("point", "count"), DROP_POINTS, ids=[p for p, _ in DROP_POINTS])
 def test_warehouse_connection_dropped(scenario: Scenario, point: str, count: int) -> None:
     """PostgreSQL: the engine's backends are ended with pg_terminate_backend from another
-    session. DuckDB runs inside the engine's process, so no connection can be dropped from
-    outside; what can fail is the engine's handle, which is closed under it instead."""
+    session. Snowflake (emulated): the engine's session is ended on the server. DuckDB runs
+    inside the engine's process, so no connection can be dropped from outside; what can fail
+    is the engine's handle, which is closed under it instead."""
     _prepare_fault(scenario, point)
     run = scenario.faulted_run(point, "drop_connection", count)
     dropped = [line for line in run.trace if line.startswith("dropped ")]
-    assert dropped and "terminated 0 " not in dropped[0], run.trace
+    assert dropped and not dropped[0].split()[1:2] == ["0"], run.trace  # something was dropped
     committed = scenario.check_no_false_claim(run)
     assert committed == (point in COMMITTED_POINTS), run.output
     if committed:  # only the lock release and the cleanup were lost

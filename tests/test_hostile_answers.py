@@ -168,6 +168,9 @@ def test_storable_text() -> None:
 def test_a_row_whose_outcome_cannot_be_written_is_named(ws: Workspace) -> None:
     ws.simple_project()
     ws.sql("CREATE SCHEMA IF NOT EXISTS lightning_test")
+    # A table that refuses chosen rows. Real Snowflake has no CHECK constraints (it refuses a
+    # row for NOT NULL or length); on its emulator, DuckDB enforces them, which is all this
+    # test needs of the warehouse: that it refuses some rows of a write.
     ws.sql(
         "CREATE TABLE lightning_test.rejections (row_id VARCHAR CHECK (row_id <> 'poison'), "
         "op_type VARCHAR, status VARCHAR, "

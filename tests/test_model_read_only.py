@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Workspace
+from tests.conftest import SnowflakeWorkspace, Workspace
 from tests.test_bad_input import ROWS, error_text
 
 # (sql, what the error names); {tmp} is a directory the test checks stays empty.
@@ -53,6 +53,61 @@ REFUSED_EVERYWHERE = [
     ),
     ("select id, email, name, setseed(0.5) as s from users", "setseed()"),
 ]
+# Snowflake's grammar differs: its form of a case above (its sequences are read as
+# ``seq.NEXTVAL``; it has no setval or setseed), or the same SQL, refused because Snowflake
+# cannot parse it (it has no RETURNING and no data-modifying WITH).
+NOT_SNOWFLAKE_SQL = "could not be parsed as snowflake SQL"
+ON_SNOWFLAKE = {
+    "insert into users values (9, 'x', 'y') returning *": (
+        "insert into users values (9, 'x', 'y')",
+        "is an INSERT statement",
+    ),
+    "with gone as (delete from users returning *) select * from gone": NOT_SNOWFLAKE_SQL,
+    "with added as (insert into users values (9, 'x', 'y') returning *) select * from added": (
+        NOT_SNOWFLAKE_SQL
+    ),
+    "with moved as (update users set name = 'z' returning *) select * from moved": (
+        NOT_SNOWFLAKE_SQL
+    ),
+    "select * from users where id in "
+    "(with d as (delete from users returning id) select id from d)": NOT_SNOWFLAKE_SQL,
+    "select nextval('seq') as id, email, name from users": (
+        "select seq.nextval as id, email, name from users",
+        "seq.nextval, which advances a sequence",
+    ),
+    "select NEXTVAL('seq') as id, email, name from users": (
+        "select SEQ.NEXTVAL as id, email, name from users",
+        "SEQ.NEXTVAL, which advances a sequence",
+    ),
+    "select \"nextval\"('seq') as id, email, name from users": (
+        "select seq.\"NEXTVAL\" as id, email, name from users",
+        "advances a sequence",
+    ),
+    "select id, email, setval('seq', 100) as name from users": (
+        "alter sequence seq set increment = 100",
+        "is an ALTER statement",
+    ),
+    "with x as (select id, (select nextval('seq')) as n from users) "
+    "select u.id, u.email, u.name from users as u join x on x.id = u.id": (
+        "with x as (select id, (select seq.nextval) as n from users) "
+        "select u.id, u.email, u.name from users as u join x on x.id = u.id",
+        "seq.nextval",
+    ),
+    "select id, email, name, setseed(0.5) as s from users": (
+        "select id, email, name, system$wait(0) as s from users",
+        "system$wait(), which holds the warehouse",
+    ),
+}
+
+
+def _case(ws: Workspace, sql: str, what: str) -> tuple[str, str]:
+    """The case as written for the workspace's warehouse."""
+    if ws.kind != "snowflake" or sql not in ON_SNOWFLAKE:
+        return sql, what
+    snowflake = ON_SNOWFLAKE[sql]
+    return snowflake if isinstance(snowflake, tuple) else (sql, snowflake)
+
+
 REFUSED_ON = {
     "duckdb": [
         ("attach '{tmp}/other.duckdb' as other", "is an ATTACH statement"),
@@ -85,11 +140,23 @@ REFUSED_ON = {
 }
 
 
-def _ids(cases: list[tuple[str, str]]) -> list[str]:
+def case_ids(cases: list[tuple[str, str]]) -> list[str]:
     return [sql[:60] for sql, _ in cases]
 
 
+def _snowflake(ws: Workspace, sql: str) -> list[tuple[Any, ...]]:
+    """Snowflake SQL as written (the workspace's ``sql`` transpiles DuckDB's)."""
+    assert isinstance(ws, SnowflakeWorkspace)
+    with ws.connection().cursor() as cursor:
+        return list(cursor.execute(sql).fetchall())
+
+
 def _sequence_value(ws: Workspace) -> Any:
+    if isinstance(ws, SnowflakeWorkspace):
+        with ws.connection().cursor() as cursor:
+            rows = cursor.execute("SHOW SEQUENCES").fetchall()
+            names = [d.name.lower() for d in cursor.description]
+        return [r[names.index("next_value")] for r in rows if r[names.index("name")] == "SEQ"]
     if ws.kind == "postgres":
         return ws.query("SELECT last_value, is_called FROM seq")[0]
     return ws.query("SELECT last_value FROM duckdb_sequences() WHERE sequence_name = 'seq'")[0]
@@ -112,11 +179,14 @@ def _everything(ws: Workspace, scratch: Path) -> dict[str, Any]:
 def _setup(ws: Workspace, scratch: Path) -> None:
     ws.users(ROWS)
     ws.sql("CREATE SEQUENCE seq START 1")
-    ws.sql("SELECT nextval('seq')")
+    if ws.kind == "snowflake":
+        _snowflake(ws, "SELECT seq.nextval")
+    else:
+        ws.sql("SELECT nextval('seq')")
     scratch.mkdir()
 
 
-def _refused_and_nothing_written(ws: Workspace, scratch: Path, sql: str, what: str) -> None:
+def refused_and_nothing_written(ws: Workspace, scratch: Path, sql: str, what: str) -> None:
     _setup(ws, scratch)
     (scratch / "data.csv").write_text("id,email,name\n1,a@x,A\n")
     ws.simple_project(model={"sql": sql.format(tmp=scratch)})
@@ -131,26 +201,28 @@ def _refused_and_nothing_written(ws: Workspace, scratch: Path, sql: str, what: s
 
 
 @pytest.mark.each_warehouse
-@pytest.mark.parametrize(("sql", "what"), REFUSED_EVERYWHERE, ids=_ids(REFUSED_EVERYWHERE))
+@pytest.mark.parametrize(("sql", "what"), REFUSED_EVERYWHERE, ids=case_ids(REFUSED_EVERYWHERE))
 def test_a_model_that_writes_is_refused_and_writes_nothing(
     ws: Workspace, tmp_path: Path, sql: str, what: str
 ) -> None:
-    _refused_and_nothing_written(ws, tmp_path / "scratch", sql, what)
+    refused_and_nothing_written(ws, tmp_path / "scratch", *_case(ws, sql, what))
 
 
-@pytest.mark.parametrize(("sql", "what"), REFUSED_ON["duckdb"], ids=_ids(REFUSED_ON["duckdb"]))
+@pytest.mark.parametrize(("sql", "what"), REFUSED_ON["duckdb"], ids=case_ids(REFUSED_ON["duckdb"]))
 def test_duckdb_statements_and_functions_are_refused(
     ws: Workspace, tmp_path: Path, sql: str, what: str
 ) -> None:
     assert ws.kind == "duckdb"
-    _refused_and_nothing_written(ws, tmp_path / "scratch", sql, what)
+    refused_and_nothing_written(ws, tmp_path / "scratch", sql, what)
 
 
-@pytest.mark.parametrize(("sql", "what"), REFUSED_ON["postgres"], ids=_ids(REFUSED_ON["postgres"]))
+@pytest.mark.parametrize(
+    ("sql", "what"), REFUSED_ON["postgres"], ids=case_ids(REFUSED_ON["postgres"])
+)
 def test_postgres_functions_are_refused(
     pg_ws: Workspace, tmp_path: Path, sql: str, what: str
 ) -> None:
-    _refused_and_nothing_written(pg_ws, tmp_path / "scratch", sql, what)
+    refused_and_nothing_written(pg_ws, tmp_path / "scratch", sql, what)
 
 
 VIEWS = {
@@ -161,6 +233,17 @@ VIEWS = {
     "postgres": [
         ("CREATE VIEW v AS SELECT * FROM users FOR UPDATE", "a locking clause"),
         ("CREATE VIEW v AS SELECT * FROM users WHERE pg_try_advisory_lock(id)", "advisory lock"),
+    ],
+    "snowflake": [
+        (
+            "CREATE VIEW v AS SELECT * FROM users "
+            "WHERE SYSTEM$CANCEL_ALL_QUERIES(CURRENT_SESSION()) IS NOT NULL",
+            "system$cancel_all_queries(), which cancels running queries",
+        ),
+        (
+            "CREATE VIEW v AS SELECT id, email, name FROM users WHERE id < (SELECT seq.nextval)",
+            "seq.nextval, which advances a sequence",
+        ),
     ],
 }
 
@@ -176,13 +259,20 @@ def test_a_view_that_does_not_only_read_is_refused(
     _setup(ws, scratch)
     (scratch / "data.csv").write_text("id,email,name\n1,a@x,A\n")
     if index == -1:
-        view = "CREATE VIEW v AS SELECT nextval('seq') AS id, email, name FROM users"
-        what = "nextval()"
+        view, what = _case(ws, "select nextval('seq') as id, email, name from users", "nextval()")
+        view = f"CREATE VIEW v AS {view}"
     else:
         view, what = VIEWS[ws.kind][index]
-    ws.sql(view.format(tmp=scratch).replace("VIEW v ", "VIEW inner_v "))
-    ws.sql("CREATE VIEW middle_v AS SELECT * FROM (SELECT * FROM inner_v) AS i")
-    ws.sql("CREATE VIEW v AS WITH m AS (SELECT * FROM middle_v) SELECT * FROM m")
+    views = [
+        view.format(tmp=scratch).replace("VIEW v ", "VIEW inner_v "),
+        "CREATE VIEW middle_v AS SELECT * FROM (SELECT * FROM inner_v) AS i",
+        "CREATE VIEW v AS WITH m AS (SELECT * FROM middle_v) SELECT * FROM m",
+    ]
+    for statement in views:
+        # Snowflake's views as its users write them: unquoted names, stored in upper case.
+        _snowflake(ws, statement) if ws.kind == "snowflake" else ws.sql(statement)
+    if ws.kind == "snowflake" and model.get("table"):
+        model = {**model, "table": "V"}  # a table model names it as stored, quoted
     ws.simple_project(model=model)
     before = _everything(ws, scratch)
     result = ws.cli("run", "s")
@@ -190,7 +280,7 @@ def test_a_view_that_does_not_only_read_is_refused(
     message = error_text(result)
     where = "sql" if model["sql"] else "table"
     assert f"models.users.{where} does not only read: it reads view" in message, message
-    assert "inner_v" in message and what in message and "Fix:" in message
+    assert "inner_v" in message.lower() and what in message and "Fix:" in message
     assert _everything(ws, scratch) == before
 
 
@@ -313,12 +403,18 @@ def test_ordinary_queries_still_run(
 @pytest.mark.each_warehouse
 def test_views_that_only_read_still_run(ws: Workspace) -> None:
     ws.users(ROWS)
-    ws.sql("CREATE SCHEMA other")
-    ws.sql(
+    views = [
+        "CREATE SCHEMA other",
         "CREATE VIEW other.ranked AS SELECT id, email, name, "
-        "row_number() OVER (PARTITION BY id ORDER BY email) AS rn FROM users"
-    )
-    ws.sql("CREATE VIEW firsts AS SELECT id, email, name FROM other.ranked WHERE rn = 1")
+        "row_number() OVER (PARTITION BY id ORDER BY email) AS rn FROM users",
+        "CREATE VIEW firsts AS SELECT id, email, name FROM other.ranked WHERE rn = 1",
+    ]
+    if ws.kind == "snowflake":
+        # CREATE SCHEMA makes the new schema the session's current one on Snowflake.
+        views.insert(1, "USE SCHEMA public")
+        views = [v.replace("FROM users", "FROM public.users") for v in views]
+    for statement in views:
+        _snowflake(ws, statement) if ws.kind == "snowflake" else ws.sql(statement)
     ws.simple_project(model={"sql": "with f as (select * from firsts) select * from f"})
     result = ws.cli("run", "s")
     assert result.exit_code == 0, (result.stdout, result.stderr)

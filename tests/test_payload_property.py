@@ -9,6 +9,10 @@ request, and in batches) and to the file destination, and checks every body and 
 strict JSON (no NaN or Infinity tokens), and each field equal to the value the warehouse's
 own client reads for that cell, written here independently of the engine's encoder. The
 sync logs' ``fields`` must parse as strict JSON too.
+
+Each warehouse has its own types (``Kind``): on Snowflake NUMBER of every width, FLOAT, the
+three TIMESTAMPs, TIME, BINARY, VARIANT, ARRAY and OBJECT; the types its emulator cannot
+hold are named in tests/test_snowflake.py.
 """
 
 from __future__ import annotations
@@ -127,6 +131,10 @@ class Kind:
     expect: Callable[[Any], Any]
     param: Callable[[Any], Any] = lambda value: value  # the insert's parameter
     from_generated: bool = False  # expect() reads the generated value, not the client's
+    snowflake: str | None = None
+    # Snowflake's insert: its parameter where it differs, and the SQL around the placeholder.
+    snowflake_param: Callable[[Any], Any] | None = None
+    snowflake_insert: str = "CAST({mark} AS {ddl})"
 
 
 def _float_text(value: float) -> str:
@@ -135,6 +143,14 @@ def _float_text(value: float) -> str:
     if math.isinf(value):
         return "Infinity" if value > 0 else "-Infinity"
     return repr(value)
+
+
+def _snowflake_float_text(value: float) -> str:
+    """A double as Snowflake reads it from text: its special values are 'NaN', 'inf' and
+    '-inf' (https://docs.snowflake.com/en/sql-reference/data-types-numeric#special-values)."""
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return _float_text(value)
 
 
 def _decimal_text(value: Decimal) -> str:
@@ -211,6 +227,8 @@ def _json_param(doc: Any) -> str:
     return json.dumps(doc)
 
 
+_MAX_INT38 = 10**38 - 1  # Snowflake's NUMBER(38,0)
+_MAX_18_4 = Decimal("99999999999999.9999")
 _addresses = st.sampled_from(["1.2.3.4", "10.0.0.0/8", "::1", "2001:db8::/32"])
 # JSON text DuckDB accepts but strict JSON does not.
 _LENIENT_JSON = ["[1, NaN, -Infinity]", '{"a": 1.0000000000000000000001, "b": Infinity}', "[1,]"]
@@ -221,10 +239,43 @@ def _nullable(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
 
 
 KINDS = [
-    Kind("int64", "BIGINT", "bigint", st.integers(-(2**63), 2**63 - 1), expect_number),
+    Kind(
+        "int64",
+        "BIGINT",
+        "bigint",
+        st.integers(-(2**63), 2**63 - 1),
+        expect_number,
+        snowflake="BIGINT",
+    ),
+    Kind(
+        "int38",
+        None,
+        None,
+        st.integers(-_MAX_INT38, _MAX_INT38),
+        expect_number,
+        str,
+        snowflake="NUMBER(38,0)",
+    ),
     Kind("int128", "HUGEINT", "numeric(39,0)", _int128, expect_number, str),
     Kind("uint128", "UHUGEINT", None, st.integers(0, 2**128 - 1), expect_number, str),
-    Kind("dec38", "DECIMAL(38,10)", "numeric(38,10)", _decimals, expect_number, _decimal_text),
+    Kind(
+        "dec38",
+        "DECIMAL(38,10)",
+        "numeric(38,10)",
+        _decimals,
+        expect_number,
+        _decimal_text,
+        snowflake="NUMBER(38,10)",
+    ),
+    Kind(  # on Snowflake, a result chunk of such values is sent as scaled 64-bit integers
+        "dec18",
+        None,
+        None,
+        st.decimals(min_value=-_MAX_18_4, max_value=_MAX_18_4, places=4, allow_nan=False),
+        expect_number,
+        _decimal_text,
+        snowflake="NUMBER(18,4)",
+    ),
     Kind(
         "numeric",
         None,
@@ -236,14 +287,56 @@ KINDS = [
         expect_number,
         _decimal_text,
     ),
-    Kind("double", "DOUBLE", "double precision", _doubles, expect_number, _float_text),
+    Kind(
+        "double",
+        "DOUBLE",
+        "double precision",
+        _doubles,
+        expect_number,
+        _float_text,
+        snowflake="DOUBLE",
+        snowflake_param=_snowflake_float_text,
+    ),
     Kind("real", "FLOAT", "real", st.floats(width=32), expect_number, _float_text),
-    Kind("bool", "BOOLEAN", "boolean", st.booleans(), lambda v: v),
-    Kind("text", "VARCHAR", "text", _tricky_text, lambda v: v),
-    Kind("date", "DATE", "date", st.dates(), _or_null(_day), lambda v: v.isoformat()),
-    Kind("ts", "TIMESTAMP", "timestamp", _stamps, _or_null(expect_timestamp), str),
-    Kind("tstz", "TIMESTAMPTZ", "timestamptz", _aware, _or_null(expect_timestamp), str),
-    Kind("time", "TIME", "time", st.times(), _or_null(_clock), str),
+    Kind("bool", "BOOLEAN", "boolean", st.booleans(), lambda v: v, snowflake="BOOLEAN"),
+    Kind("text", "VARCHAR", "text", _tricky_text, lambda v: v, snowflake="VARCHAR"),
+    Kind(
+        "date",
+        "DATE",
+        "date",
+        st.dates(),
+        _or_null(_day),
+        lambda v: v.isoformat(),
+        snowflake="DATE",
+    ),
+    Kind(
+        "ts",
+        "TIMESTAMP",
+        "timestamp",
+        _stamps,
+        _or_null(expect_timestamp),
+        str,
+        snowflake="TIMESTAMP_NTZ",
+    ),
+    Kind(
+        "tstz",
+        "TIMESTAMPTZ",
+        "timestamptz",
+        _aware,
+        _or_null(expect_timestamp),
+        str,
+        snowflake="TIMESTAMP_TZ",
+    ),
+    Kind(
+        "tsltz",
+        None,
+        None,
+        _aware,
+        _or_null(expect_timestamp),
+        str,
+        snowflake="TIMESTAMP_LTZ",
+    ),
+    Kind("time", "TIME", "time", st.times(), _or_null(_clock), str, snowflake="TIME"),
     Kind(
         "timetz",
         "TIMETZ",
@@ -254,8 +347,44 @@ KINDS = [
     ),
     Kind("interval", "INTERVAL", "interval", _intervals, expect_interval, _interval_text, True),
     Kind("uuid", "UUID", "uuid", st.uuids(), _or_null(str), str),
-    Kind("blob", "BLOB", "bytea", st.binary(max_size=6), _or_null(lambda v: bytes(v).hex())),
-    Kind("json", "JSON", "jsonb", _json_docs, expect_json_text, _json_param),
+    Kind(
+        "blob",
+        "BLOB",
+        "bytea",
+        st.binary(max_size=6),
+        _or_null(lambda v: bytes(v).hex()),
+        snowflake="BINARY",
+    ),
+    Kind(
+        "json",
+        "JSON",
+        "jsonb",
+        _json_docs,
+        expect_json_text,
+        _json_param,
+        snowflake="VARIANT",
+        snowflake_insert="PARSE_JSON({mark})",
+    ),
+    Kind(
+        "array",
+        None,
+        None,
+        st.lists(_json_docs, max_size=3),
+        expect_json_text,
+        _json_param,
+        snowflake="ARRAY",
+        snowflake_insert="CAST(PARSE_JSON({mark}) AS ARRAY)",
+    ),
+    Kind(
+        "object",
+        None,
+        None,
+        st.dictionaries(_tricky_text, _json_docs, max_size=3),
+        expect_json_text,
+        _json_param,
+        snowflake="OBJECT",
+        snowflake_insert="CAST(PARSE_JSON({mark}) AS OBJECT)",
+    ),
     Kind(
         "json_text",
         "JSON",
@@ -324,9 +453,11 @@ _WEST = dt.timezone(dt.timedelta(hours=-12))
 _MAX_38 = MAX_DECIMAL_38_10
 EDGES: dict[str, list[Any]] = {
     "int64": [-(2**63), 2**63 - 1, 0],
+    "int38": [_MAX_INT38, -_MAX_INT38, 2**64, 0],
     "int128": [-(2**127), 2**127 - 1, 2**64],
     "uint128": [2**128 - 1, 0],
     "dec38": [_MAX_38, _MAX_38.copy_negate(), Decimal("-0.0000000001"), Decimal(0)],
+    "dec18": [_MAX_18_4, Decimal("-12345678901234.5678"), Decimal("12.5000"), Decimal(0)],
     "numeric": [
         Decimal("NaN"),
         Decimal("Infinity"),
@@ -348,6 +479,10 @@ EDGES: dict[str, list[Any]] = {
         dt.datetime(9998, 12, 31, 23, 0, tzinfo=_WEST),
         dt.datetime(2, 1, 1, 0, 0, 0, 1, tzinfo=UTC),
     ],
+    "tsltz": [
+        dt.datetime(2024, 1, 2, 0, 30, tzinfo=_OFFSET),
+        dt.datetime(2, 1, 1, 0, 0, 0, 1, tzinfo=UTC),
+    ],
     "time": [dt.time(0), dt.time(23, 59, 59, 999999), dt.time(3, 4, 5, 60)],
     "timetz": [dt.time(3, 4, 5, tzinfo=_OFFSET), dt.time(0, tzinfo=_WEST)],
     "interval": [(14, 3, 108_245_500_000), (-1, -2, -3_250_000), (0, 0, 0)],
@@ -360,6 +495,8 @@ EDGES: dict[str, list[Any]] = {
         [],
     ],
     "json_text": _LENIENT_JSON,
+    "array": [[{"a": [1, Decimal("1.0000000000000000000001")]}, None, "x", 2**70], []],
+    "object": [{"k": {"c": None}, 'q"\\': [Decimal("-0.000001")]}, {}],
     "inet": ["1.2.3.4", "2001:db8::/32"],
     "inets": [["::1", None, "10.0.0.0/8"]],
     "doubles": [[math.nan, math.inf, -0.0, None, 1.5], []],
@@ -415,6 +552,9 @@ def native(ws: Workspace) -> Iterator[tuple[Any, str]]:
         with duckdb.connect(str(ws.warehouse)) as con:
             yield con, "?"
         return
+    if ws.kind == "snowflake":
+        yield _SnowflakeClient(ws.connection()), "?"  # type: ignore[attr-defined]
+        return
     import psycopg
     from psycopg.types.string import TextLoader
 
@@ -425,8 +565,29 @@ def native(ws: Workspace) -> Iterator[tuple[Any, str]]:
         yield con, "%s"
 
 
+class _SnowflakeClient:
+    """The connector's connection with ``execute`` returning its cursor, as the others do."""
+
+    def __init__(self, con: Any):
+        self.con = con
+
+    def execute(self, statement: str, params: Any = None) -> Any:
+        return self.con.cursor().execute(statement, params)
+
+
 def _ddl(kind: Kind, ws: Workspace) -> str | None:
-    return kind.duckdb if ws.kind == "duckdb" else kind.postgres
+    return {"duckdb": kind.duckdb, "postgres": kind.postgres, "snowflake": kind.snowflake}[ws.kind]
+
+
+def _placed(kind: Kind, ws: Workspace, mark: str, value: Any) -> tuple[str, list[Any]]:
+    """The insert's SQL for one cell and its parameters."""
+    if ws.kind == "snowflake":
+        param = (kind.snowflake_param or kind.param)(value)
+        return kind.snowflake_insert.format(mark=mark, ddl=kind.snowflake), [param]
+    param = kind.param(value)
+    if kind.name == "map":
+        return f"map({mark}, {mark})", list(param)
+    return f"CAST({mark} AS {_ddl(kind, ws)})", [param]
 
 
 def fill_model(ws: Workspace, kinds: list[Kind], rows: list[list[Any]]) -> list[list[Any]]:
@@ -442,14 +603,11 @@ def fill_model(ws: Workspace, kinds: list[Kind], rows: list[list[Any]]) -> list[
                 if value is None:
                     marks.append("NULL")
                     continue
-                param = kind.param(value)
-                if kind.name == "map":
-                    marks.append(f"map({mark}, {mark})")
-                    params.extend(param)
-                    continue
-                marks.append(f"CAST({mark} AS {_ddl(kind, ws)})")
-                params.append(param)
-            con.execute(f"INSERT INTO m VALUES ({', '.join(marks)})", params)
+                placed, values = _placed(kind, ws, mark, value)
+                marks.append(placed)
+                params.extend(values)
+            # Snowflake takes no function call (PARSE_JSON) in VALUES: a SELECT everywhere.
+            con.execute(f"INSERT INTO m SELECT {', '.join(marks)}", params)
         read = con.execute("SELECT * FROM m ORDER BY id").fetchall()
     return [list(r[1:]) for r in read]
 
@@ -559,8 +717,9 @@ def check_sync_of(ws: Workspace, kinds: list[Kind], generated: list[list[Any]]) 
             wrong = {k: (v, got[k]) for k, v in want.items() if not same(v, got[k])}
             assert not wrong, f"{sync} row {row_id}: field: (expected, sent) {wrong}"
     with native(ws) as (con, _mark):
+        as_text = "TO_JSON(fields)" if ws.kind == "snowflake" else "CAST(fields AS VARCHAR)"
         logged = con.execute(
-            "SELECT CAST(fields AS VARCHAR) FROM hightouch_audit.sync_changelog "
+            f"SELECT {as_text} FROM hightouch_audit.sync_changelog "
             f"WHERE sync_run_id IN ({', '.join(map(str, run_ids))})"
         ).fetchall()
     assert len(logged) == 3 * len(expected)

@@ -63,9 +63,9 @@ def engine_tables_text(ws: Workspace) -> str:
     """Every row of every table of the engine (state, sync logs, rejections) as text."""
     tables = ws.query(
         "SELECT table_schema, table_name FROM information_schema.tables "
-        "WHERE table_schema IN ('hightouch_planner', 'hightouch_audit') ORDER BY 1, 2"
-    )
-    assert any("rejections" in name for _, name in tables)
+        "WHERE lower(table_schema) IN ('hightouch_planner', 'hightouch_audit') ORDER BY 1, 2"
+    )  # lower(): Snowflake stores the engine's unquoted names upper case
+    assert any("rejections" in name.lower() for _, name in tables)
     parts = []
     for schema, name in tables:
         rows = ws.query(f'SELECT * FROM "{schema}"."{name}"')
@@ -408,6 +408,8 @@ def test_init_does_not_print_a_source_setting_from_the_environment(ws: Workspace
     source = ws.source()
     if "path" in source:  # DuckDB: the file's path is printed
         secret, source["path"] = source["path"], "${LT_SOURCE}"
+    elif "database" in source:  # Snowflake: the database's name is printed
+        secret, source["database"] = source["database"], "${LT_SOURCE}"
     else:  # PostgreSQL: the database's name is printed
         from psycopg.conninfo import conninfo_to_dict, make_conninfo
 

@@ -41,24 +41,34 @@ ROWS = [
 ]
 
 
+def _has_intervals(kind: str) -> bool:
+    """Snowflake has no INTERVAL column type (intervals are only constants in date
+    arithmetic: https://docs.snowflake.com/sql-reference/data-types-datetime)."""
+    return kind != "snowflake"
+
+
 def _model_sql(kind: str) -> str:
     # The model's own SQL depends on the session too (a timestamptz as text or as a date, an
     # abbreviation in a literal): pinned, it is the same from any machine.
     ist = ", cast('2024-03-10 12:00 IST' as timestamptz) as ist" if kind == "postgres" else ""
+    span = "span, cast(span as varchar) as span_text, " if _has_intervals(kind) else ""
+    span_key = "|| '/' || cast(span as varchar) " if _has_intervals(kind) else ""
     return (
-        "select at_tz, at_ts, day, t, span, raw, label, amount, "
-        "cast(at_tz as date) as local_day, cast(span as varchar) as span_text, "
+        f"select at_tz, at_ts, day, t, raw, label, amount, {span}"
+        "cast(at_tz as date) as local_day, "
         "cast(amount as varchar) as amount_text, "
-        "cast(at_tz as varchar) || '/' || cast(day as varchar) || '/' || cast(span as varchar) "
+        f"cast(at_tz as varchar) || '/' || cast(day as varchar) {span_key}"
         f"|| '/' || cast(amount as varchar) as text_key{ist} from events"
     )
 
 
 def _project(ws: Workspace) -> None:
-    mapped = ["at_tz", "at_ts", "day", "t", "local_day", "span_text", "amount", "amount_text"]
+    mapped = ["at_tz", "at_ts", "day", "t", "local_day", "amount", "amount_text"]
     mapped += ["label"] + (["ist"] if ws.kind == "postgres" else [])
+    mapped += ["span_text"] if _has_intervals(ws.kind) else []
     sql = _model_sql(ws.kind)
-    key_parts = ["at_tz", "at_ts", "day", "t", "span", "raw"]
+    key_parts = ["at_tz", "at_ts", "day", "t", "raw"]
+    key_parts += ["span"] if _has_intervals(ws.kind) else []
     models = {
         "parts": {"source": "wh", "primary_key": key_parts, "sql": sql},
         "text": {"source": "wh", "primary_key": "text_key", "sql": sql},
@@ -79,14 +89,16 @@ def _project(ws: Workspace) -> None:
 
 
 def _events(ws: Workspace) -> None:
+    span = (" span INTERVAL,", " INTERVAL '1 day 02:03:04.5',")
+    span = span if _has_intervals(ws.kind) else ("", "")
     ws.sql(
-        "CREATE TABLE events (id INTEGER, at_tz TIMESTAMPTZ, at_ts TIMESTAMP, day DATE, t TIME, "
-        "span INTERVAL, raw BLOB, label VARCHAR, amount DOUBLE)"
+        "CREATE TABLE events (id INTEGER, at_tz TIMESTAMPTZ, at_ts TIMESTAMP, day DATE, t TIME,"
+        f"{span[0]} raw BLOB, label VARCHAR, amount DOUBLE)"
     )
     for i, at_tz, at, day, t, raw in ROWS:
         ws.insert_many(
             "INSERT INTO events VALUES (?, CAST(? AS TIMESTAMPTZ), CAST(? AS TIMESTAMP), "
-            "CAST(? AS DATE), CAST(? AS TIME), INTERVAL '1 day 02:03:04.5', ?, ?, 1.0 / 3)",
+            f"CAST(? AS DATE), CAST(? AS TIME),{span[1]} ?, ?, 1.0 / 3)",
             [(i, at_tz, at, day, t, raw, f"caf\u00e9 {i}")],
         )
 

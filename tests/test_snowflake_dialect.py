@@ -12,6 +12,7 @@ from sqlglot import exp
 
 from dialects.base import ErrorKind, WarehouseError
 from dialects.snowflake import SnowflakeDialect, numbered
+from dialects.snowflake_connect import connect_error
 from engine.config import ConfigError
 from engine.run import SyncJob, dialect_for
 from tests.conftest import Workspace
@@ -134,7 +135,7 @@ def test_errors_a_user_can_cause_name_the_fix(tmp_path: Path) -> None:
     }
     for number, fix in cases.items():
         error = errors.DatabaseError(msg="refused", errno=number)
-        message = str(dialect._connect_error(error))
+        message = str(connect_error(error, dialect.settings, dialect.describe()))
         assert fix in message and "myorg-acct" in message, message
         assert dialect.classify_error(error) is ErrorKind.CONNECTION
     suspended = errors.ProgrammingError(
