@@ -43,7 +43,16 @@ from typing import Any
 from sqlglot import exp
 
 from dialects.base import Capabilities, Dialect, ErrorKind, WarehouseError
+from dialects.bigquery_catalog import BigQueryCatalog
+from dialects.bigquery_connect import (
+    check_settings,
+    classify,
+    credentials,
+    setup_statements,
+    wrapped,
+)
 from dialects.bigquery_sql import (  # also registers sqlglot's "lightningbigquery"
+    label_value,
     query_parameters,
     transaction_script,
 )
@@ -58,11 +67,10 @@ _HASH_PROBE = (
 _INTEGER_TYPES = frozenset({"INT64", "INTEGER", "INT", "BIGINT", "SMALLINT", "TINYINT", "BYTEINT"})
 # Types whose JSON in JSON_OBJECT is what the engine's Python encoder writes for the value.
 _JSON_AS_IS = _INTEGER_TYPES | {"STRING", "BOOL", "BOOLEAN"}
-_SCOPES = ("https://www.googleapis.com/auth/bigquery",)
 _DEFAULT_LABEL = "lightning-sync"
 
 
-class BigQueryDialect(Dialect):
+class BigQueryDialect(BigQueryCatalog, Dialect):
     """The BigQuery dialect (``type: bigquery``)."""
 
     name = "bigquery"
@@ -116,82 +124,19 @@ class BigQueryDialect(Dialect):
             where += f" at {self.settings['api_endpoint']}"
         return where
 
-    def _checked_settings(self) -> None:
-        missing = [name for name in ("project", "location") if not self.settings.get(name)]
-        if missing:
-            raise WarehouseError(
-                f"The BigQuery source needs {' and '.join(missing)}. Fix: set project (the "
-                "project id) and location (the location of your datasets, e.g. US or "
-                "europe-west1) under the source in lightning.yml.",
-                ErrorKind.CONNECTION,
-            )
-        if self.settings.get("anonymous") and not self.settings.get("api_endpoint"):
-            raise WarehouseError(
-                "The BigQuery source sets anonymous: true without api_endpoint: sending no "
-                "credentials only works with a local emulator. Fix: remove anonymous, or set "
-                "api_endpoint to the emulator's address.",
-                ErrorKind.CONNECTION,
-            )
-        cap = self.settings.get("maximum_bytes_billed")
-        if cap is not None and (isinstance(cap, bool) or not str(cap).isdigit()):
-            raise WarehouseError(
-                f"The BigQuery source's maximum_bytes_billed is {cap!r}, not a number of bytes. "
-                "Fix: set it to a whole number of bytes (e.g. 10000000000 for 10 GB), or remove "
-                "it.",
-                ErrorKind.CONNECTION,
-            )
-
-    def _credentials(self) -> Any:
-        if self.settings.get("anonymous"):
-            from google.auth.credentials import AnonymousCredentials
-
-            return AnonymousCredentials()
-        raw = self.settings.get("credentials_path")
-        if raw:
-            from google.oauth2 import service_account
-
-            path = Path(str(raw)).expanduser()
-            path = path if path.is_absolute() else self.project_dir / path
-            try:
-                return service_account.Credentials.from_service_account_file(
-                    str(path), scopes=_SCOPES
-                )
-            except (OSError, ValueError, KeyError) as error:
-                raise WarehouseError(
-                    f"The BigQuery source's credentials_path {str(raw)!r} could not be read as a "
-                    f"service-account key: {_first_line(error)}. Fix: point it at the JSON key "
-                    "file downloaded for the service account (IAM > Service accounts > Keys).",
-                    ErrorKind.CONNECTION,
-                    error,
-                ) from error
-        import google.auth
-        from google.auth.exceptions import DefaultCredentialsError
-
-        try:
-            credentials, _ = google.auth.default(scopes=_SCOPES)
-        except DefaultCredentialsError as error:
-            raise WarehouseError(
-                "The BigQuery source has no credentials_path and no application-default "
-                f"credentials were found: {_first_line(error)}. Fix: set credentials_path to a "
-                "service-account JSON key, or run `gcloud auth application-default login`.",
-                ErrorKind.CONNECTION,
-                error,
-            ) from error
-        return credentials
-
     def connect(self, read_only: bool = False) -> None:
         """BigQuery has no read-only session: ``lightning-sync sql`` relies on its parse check
         (one read-only query) and on the service account's roles."""
         from google.api_core.client_options import ClientOptions
         from google.cloud import bigquery
 
-        self._checked_settings()
+        check_settings(self.settings)
         options = None
         if self.settings.get("api_endpoint"):
             options = ClientOptions(api_endpoint=str(self.settings["api_endpoint"]))
         self._con = bigquery.Client(
             project=self.project,
-            credentials=self._credentials(),
+            credentials=credentials(self.settings, self.project_dir),
             location=self.location,
             client_options=options,
         )
@@ -205,44 +150,6 @@ class BigQueryDialect(Dialect):
             except BaseException:
                 self.close()
                 raise
-
-    def _check_model_dataset(self, name: str) -> None:
-        from google.api_core.exceptions import NotFound
-
-        self.statements_issued += 1
-        try:
-            found = self.con.get_dataset(f"{self.project}.{name}")
-        except NotFound as error:
-            raise WarehouseError(
-                f"BigQuery dataset {name} (the source's dataset) was not found in project "
-                f"{self.project}. Fix: set dataset under the source to the dataset the models "
-                "read (or remove it and qualify the models' tables as dataset.table).",
-                ErrorKind.SQL,
-                error,
-            ) from error
-        except Exception as error:  # noqa: BLE001 - classified by the caller
-            raise self._connect_error(error) from error
-        self._check_location(found, "the models'")
-
-    def _connect_error(self, error: BaseException) -> WarehouseError:
-        kind = self.classify_error(error)
-        if kind is ErrorKind.PERMISSION:
-            fix = (
-                "grant the service account roles/bigquery.user on the project and "
-                "roles/bigquery.dataViewer on the models' datasets, and check that billing is "
-                "enabled on the project"
-            )
-        else:
-            kind = ErrorKind.CONNECTION
-            fix = (
-                "check project, credentials_path (or application-default credentials) and, "
-                "for a private endpoint, api_endpoint, and that this machine can reach it"
-            )
-        return WarehouseError(
-            f"Cannot connect to {self.describe()}: {_first_line(error)}. Fix: {fix}.",
-            kind,
-            error,
-        )
 
     def close(self) -> None:
         if self._con is None:
@@ -284,9 +191,9 @@ class BigQueryDialect(Dialect):
         labels = {"tool": _DEFAULT_LABEL}
         sync = self.label.partition("sync=")[2]
         if sync:
-            labels["sync"] = _label_value(sync)
+            labels["sync"] = label_value(sync)
         for key, value in (self.settings.get("labels") or {}).items():
-            labels[_label_value(str(key))] = _label_value(str(value))
+            labels[label_value(str(key))] = label_value(str(value))
         return labels
 
     def _job(self, sql: str, params: dict[str, Any] | None, dry_run: bool = False) -> Any:
@@ -327,35 +234,6 @@ class BigQueryDialect(Dialect):
             self._script.append((sql, params))
             return
         self._job(sql, params)
-
-    def _create_dataset(self, sql: str) -> None:
-        """A dataset in the configured location, through the API (a CREATE SCHEMA job would
-        take the job's location, and could not run in a session's transaction anyway)."""
-        import sqlglot
-        from google.cloud import bigquery
-
-        created = sqlglot.parse_one(sql, read=self.sqlglot_dialect)
-        target = created.this if isinstance(created, exp.Create) else None
-        name = (target.db or target.name) if isinstance(target, exp.Table) else ""
-        dataset = bigquery.Dataset(f"{self.project}.{name}")
-        dataset.location = self.location
-        self.statements_issued = (self.statements_issued or 0) + 1
-        made = self.con.create_dataset(dataset, exists_ok=True)
-        self._check_location(made, "the engine's")
-
-    def _check_location(self, dataset: Any, whose: str) -> None:
-        """Refuse a dataset outside the configured location, naming both: every job runs in
-        ``location``, where BigQuery cannot see it ("not found in location")."""
-        where = str(dataset.location or "")
-        if where and where.lower() != self.location.lower():
-            raise WarehouseError(
-                f"BigQuery dataset {dataset.dataset_id} ({whose} dataset) is in location "
-                f"{where}, but the source's location is {self.location}: every job runs in "
-                f"{self.location}, where that dataset is not found. Fix: set location: {where} "
-                f"under the source if all the models' data is there, or recreate "
-                f"{dataset.dataset_id} in {self.location} (a dataset's location cannot change).",
-                ErrorKind.SQL,
-            )
 
     def fetchall(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         return [tuple(row.values()) for row in self._job(sql, params).result()]
@@ -424,109 +302,14 @@ class BigQueryDialect(Dialect):
         if statements:
             self._job(*transaction_script(statements))
 
-    # -- catalog (API calls: no bytes billed) -----------------------------------------------
-    def _table_id(self, table: exp.Table) -> str:
-        project = table.catalog or self.project
-        dataset = table.db or self.settings.get("dataset") or ""
-        return f"{project}.{dataset}.{table.name}"
-
-    def list_schemas(self) -> list[str]:
-        self.statements_issued = (self.statements_issued or 0) + 1
-        # Only the location's datasets: one elsewhere is not visible to the jobs (creating it
-        # then says where it is, see _create_dataset).
-        return [
-            d.dataset_id
-            for d in self.con.list_datasets(self.project)
-            if str(d._properties.get("location") or self.location).lower()
-            == self.location.lower()
-        ]
-
-    def list_tables(self, schema: str) -> list[str]:
-        from google.api_core.exceptions import NotFound
-
-        self.statements_issued = (self.statements_issued or 0) + 1
-        try:
-            return [t.table_id for t in self.con.list_tables(f"{self.project}.{schema}")]
-        except NotFound:
-            return []
-
-    def table_columns(self, table: exp.Table) -> list[tuple[str, str]]:
-        self.statements_issued = (self.statements_issued or 0) + 1
-        return [_column(field) for field in self.con.get_table(self._table_id(table)).schema]
-
-    def query_columns(self, sql: str) -> list[tuple[str, str]]:
-        """From a dry-run job's schema: nothing runs and nothing is billed."""
-        return [_column(field) for field in self._job(sql, None, dry_run=True).schema or []]
-
-    def view_definition(self, table: exp.Table) -> str | None:
-        from google.api_core.exceptions import NotFound
-
-        try:
-            found = self.con.get_table(self._table_id(table))
-        except NotFound:
-            return None
-        return str(found.view_query) if found.view_query else None
-
     def classify_error(self, error: BaseException) -> ErrorKind:
-        from google.api_core import exceptions
-        from google.auth import exceptions as auth_exceptions
-
-        if isinstance(error, auth_exceptions.GoogleAuthError):
-            return ErrorKind.CONNECTION
-        if isinstance(error, WarehouseError):
-            return error.kind
-        if not isinstance(error, exceptions.GoogleAPIError):
-            import requests
-
-            if isinstance(error, requests.exceptions.ConnectionError):
-                return ErrorKind.CONNECTION
-            return ErrorKind.TERMINAL
-        reasons = {str(e.get("reason")) for e in getattr(error, "errors", None) or []}
-        if reasons & {"rateLimitExceeded", "backendError", "jobBackendError", "internalError"}:
-            return ErrorKind.TRANSIENT
-        if "billingNotEnabled" in reasons or "accessDenied" in reasons:
-            return ErrorKind.PERMISSION
-        if isinstance(error, exceptions.Unauthorized):
-            return ErrorKind.CONNECTION
-        if isinstance(error, exceptions.Forbidden):
-            return ErrorKind.PERMISSION
-        if isinstance(
-            error,
-            exceptions.TooManyRequests
-            | exceptions.ServiceUnavailable
-            | exceptions.InternalServerError,
-        ):
-            return ErrorKind.TRANSIENT
-        if isinstance(error, exceptions.Conflict) and "concurrent" in str(error).lower():
-            return ErrorKind.TRANSIENT
-        if isinstance(error, exceptions.BadRequest | exceptions.NotFound | exceptions.Conflict):
-            return ErrorKind.SQL
-        return ErrorKind.TERMINAL
+        return classify(error)
 
     def is_driver_error(self, error: BaseException) -> bool:
         return self.classify_error(error) is not ErrorKind.TERMINAL
 
     def wrap(self, error: BaseException, context: str) -> WarehouseError:
-        # BigQuery's own message (the client's text adds the HTTP status, job id and URL).
-        reasons = getattr(error, "errors", None) or []
-        text = str((reasons[0] or {}).get("message") or "") if reasons else ""
-        text = text or str(getattr(error, "message", "") or "") or str(error)
-        first = (text.strip().splitlines() or [type(error).__name__])[0]
-        wrapped = WarehouseError(f"{context}: {first}", self.classify_error(error), error)
-        fix = ""
-        if "was not found in location" in text:
-            fix = (
-                f" Fix: the source's location is {self.location}; every dataset a model reads "
-                "must be in that location (set location to the datasets' location)."
-            )
-        elif "billing" in text.lower() and "enabled" in text.lower():
-            fix = (
-                f" Fix: enable billing on project {self.project} (Billing > Link a billing "
-                "account)."
-            )
-        elif "bytes billed" in text.lower():
-            fix = " Fix: raise maximum_bytes_billed under the source, or make the model scan less."
-        return WarehouseError(f"{wrapped}{fix}", wrapped.kind, error) if fix else wrapped
+        return wrapped(error, context, self.project, self.location)
 
     def is_integer_type(self, type_name: str) -> bool:
         return type_name.upper() in _INTEGER_TYPES
@@ -551,40 +334,4 @@ class BigQueryDialect(Dialect):
         )
 
     def grant_statements(self, user: str, schemas: Sequence[str]) -> list[str]:
-        member = f"serviceAccount:{user}" if "@" in user else f"serviceAccount:{user}"
-        statements = [
-            f"-- at the project: gcloud projects add-iam-policy-binding {self.project} "
-            f"--member {member} --role roles/bigquery.user",
-            "-- and read access to the models' datasets (roles/bigquery.dataViewer).",
-        ]
-        for schema in schemas:
-            statements.append(
-                f"CREATE SCHEMA IF NOT EXISTS `{self.project}.{schema}` "
-                f"OPTIONS (location = '{self.location}');"
-            )
-            statements.append(
-                "GRANT `roles/bigquery.dataViewer`, `roles/bigquery.dataEditor` ON SCHEMA "
-                f'`{self.project}.{schema}` TO "{member}";'
-            )
-        return statements
-
-
-def _column(field: Any) -> tuple[str, str]:
-    kind = str(field.field_type).upper()
-    kind = {"RECORD": "STRUCT", "FLOAT": "FLOAT64", "INTEGER": "INT64", "BOOLEAN": "BOOL"}.get(
-        kind, kind
-    )
-    if field.mode == "REPEATED":
-        kind = f"ARRAY<{kind}>"
-    return str(field.name), kind
-
-
-def _label_value(text: str) -> str:
-    """A label key or value as BigQuery allows it (lower case, digits, ``_`` and ``-``, at most
-    63 characters)."""
-    cleaned = "".join(c if c.isalnum() or c in "_-" else "_" for c in text.lower())
-    return cleaned[:63]
-
-
-def _first_line(error: BaseException) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+        return setup_statements(self.project, self.location, user, schemas)

@@ -103,3 +103,22 @@ def _parameter(name: str | None, value: Any) -> Any:
         kinds = {bigquery_type(v) for v in value if v is not None} or {"STRING"}
         return bigquery.ArrayQueryParameter(name, kinds.pop(), list(value))
     return bigquery.ScalarQueryParameter(name, bigquery_type(value), value)
+
+
+def column_type(field: Any) -> tuple[str, str]:
+    """A table field's name and its type as the engine names types (``ARRAY<T>`` for a
+    repeated field)."""
+    kind = str(field.field_type).upper()
+    kind = {"RECORD": "STRUCT", "FLOAT": "FLOAT64", "INTEGER": "INT64", "BOOLEAN": "BOOL"}.get(
+        kind, kind
+    )
+    if field.mode == "REPEATED":
+        kind = f"ARRAY<{kind}>"
+    return str(field.name), kind
+
+
+def label_value(text: str) -> str:
+    """A label key or value as BigQuery allows it (lower case, digits, ``_`` and ``-``, at most
+    63 characters)."""
+    cleaned = "".join(c if c.isalnum() or c in "_-" else "_" for c in text.lower())
+    return cleaned[:63]

@@ -550,9 +550,12 @@ def snowflake_workspace(root: Path, port: int) -> Iterator[SnowflakeWorkspace]:
 
 
 @pytest.fixture(scope="session")
-def bigquery_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The session's BigQuery emulator (local-bigquery on 127.0.0.1). Skipped, saying how to
-    enable it, when the emulator or the client is not installed; under CI=true never."""
+def bigquery_server(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[bigquery_emulator.LocalBigQuery]:
+    """The session's BigQuery emulator (local-bigquery on 127.0.0.1), restarted empty for each
+    workspace. Skipped, saying how to enable it, when the emulator or the client is not
+    installed; under CI=true never."""
     python = bigquery_emulator.emulator_python()
     try:
         from google.cloud import bigquery  # noqa: F401
@@ -565,17 +568,19 @@ def bigquery_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
         pytest.skip(message)
     server = bigquery_emulator.LocalBigQuery(python, tmp_path_factory.mktemp("local-bigquery"))
     try:
-        yield server.start()
+        yield server
     finally:
         server.stop()
 
 
 @pytest.fixture
-def bq_ws(tmp_path: Path, bigquery_endpoint: str) -> Iterator[BigQueryWorkspace]:
-    """A workspace on a fresh project of the BigQuery emulator (a project per test: the
-    engine's datasets have fixed names)."""
+def bq_ws(
+    tmp_path: Path, bigquery_server: bigquery_emulator.LocalBigQuery
+) -> Iterator[BigQueryWorkspace]:
+    """A workspace on a freshly started, empty BigQuery emulator (see
+    ``LocalBigQuery.restart``)."""
     workspace = BigQueryWorkspace(
-        tmp_path, bigquery_endpoint, f"lightning-test-{os.getpid()}-{next(_DATABASES)}"
+        tmp_path, bigquery_server.restart(), f"lightning-test-{os.getpid()}-{next(_DATABASES)}"
     )
     try:
         yield workspace
