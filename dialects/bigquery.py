@@ -1,6 +1,7 @@
 """BigQuery (``type: bigquery``), through the official ``google-cloud-bigquery`` client.
 
-Settings: ``project`` (where the engine's datasets live and jobs run), ``location`` (required:
+Settings: ``project`` (where the engine's datasets live and, unless ``billing_project`` names
+another project, where jobs run and are billed), ``location`` (required:
 every job runs there and ``hightouch_planner`` / ``hightouch_audit`` are created there),
 ``dataset`` (where a model's unqualified table names resolve), ``credentials_path`` (a
 service-account JSON file; without it, application-default credentials), ``anonymous: true``
@@ -53,6 +54,7 @@ from dialects.bigquery_connect import (
 )
 from dialects.bigquery_sql import (  # also registers sqlglot's "lightningbigquery"
     label_value,
+    qualified_tables,
     query_parameters,
     transaction_script,
 )
@@ -79,7 +81,7 @@ class BigQueryDialect(BigQueryCatalog, Dialect):
     hash_probe = _HASH_PROBE
     setting_names = frozenset(
         {"project", "location", "dataset", "credentials_path", "anonymous", "api_endpoint"}
-        | {"maximum_bytes_billed", "labels"}
+        | {"maximum_bytes_billed", "labels", "billing_project"}
     )
     # Functions a model may not call (engine/read_only.py), from BigQuery's reference: they
     # change a session or call services outside the query.
@@ -135,7 +137,7 @@ class BigQueryDialect(BigQueryCatalog, Dialect):
         if self.settings.get("api_endpoint"):
             options = ClientOptions(api_endpoint=str(self.settings["api_endpoint"]))
         self._con = bigquery.Client(
-            project=self.project,
+            project=str(self.settings.get("billing_project") or self.project),
             credentials=credentials(self.settings, self.project_dir),
             location=self.location,
             client_options=options,
@@ -199,6 +201,8 @@ class BigQueryDialect(BigQueryCatalog, Dialect):
     def _job(self, sql: str, params: dict[str, Any] | None, dry_run: bool = False) -> Any:
         """Run one query job to its end; raise its error even where the call reported none."""
         self.statements_issued = (self.statements_issued or 0) + 1
+        if not sql.lstrip().upper().startswith("BEGIN"):  # a script's parts are qualified
+            sql = self._in_data_project(sql)
         job = self.con.query(sql, job_config=self._config(sql, params, dry_run))
         if not dry_run:
             job.result()
@@ -213,6 +217,14 @@ class BigQueryDialect(BigQueryCatalog, Dialect):
         self.bytes_processed += int(job.total_bytes_processed or 0)
         self.bytes_billed += int(getattr(job, "total_bytes_billed", None) or 0)
         return job
+
+    def _in_data_project(self, sql: str) -> str:
+        """Jobs run in the billing project: a dataset there is the data project's only when
+        the statement says so."""
+        billing = self.settings.get("billing_project")
+        if not billing or billing == self.project:
+            return sql
+        return qualified_tables(sql, self.project)
 
     def cost(self) -> dict[str, int] | None:
         return {
@@ -231,7 +243,7 @@ class BigQueryDialect(BigQueryCatalog, Dialect):
             self._create_dataset(sql)
             return
         if self._script is not None:
-            self._script.append((sql, params))
+            self._script.append((self._in_data_project(sql), params))
             return
         self._job(sql, params)
 

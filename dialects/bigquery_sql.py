@@ -44,6 +44,20 @@ def parameter_names(sql: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
+@lru_cache(maxsize=512)
+def qualified_tables(sql: str, project: str) -> str:
+    """The statement with every ``dataset.table`` named ``project.dataset.table``: a job run in
+    a billing project reads an unqualified dataset in that project, not in the data project.
+    A session's temporary tables and a query's own CTEs have no dataset and are left alone."""
+    if sql.lstrip().upper().startswith("CALL "):  # a system procedure, not a table
+        return sql
+    tree = sqlglot.parse_one(sql, read=LightningBigQuery)
+    for table in tree.find_all(exp.Table):
+        if table.args.get("db") and not table.args.get("catalog"):
+            table.set("catalog", exp.to_identifier(project))
+    return tree.sql(LightningBigQuery)
+
+
 def transaction_script(
     statements: list[tuple[str, dict[str, Any] | None]],
 ) -> tuple[str, dict[str, Any]]:

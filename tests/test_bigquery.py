@@ -40,6 +40,7 @@ import pytest
 from sqlglot import exp
 
 from dialects.bigquery import BigQueryDialect
+from tests import bigquery_emulator
 from tests.conftest import REPO, BigQueryWorkspace, Workspace
 from tests.test_bad_input import (  # noqa: F401 - collected here, run on BigQuery
     test_destination_rejects_every_row,
@@ -235,6 +236,35 @@ def test_every_job_runs_in_the_configured_location(ws: Workspace) -> None:
         assert "hightouch_audit (the engine's dataset) is in location EU" in message, message
     finally:
         other.close()
+
+
+def test_a_billing_project_runs_the_jobs_while_the_data_stays_in_the_project(
+    ws: Workspace,
+) -> None:
+    """With billing_project the jobs run (and are billed) there, while the models' tables and
+    the engine's datasets are the data project's, also where a model names dataset.table."""
+    assert isinstance(ws, BigQueryWorkspace)
+    ws.users([(1, "a@x", "A"), (2, "b@x", "B")])
+    billing = f"{ws.project_id}-billing"
+    config = _with_source(ws, billing_project=billing)
+    del config["sources"]["wh"]["dataset"]  # the jobs' default dataset would name the project
+    config["models"]["users"]["sql"] = f"select * from {ws.dataset}.users"
+    ws.write_project(config)
+    first = ws.cli("run", "s", "--json")
+    assert first.exit_code == 0, first.stderr
+    assert first.json()["counts"]["succeeded"]["added"] == 2
+    ws.sql("UPDATE users SET email = 'c@x' WHERE id = 2")
+    second = ws.cli("run", "s", "--json")
+    assert second.exit_code == 0, second.stderr
+    assert second.json()["counts"]["succeeded"]["changed"] == 1
+    made = {dataset.dataset_id for dataset in ws.client().list_datasets()}
+    assert {"hightouch_planner", "hightouch_audit", ws.dataset} <= made
+    payer = bigquery_emulator.client(ws.endpoint, billing)
+    try:
+        assert list(payer.list_datasets()) == []
+        assert len(list(payer.list_jobs())) >= 2 * 20
+    finally:
+        payer.close()
 
 
 def _with_source(ws: BigQueryWorkspace, **settings: Any) -> dict[str, Any]:
