@@ -59,6 +59,11 @@ from tests.test_bad_input import (  # noqa: F401 - collected here, run on BigQue
     test_token_revoked_mid_run,
     test_unknown_column_in_a_mapping,
 )
+from tests.test_column_names import (  # noqa: F401
+    test_a_column_the_warehouse_folded_matches_its_lower_case_name,
+    test_one_column_spelled_two_ways_is_refused,
+    test_the_exact_name_wins_and_case_twins_are_refused,
+)
 from tests.test_contentstack import (  # noqa: F401
     cs,
     test_attributes_path_creates_missing_attributes_once_within_10_per_second,
@@ -87,6 +92,10 @@ from tests.test_kill import (  # noqa: F401
     test_sigkill_mid_stream_loses_nothing,
     test_sigterm_ends_the_run_early_and_cleanly,
 )
+from tests.test_lock_race import (  # noqa: F401
+    test_the_run_that_inserted_first_keeps_the_lock,
+    test_the_run_that_inserted_second_withdraws,
+)
 from tests.test_run_basics import (  # noqa: F401
     test_first_run_sends_every_row_then_only_the_delta,
     test_key_type_change_between_runs_is_not_a_change,
@@ -101,6 +110,12 @@ from tests.test_same_cause import (  # noqa: F401
     test_contentstack_wrong_base_path_ends_the_run_but_unknown_profiles_do_not,
     test_rows_failing_for_their_own_reasons_do_not_end_the_run,
     test_tls_to_a_plain_http_server_ends_the_run,
+)
+from tests.test_secrets import (  # noqa: F401
+    echo,
+    test_an_echoing_http_destination_never_gets_a_secret_out,
+    test_contentstack_tokens_never_get_out,
+    test_init_does_not_print_a_source_setting_from_the_environment,
 )
 from tests.test_semantics import (  # noqa: F401
     sink,
@@ -124,6 +139,13 @@ from tests.test_semantics import (  # noqa: F401
     test_unchanged_values_of_every_type_are_not_a_change,
     test_update_sends_every_row_as_an_update,
     test_upsert_sends_added_and_changed_only,
+)
+from tests.test_session_settings import (  # noqa: F401
+    test_another_machine_environment_plans_no_change,
+)
+from tests.test_wire_identifiers import (  # noqa: F401
+    test_contentstack_identifier_is_percent_encoded_on_the_request_line,
+    test_http_row_id_is_percent_encoded_on_the_request_line,
 )
 
 EACH_WAREHOUSE = ["bigquery"]  # the imported each_warehouse tests run here on BigQuery only
