@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from bench.snowflake_emulator import _peak_rss_mb
+from bench.snowflake_emulator import _peak_rss_mb, emulator_project
 from tests import bigquery_emulator
 
 PROJECT = "bench"
@@ -49,22 +49,7 @@ def main() -> None:
             ).result()
             source = {"type": "bigquery", "project": PROJECT, "location": "US"}
             source |= {"dataset": "lightning", "api_endpoint": endpoint, "anonymous": True}
-            project = {
-                "sources": {"wh": source},
-                "models": {
-                    "users": {"source": "wh", "primary_key": "id", "sql": "select * from users"}
-                },
-                "destinations": {"out": {"type": "file", "path": "out"}},
-                "syncs": {
-                    "s": {
-                        "model": "users",
-                        "destination": "out",
-                        "mode": "mirror",
-                        "delete_behavior": "delete",
-                        "mappings": [{"from": c, "to": c} for c in ("email", "name", "plan")],
-                    }
-                },
-            }
+            project = emulator_project(source, "select * from users")
             (root / "lightning.yml").write_text(yaml.safe_dump(project), encoding="utf-8")
             seconds, peak, result = _peak_rss_mb(
                 [sys.executable, "-m", "engine.cli", "plan", "s", "--json"], root

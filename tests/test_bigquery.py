@@ -29,9 +29,6 @@ is checked by the golden files (tests/golden/bigquery) and the function allow-li
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -41,7 +38,8 @@ from sqlglot import exp
 
 from dialects.bigquery import BigQueryDialect
 from tests import bigquery_emulator
-from tests.conftest import REPO, BigQueryWorkspace, Workspace
+from tests.conftest import BigQueryWorkspace, Workspace
+from tests.killed_runs import assert_nothing_claimed_and_nothing_lost, delta_run_killed_at
 from tests.test_bad_input import (  # noqa: F401 - collected here, run on BigQuery
     test_destination_rejects_every_row,
     test_duplicate_keys_fail_the_run,
@@ -341,16 +339,6 @@ def test_anonymous_needs_an_api_endpoint_and_typos_are_refused(ws: Workspace) ->
 WRITES_PER_DELTA_RUN = 18
 
 
-def _sent_rows(ws: Workspace) -> dict[str, set[str]]:
-    """Every row id the file destination received, by op, over all runs."""
-    sent: dict[str, set[str]] = {"added": set(), "changed": set(), "removed": set()}
-    for path in (ws.root / "out").glob("s/*/*.jsonl"):
-        for line in path.read_text().splitlines():
-            if line.strip():
-                sent[path.stem].add(json.loads(line)["row_id"])
-    return sent
-
-
 @pytest.mark.parametrize("kill_at", range(1, WRITES_PER_DELTA_RUN + 2))
 def test_a_run_killed_before_any_write_claims_nothing_and_loses_nothing(
     ws: Workspace, kill_at: int
@@ -361,54 +349,11 @@ def test_a_run_killed_before_any_write_claims_nothing_and_loses_nothing(
     A kill before a read leaves what a kill before the next write leaves, so one case per write
     covers a kill between any two jobs; the last case is not killed, and checks that the run
     made exactly the writes counted here."""
-    ws.users([(i, f"u{i}@x", f"N{i}") for i in range(1, 6)])
-    ws.simple_project(sync={"mode": "mirror", "delete_behavior": "delete"})
-    assert ws.cli("run", "s").exit_code == 0
-    ws.sql(
-        "UPDATE users SET name = 'changed' WHERE id = 2; DELETE FROM users WHERE id = 3; "
-        "INSERT INTO users VALUES (6, 'u6@x', 'N6')"
-    )
     counted = ws.root / "writes.txt"
-    killed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tests.kill_after_statements",
-            "run",
-            "--project",
-            str(ws.project_file),
-            "s",
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        cwd=REPO,
-        env={
-            **os.environ,
-            "LIGHTNING_TEST_KILL_AT": str(kill_at),
-            "LIGHTNING_TEST_COUNT_WRITES": str(counted),
-        },
-    )
+    killed = delta_run_killed_at(ws, kill_at, counted)
     if kill_at > WRITES_PER_DELTA_RUN:
         assert killed.returncode == 0, (killed.stdout[-2000:], killed.stderr[-2000:])
         assert int(counted.read_text()) == WRITES_PER_DELTA_RUN, "update WRITES_PER_DELTA_RUN"
     else:
         assert killed.returncode == 137, (killed.stdout[-2000:], killed.stderr[-2000:])
-    committed = {
-        row[0]
-        for row in ws.query(
-            "SELECT sync_run_id FROM hightouch_planner.lightning_commits WHERE sync_id = 's'"
-        )
-    }
-    for run in ws.runs():
-        assert run["status"] != "succeeded" or run["sync_run_id"] in committed, run
-    after = ws.cli("run", "s", "--json")
-    assert after.exit_code == 0, after.stderr
-    sent = _sent_rows(ws)
-    assert "2" in sent["changed"] and "3" in sent["removed"] and "6" in sent["added"], sent
-    assert ws.cli("plan", "s", "--json").json()["counts"] == {
-        "added": 0,
-        "changed": 0,
-        "removed": 0,
-    }
+    assert_nothing_claimed_and_nothing_lost(ws)
