@@ -105,6 +105,12 @@ def check_read_only(query: exp.Expr, dialect: Dialect) -> None:
     found = first_write(query)
     if found is not None:
         raise NotReadOnly(found)
+    check_side_effects(query, dialect)
+
+
+def check_side_effects(query: exp.Expr, dialect: Dialect) -> None:
+    """Raise :class:`NotReadOnly` naming a function call or pseudo-column in ``query`` that
+    the warehouse lists as having side effects."""
     for node in query.walk():
         if isinstance(node, exp.Func):
             for name in sorted(function_names(node, dialect)):

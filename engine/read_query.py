@@ -17,8 +17,7 @@ from sqlglot.errors import ParseError
 
 from dialects.base import Dialect
 from engine.config import ConfigError, Project
-from engine.read_only import NotReadOnly, first_write
-from engine.read_only import check_read_only as check_read_only_query
+from engine.read_only import NotReadOnly, check_side_effects, first_write
 from engine.run import dialect_for
 
 
@@ -81,7 +80,7 @@ def check_read_only(sql: str, dialect: Dialect) -> str:
         kind = f"a {statement.key.upper()} statement"
     if kind is None and not dialect.capabilities.read_only_sessions:
         try:
-            check_read_only_query(statement, dialect)
+            check_side_effects(statement, dialect)
         except NotReadOnly as found:
             kind = str(found)
     if kind is not None:
