@@ -101,6 +101,7 @@ class BigQueryDialect(BigQueryCatalog, Dialect):
         requires_location=True,
         snapshot_rereads=False,
         ddl_commits=True,
+        read_only_sessions=False,
     )
 
     def __init__(self, settings: dict[str, Any], project_dir: Path):
@@ -127,8 +128,9 @@ class BigQueryDialect(BigQueryCatalog, Dialect):
         return where
 
     def connect(self, read_only: bool = False) -> None:
-        """BigQuery has no read-only session: ``lightning-sync sql`` relies on its parse check
-        (one read-only query) and on the service account's roles."""
+        """BigQuery has no read-only session (``Capabilities.read_only_sessions``):
+        ``lightning-sync sql`` also applies the models' function rule, and relies on the
+        service account's roles."""
         from google.api_core.client_options import ClientOptions
         from google.cloud import bigquery
 
