@@ -358,3 +358,20 @@ def test_a_run_killed_before_any_write_claims_nothing_and_loses_nothing(
     else:
         assert killed.returncode == 137, (killed.stdout[-2000:], killed.stderr[-2000:])
     assert_nothing_claimed_and_nothing_lost(ws)
+
+
+def test_a_model_calling_outside_the_query_is_refused_before_anything_runs(
+    ws: Workspace,
+) -> None:
+    """A model that sends SQL to an external database (EXTERNAL_QUERY) is refused by the
+    models' function rule, naming the function; the engine's datasets are not even made."""
+    assert isinstance(ws, BigQueryWorkspace)
+    ws.users([(1, "a@x", "A")])
+    ws.simple_project(
+        model={"sql": "select * from external_query('us.crm', 'select 1 as id, 2 as email')"}
+    )
+    refused = ws.cli("run", "s")
+    message = " ".join(refused.stderr.split())
+    assert refused.exit_code == 2 and "external_query" in message.lower(), message
+    assert "runs SQL on an external database" in message, message
+    assert {dataset.dataset_id for dataset in ws.client().list_datasets()} == {ws.dataset}
