@@ -16,6 +16,11 @@ SCOPES = ("https://www.googleapis.com/auth/bigquery",)
 _TRANSIENT_REASONS = frozenset({"rateLimitExceeded", "backendError", "jobBackendError"})
 _TRANSIENT_REASONS |= {"internalError"}
 _PERMISSION_REASONS = frozenset({"billingNotEnabled", "accessDenied"})
+# The run's session is gone (aborted from outside, or expired): its temporary stage went with
+# it, so this is the connection failing, not a row or the SQL. The first wording is the
+# emulator's; real BigQuery's wordings need a real project to confirm.
+_SESSION_GONE = ("invalid input session id", "session expired", "session has expired")
+_SESSION_GONE += ("session was terminated", "session has been aborted")
 
 
 def first_line(error: BaseException) -> str:
@@ -125,6 +130,8 @@ def classify(error: BaseException) -> ErrorKind:
             return ErrorKind.CONNECTION
         return ErrorKind.TERMINAL
     reasons = {str(e.get("reason")) for e in getattr(error, "errors", None) or []}
+    if any(gone in str(error).lower() for gone in _SESSION_GONE):
+        return ErrorKind.CONNECTION
     if reasons & _TRANSIENT_REASONS:
         return ErrorKind.TRANSIENT
     if reasons & _PERMISSION_REASONS:

@@ -65,6 +65,9 @@ def test_errors_are_classified_by_their_reason() -> None:
     assert dialect.classify_error(error(exceptions.BadRequest, "invalidQuery")) is ErrorKind.SQL
     assert dialect.classify_error(error(exceptions.NotFound, "notFound")) is ErrorKind.SQL
     assert dialect.classify_error(exceptions.Unauthorized("x")) is ErrorKind.CONNECTION
+    # The run's session aborted from outside or expired: the connection, not the SQL or a row.
+    gone = exceptions.BadRequest("Invalid input session id.", errors=[{"reason": "invalid"}])
+    assert dialect.classify_error(gone) is ErrorKind.CONNECTION
     assert dialect.classify_error(ValueError("x")) is ErrorKind.TERMINAL
     wrapped = dialect.wrap(
         exceptions.NotFound("Not found: Dataset p:d was not found in location EU"), "models.m"
