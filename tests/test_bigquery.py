@@ -72,9 +72,9 @@ from tests.test_dbt_errors_by_sync import (  # noqa: F401
     test_errors_by_sync_ranks_the_row_failure_above_an_abort,
 )
 from tests.test_first_hour import (  # noqa: F401
-    test_sql_runs_a_read_only_query_and_refuses_writes,
     test_plan_and_run_agree_a_duplicated_key_is_planned_and_failed_never_attempted,
     test_run_with_nothing_to_send_leaves_no_output_folder,
+    test_sql_runs_a_read_only_query_and_refuses_writes,
 )
 from tests.test_hostile_answers import (  # noqa: F401
     test_a_fatal_answer_with_hostile_bytes_is_stored_in_sync_runs,
