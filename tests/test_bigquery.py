@@ -374,3 +374,21 @@ def test_a_model_calling_outside_the_query_is_refused_before_anything_runs(
     assert refused.exit_code == 2 and "external_query" in message.lower(), message
     assert "runs SQL on an external database" in message, message
     assert {dataset.dataset_id for dataset in ws.client().list_datasets()} == {ws.dataset}
+
+
+def test_views_that_only_read_are_read_through_the_api_and_run(ws: Workspace) -> None:
+    """The views a model reads are found through the API (``view_query``), however deep, and
+    views that only read run. (A view calling a function with side effects cannot be made on
+    the emulator: it checks EXTERNAL_QUERY's connection when the view is created.)"""
+    assert isinstance(ws, BigQueryWorkspace)
+    ws.users([(1, "a@x", "A"), (2, "b@x", "B")])
+    client = ws.client()
+    for name, text in (
+        ("ranked", "SELECT id, email, name FROM lightning.users"),
+        ("firsts", "WITH r AS (SELECT * FROM lightning.ranked) SELECT * FROM r"),
+    ):
+        client.query(f"CREATE VIEW lightning.{name} AS {text}").result()
+    ws.simple_project(model={"sql": "select * from firsts"})
+    ran = ws.cli("run", "s", "--json")
+    assert ran.exit_code == 0, ran.stderr
+    assert ran.json()["counts"]["succeeded"]["added"] == 2
