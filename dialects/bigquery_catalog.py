@@ -4,7 +4,7 @@ dataset elsewhere is refused naming both locations."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
@@ -23,16 +23,20 @@ class BigQueryCatalog:
     project: str
     location: str
 
-    def describe(self) -> str:
-        raise NotImplementedError
+    if TYPE_CHECKING:  # given by BigQueryDialect
 
-    def _job(self, sql: str, params: dict[str, Any] | None, dry_run: bool = False) -> Any:
-        raise NotImplementedError
+        def describe(self) -> str: ...
+
+        def _job(self, sql: str, params: dict[str, Any] | None, dry_run: bool = False) -> Any: ...
+
+    def _count_request(self) -> None:
+        """One more request to BigQuery (a job or an API call) in ``statements_issued``."""
+        self.statements_issued = (self.statements_issued or 0) + 1
 
     def _check_model_dataset(self, name: str) -> None:
         from google.api_core.exceptions import NotFound
 
-        self.statements_issued += 1
+        self._count_request()
         try:
             found = self.con.get_dataset(f"{self.project}.{name}")
         except NotFound as error:
@@ -58,7 +62,7 @@ class BigQueryCatalog:
         name = (target.db or target.name) if isinstance(target, exp.Table) else ""
         dataset = bigquery.Dataset(f"{self.project}.{name}")
         dataset.location = self.location
-        self.statements_issued = (self.statements_issued or 0) + 1
+        self._count_request()
         made = self.con.create_dataset(dataset, exists_ok=True)
         self._check_location(made, "the engine's")
 
@@ -82,7 +86,7 @@ class BigQueryCatalog:
         return f"{project}.{dataset}.{table.name}"
 
     def list_schemas(self) -> list[str]:
-        self.statements_issued = (self.statements_issued or 0) + 1
+        self._count_request()
         # Only the location's datasets: one elsewhere is not visible to the jobs (creating it
         # then says where it is, see _create_dataset).
         return [
@@ -94,14 +98,14 @@ class BigQueryCatalog:
     def list_tables(self, schema: str) -> list[str]:
         from google.api_core.exceptions import NotFound
 
-        self.statements_issued = (self.statements_issued or 0) + 1
+        self._count_request()
         try:
             return [t.table_id for t in self.con.list_tables(f"{self.project}.{schema}")]
         except NotFound:
             return []
 
     def table_columns(self, table: exp.Table) -> list[tuple[str, str]]:
-        self.statements_issued = (self.statements_issued or 0) + 1
+        self._count_request()
         return [column_type(field) for field in self.con.get_table(self._table_id(table)).schema]
 
     def query_columns(self, sql: str) -> list[tuple[str, str]]:

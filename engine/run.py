@@ -74,23 +74,25 @@ class RunResult:
 
     def as_dict(self) -> dict[str, Any]:
         """For ``--json``."""
-        return {
-            "sync": self.sync_name,
-            "sync_run_id": self.sync_run_id,
-            "status": self.status,
-            "error": self.error,
-            "committed": self.committed,
-            "kind": self.kind,
-            "counts": self.counters.as_dict(),
-            "aborted": self.counters.aborted,
-            "keys": {
-                "null_key_rows": self.keys.null_key_rows,
-                "duplicate_keys": self.keys.duplicate_keys,
-                "duplicate_rows": self.keys.duplicate_rows,
-            },
-            "timings": {k: round(v, 4) for k, v in self.timings.items()},
-        } | ({} if self.statements is None else {"statements": self.statements}) | (
-            {} if self.cost is None else {"cost": self.cost}
+        return (
+            {
+                "sync": self.sync_name,
+                "sync_run_id": self.sync_run_id,
+                "status": self.status,
+                "error": self.error,
+                "committed": self.committed,
+                "kind": self.kind,
+                "counts": self.counters.as_dict(),
+                "aborted": self.counters.aborted,
+                "keys": {
+                    "null_key_rows": self.keys.null_key_rows,
+                    "duplicate_keys": self.keys.duplicate_keys,
+                    "duplicate_rows": self.keys.duplicate_rows,
+                },
+                "timings": {k: round(v, 4) for k, v in self.timings.items()},
+            }
+            | ({} if self.statements is None else {"statements": self.statements})
+            | ({} if self.cost is None else {"cost": self.cost})
         )
 
 
@@ -287,9 +289,10 @@ def plan_sync(project: Project, sync_name: str, sample_rows: int = 5) -> PlanPre
             rejected = planner.count_rejections()
             sample = planner.sample(sample_rows)
             cost = job.dialect.cost()
-            estimate = job.dialect.estimate_bytes(planner.model_read_sql())
-            if cost is not None and estimate is not None:
-                cost = cost | {"model_read_bytes_estimate": estimate}
+            if cost is not None:  # a warehouse that reports cost may also estimate a read
+                estimate = job.dialect.estimate_bytes(planner.model_read_sql())
+                if estimate is not None:
+                    cost = cost | {"model_read_bytes_estimate": estimate}
             return PlanPreview(
                 sync_name,
                 planned,
