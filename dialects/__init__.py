@@ -14,12 +14,12 @@ REGISTRY: dict[str, str] = {
     "duckdb": "dialects.duckdb:DuckDBDialect",
     "postgres": "dialects.postgres:PostgresDialect",
     "snowflake": "dialects.snowflake:SnowflakeDialect",
+    "databricks": "dialects.databricks:DatabricksDialect",
 }
 
 # Warehouses the project file may name that have no dialect module yet.
 PLANNED: dict[str, str] = {
     "bigquery": "bigquery",
-    "databricks": "databricks",
 }
 
 
