@@ -15,6 +15,7 @@ REGISTRY: dict[str, str] = {
     "postgres": "dialects.postgres:PostgresDialect",
     "snowflake": "dialects.snowflake:SnowflakeDialect",
     "databricks": "dialects.databricks:DatabricksDialect",
+    "spark": "dialects.spark:SparkDialect",
 }
 
 # Warehouses the project file may name that have no dialect module yet.

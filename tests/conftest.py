@@ -1,8 +1,9 @@
 """Shared fixtures: a project directory with a warehouse (DuckDB, a PostgreSQL database on a
-throwaway server, or a database on the session's Snowflake emulator), and CLI runners.
+throwaway server, a database on the session's Snowflake emulator, or the session's local Spark
+server), and CLI runners.
 
 Tests marked ``each_warehouse`` run once per warehouse; their SQL is written for DuckDB and
-transpiled with sqlglot for PostgreSQL and Snowflake.
+transpiled with sqlglot for PostgreSQL, Snowflake and Spark.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ import sqlglot
 import yaml
 from typer.testing import CliRunner
 
+from dialects.databricks import utc_naive
 from engine.cli import app
 from engine.config import Project, load_project
-from tests import snowflake_emulator
+from tests import snowflake_emulator, spark_server
 from tests.postgres_server import DSN_ENV, TempPostgres
 
 REPO = Path(__file__).resolve().parent.parent
@@ -327,8 +329,98 @@ class SnowflakeWorkspace(Workspace):
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-EACH_WAREHOUSE = ["duckdb", "postgres", "snowflake"]
-WAREHOUSES_ENV = "LIGHTNING_TEST_WAREHOUSES"  # e.g. duckdb,postgres,snowflake
+class SparkWorkspace(Workspace):
+    """A workspace on the session's Spark Connect server (the ``spark`` source).
+
+    Statements are written for DuckDB (``?`` placeholders), transpiled to the Databricks
+    dialect's SQL and run through the engine's own ``spark`` dialect (which runs UPDATE and
+    DELETE as rewrites). Every test shares the server's catalog, so the schemas and tables a
+    test made are dropped when it ends.
+    """
+
+    kind = "spark"
+
+    def __init__(self, root: Path, url: str):
+        super().__init__(root)
+        self.url = url
+        self._dialect: Any = None
+
+    def source(self) -> dict[str, Any]:
+        return {"type": "spark", "remote": self.url}
+
+    def dialect(self) -> Any:
+        """The workspace's own connection: the engine's ``spark`` dialect."""
+        if self._dialect is None:
+            from dialects.spark import SparkDialect
+
+            self._dialect = SparkDialect(self.source(), self.root)
+            self._dialect.connect()
+        return self._dialect
+
+    def close(self) -> None:
+        """Drop what the test made, and end the workspace's session."""
+        dialect = self.dialect()
+        for schema in dialect.list_schemas():
+            if schema != "default":
+                dialect.execute(f"DROP SCHEMA IF EXISTS `{schema}` CASCADE")
+        for name in dialect.list_tables("default"):
+            dialect.execute(f"DROP TABLE IF EXISTS default.`{name}`")
+        dialect.close()
+        self._dialect = None
+
+    def _statements(self, statement: str, params: Any = None) -> list[tuple[str, Any]]:
+        """Each statement in the engine's Databricks SQL, ``?`` placeholders named."""
+        out: list[tuple[str, Any]] = []
+        for tree in sqlglot.parse(statement, read="duckdb"):
+            if tree is None:
+                continue
+            if isinstance(tree, sqlglot.exp.Create) and tree.args.get("replace"):
+                # Spark's Parquet tables cannot be replaced: dropped, then created.
+                target = tree.this.this if isinstance(tree.this, sqlglot.exp.Schema) else tree.this
+                out.append((f"DROP TABLE IF EXISTS {target.sql('lightningdatabricks')}", None))
+                tree.set("replace", False)
+            named = params
+            if isinstance(params, list | tuple):
+                for i, node in enumerate(tree.find_all(sqlglot.exp.Placeholder)):
+                    node.set("this", f"p{i}")
+                named = {f"p{i}": value for i, value in enumerate(params)}
+            out.append((tree.sql("lightningdatabricks", identify=True), named))
+        return out
+
+    def sql(self, statement: str, params: Sequence[Any] | dict[str, Any] | None = None) -> None:
+        for one, named in self._statements(statement, params):
+            self.dialect().execute(one, named)
+
+    def query(self, statement: str, params: Any = None) -> list[tuple[Any, ...]]:
+        ((one, named),) = self._statements(statement, params)
+        return self.dialect().fetchall(one, named)
+
+    def insert_many(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+        tree = sqlglot.parse_one(statement, read="duckdb")
+        values = tree.find(sqlglot.exp.Values)
+        if values is None or not rows:
+            for row in rows:
+                self.sql(statement, list(row))
+            return
+        values.set("expressions", [values.expressions[0].copy() for _ in rows])
+        self.sql(tree.sql("duckdb"), [v for row in rows for v in row])
+
+    def records(self, statement: str, params: Any = None) -> list[dict[str, Any]]:
+        ((one, named),) = self._statements(statement, params)
+        cursor = self.dialect().con.cursor()
+        try:
+            cursor.execute(one, named)
+            names = [str(d[0]) for d in cursor.description or []]
+            return [
+                dict(zip(names, (utc_naive(v) for v in row), strict=True))
+                for row in cursor.fetchall()
+            ]
+        finally:
+            cursor.close()
+
+
+EACH_WAREHOUSE = ["duckdb", "postgres", "snowflake", "spark"]
+WAREHOUSES_ENV = "LIGHTNING_TEST_WAREHOUSES"  # e.g. duckdb,postgres,snowflake,spark
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -355,6 +447,8 @@ def ws(request: pytest.FixtureRequest, tmp_path: Path, warehouse: str) -> Worksp
         return request.getfixturevalue("pg_ws")  # type: ignore[no-any-return]
     if warehouse == "snowflake":
         return request.getfixturevalue("sf_ws")  # type: ignore[no-any-return]
+    if warehouse == "spark":
+        return request.getfixturevalue("spark_ws")  # type: ignore[no-any-return]
     return Workspace(tmp_path)
 
 
@@ -441,3 +535,29 @@ def sf_ws(tmp_path: Path, snowflake_port: int) -> Iterator[SnowflakeWorkspace]:
     """A workspace on a fresh database of the Snowflake emulator."""
     with snowflake_workspace(tmp_path, snowflake_port) as workspace:
         yield workspace
+
+
+@pytest.fixture(scope="session")
+def spark_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The session's Spark Connect server (local Spark on 127.0.0.1). Skipped, saying how to
+    enable it, when pyspark's Connect client or Java is missing; under CI=true never."""
+    reason = spark_server.missing()
+    if reason is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true and Spark is missing: {reason}")
+        pytest.skip(reason)
+    server = spark_server.SparkConnectServer(tmp_path_factory.mktemp("spark"))
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def spark_ws(tmp_path: Path, spark_url: str) -> Iterator[SparkWorkspace]:
+    """A workspace on the session's Spark server (its schemas and tables dropped after)."""
+    workspace = SparkWorkspace(tmp_path, spark_url)
+    try:
+        yield workspace
+    finally:
+        workspace.close()
