@@ -203,6 +203,10 @@ class DatabricksDialect(Dialect):
         target = exp.Schema(
             this=table.copy(), expressions=[exp.to_identifier(c, quoted=True) for c in columns]
         ).sql(self.sqlglot_dialect)
+        # Each value cast to its column's type: ANSI store assignment refuses a string
+        # parameter for a BIGINT key, for one.
+        types = {name.lower(): kind for name, kind in self.table_columns(table)}
+        casts = [types.get(c.lower(), "STRING") for c in columns]
         for start in range(0, len(rows), INSERT_ROWS):
             chunk = rows[start : start + INSERT_ROWS]
             params: dict[str, Any] = {}
@@ -210,7 +214,8 @@ class DatabricksDialect(Dialect):
             for i, row in enumerate(chunk):
                 names = [f"r{i}_{j}" for j in range(len(columns))]
                 params.update(zip(names, row, strict=True))
-                tuples.append("(" + ", ".join(f":{name}" for name in names) + ")")
+                values = (f"CAST(:{n} AS {kind})" for n, kind in zip(names, casts, strict=True))
+                tuples.append("(" + ", ".join(values) + ")")
             self.execute(f"INSERT INTO {target} VALUES {', '.join(tuples)}", params)
 
     def transaction(self) -> AbstractContextManager[None]:

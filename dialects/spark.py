@@ -20,6 +20,7 @@ plain Spark lacks is declared in ``Capabilities`` and handled here:
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import sqlglot
@@ -30,7 +31,9 @@ from dialects.databricks import DatabricksDialect
 from dialects.databricks_connect import error_class
 from dialects.spark_cursor import SparkConnection
 
+_NOISY_LOGGERS = ("SQLQueryContextLogger", "DataFrameQueryContextLogger")
 _MATCHED = "_lightning_matched"
+_RELATION_CACHE = "spark.sql.filesourceTableRelationCacheSize"
 _NO_SCHEMA = frozenset({"SCHEMA_NOT_FOUND", "NO_SUCH_DATABASE", "NO_SUCH_NAMESPACE"})
 
 
@@ -70,7 +73,26 @@ class SparkDialect(DatabricksDialect):
                 ErrorKind.CONNECTION,
                 error,
             ) from error
+        # pyspark writes every failed query's stack to stderr through these loggers; the
+        # engine reports the error itself, once, with its fix.
+        for name in _NOISY_LOGGERS:
+            logging.getLogger(name).disabled = True
         return SparkConnection(SparkSession.builder.remote(remote).create())
+
+    def connect(self, read_only: bool = False) -> None:
+        super().connect(read_only)
+        # A session caches a table's file list: with the cache on, it would not see rows
+        # another session (another run's lock) wrote since it first read the table.
+        rows = self.fetchall(f"SET {_RELATION_CACHE}")
+        if not rows or str(rows[0][1]).strip() != "0":
+            self.close()
+            raise WarehouseError(
+                f"The Spark server at {self.settings.get('remote')} caches tables' file lists "
+                f"({_RELATION_CACHE} is {rows[0][1] if rows else 'unset'}), so a run would not "
+                "see another run's lock or commit. Fix: start the Spark Connect server with "
+                f"--conf {_RELATION_CACHE}=0.",
+                ErrorKind.CONNECTION,
+            )
 
     def setup_statements(self) -> list[str]:
         statements = ["SET TIME ZONE 'UTC'"]

@@ -69,8 +69,10 @@ class SparkConnectServer:
             "spark.ui.enabled": "false",
             "spark.sql.catalogImplementation": "in-memory",
             "spark.sql.warehouse.dir": str(self.work_dir / "warehouse"),
-            "spark.sql.shuffle.partitions": "2",
+            "spark.sql.shuffle.partitions": "1",
             "spark.default.parallelism": "2",
+            # Every session lists a table's files anew (see dialects/spark.py).
+            "spark.sql.filesourceTableRelationCacheSize": "0",
         }
         command = [
             str(home / "bin" / "spark-submit"),
