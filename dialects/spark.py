@@ -118,9 +118,8 @@ class SparkDialect(DatabricksDialect):
         drop = f"DROP TABLE IF EXISTS {scratch.sql(written)}"
         super().execute(drop)
         super().execute(f"CREATE TABLE {scratch.sql(written)} AS {kept.sql(written)}", params)
-        super().execute(
-            f"INSERT OVERWRITE TABLE {plain_target.sql(written)} SELECT * FROM {scratch.sql(written)}"
-        )
+        overwrite = f"INSERT OVERWRITE TABLE {plain_target.sql(written)}"
+        super().execute(f"{overwrite} SELECT * FROM {scratch.sql(written)}")
         super().execute(drop)
 
     def _rows_after(self, tree: exp.Expr) -> tuple[exp.Table, exp.Select]:
