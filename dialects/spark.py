@@ -21,6 +21,7 @@ plain Spark lacks is declared in ``Capabilities`` and handled here:
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import sqlglot
@@ -33,6 +34,7 @@ from dialects.spark_cursor import SparkConnection
 
 _NOISY_LOGGERS = ("SQLQueryContextLogger", "DataFrameQueryContextLogger")
 _MATCHED = "_lightning_matched"
+_CHANGES = re.compile(r"\b(DELETE|UPDATE|MERGE)\b", re.IGNORECASE)
 _RELATION_CACHE = "spark.sql.filesourceTableRelationCacheSize"
 _NO_SCHEMA = frozenset({"SCHEMA_NOT_FOUND", "NO_SUCH_DATABASE", "NO_SUCH_NAMESPACE"})
 
@@ -80,7 +82,7 @@ class SparkDialect(DatabricksDialect):
         return SparkConnection(SparkSession.builder.remote(remote).create())
 
     def connect(self, read_only: bool = False) -> None:
-        super().connect(read_only)
+        super().connect()  # Spark has no read-only session either
         # A session caches a table's file list: with the cache on, it would not see rows
         # another session (another run's lock) wrote since it first read the table.
         rows = self.fetchall(f"SET {_RELATION_CACHE}")
@@ -103,11 +105,12 @@ class SparkDialect(DatabricksDialect):
 
     # -- statements plain Spark does not have -----------------------------------------------
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> None:
-        head = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else ""
-        if head not in ("DELETE", "UPDATE", "MERGE"):
+        tree = (
+            sqlglot.parse_one(sql, read=self.sqlglot_dialect) if _CHANGES.search(sql) else None
+        )
+        if not isinstance(tree, exp.Delete | exp.Update | exp.Merge):
             super().execute(sql, params)
             return
-        tree = sqlglot.parse_one(sql, read=self.sqlglot_dialect)
         target, kept = self._rows_after(tree)
         scratch = exp.Table(
             this=exp.to_identifier(f"{target.name}__rewrite", quoted=True),
