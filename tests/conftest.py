@@ -328,8 +328,10 @@ class SnowflakeWorkspace(Workspace):
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-EACH_WAREHOUSE = ["duckdb", "postgres", "snowflake", "spark"]
-WAREHOUSES_ENV = "LIGHTNING_TEST_WAREHOUSES"  # e.g. duckdb,postgres,snowflake,spark
+EACH_WAREHOUSE = ["duckdb", "postgres", "snowflake"]
+# e.g. duckdb,postgres,snowflake,spark: Spark (the spark source, the Databricks dialect's SQL)
+# is chosen this way until every warehouse test has been run on it.
+WAREHOUSES_ENV = "LIGHTNING_TEST_WAREHOUSES"
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
