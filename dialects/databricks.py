@@ -9,7 +9,7 @@ Choices (each from Databricks' documentation, and run on Spark SQL where Spark h
 README's table of what is proven where):
 
 - Tables are Delta tables (Databricks' default); ``fields`` and payloads are ``STRING`` holding
-  JSON, built with ``to_json(named_struct(...), map('ignoreNullFields', 'false'))`` so that a
+  JSON, built with ``to_json(struct(v AS `k`, ...), map('ignoreNullFields', 'false'))`` so that a
   key whose value is NULL is kept (:mod:`dialects.databricks_sql`).
 - Row hash: ``xxhash64(...)`` of the mapped values, each followed by whether it is NULL
   (``xxhash64`` skips NULLs, so ``('a', NULL)`` and ``(NULL, 'a')`` would hash alike).

@@ -3,7 +3,7 @@
 how it is proven without a workspace.
 
 - No ``JSON`` type: a JSON column is a ``STRING`` holding JSON text.
-- A JSON object is ``to_json(named_struct(...), map('ignoreNullFields', 'false'))``: sqlglot's
+- A JSON object is ``to_json(struct(v AS `k`, ...), map('ignoreNullFields', 'false'))``: sqlglot's
   ``JSON_OBJECT('k': v)`` is not Spark SQL, and ``to_json`` without the option drops the keys
   whose value is NULL (a field changed to NULL would vanish from the sync logs).
 - ``UPDATE ... FROM`` (which Databricks does not have) is a ``MERGE INTO`` whose source is the
@@ -23,10 +23,14 @@ KEEP_NULL_FIELDS = exp.Map(
 
 def json_object(node: exp.JSONObject) -> exp.Expr:
     """A JSON object (key/value pairs) as Spark SQL builds it, NULL-valued keys kept."""
-    arguments: list[exp.Expr] = []
-    for pair in node.expressions:
-        arguments += [pair.this.copy(), pair.expression.copy()]
-    struct = exp.Anonymous(this="named_struct", expressions=arguments)
+    # struct(v AS `k`), not named_struct('k', v): the same struct, and its field names stay
+    # quoted identifiers when the statement is parsed again (sqlglot reads named_struct as a
+    # struct whose field names are unquoted).
+    fields = [
+        exp.alias_(pair.expression.copy(), exp.to_identifier(pair.this.name, quoted=True))
+        for pair in node.expressions
+    ]
+    struct = exp.Struct(expressions=fields)
     options = exp.Anonymous(
         this="map",
         expressions=[exp.Literal.string("ignoreNullFields"), exp.Literal.string("false")],

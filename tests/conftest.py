@@ -465,9 +465,12 @@ def spark_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-def spark_ws(tmp_path: Path, spark_url: str) -> Iterator[Workspace]:
+def spark_ws(request: pytest.FixtureRequest, tmp_path: Path, spark_url: str) -> Iterator[Workspace]:
     """A workspace on the session's Spark server (its schemas and tables dropped after)."""
-    from tests.spark_workspace import SparkWorkspace
+    from tests.spark_workspace import CANNOT_RUN, SparkWorkspace
+
+    if request.node.originalname in CANNOT_RUN:
+        pytest.skip(CANNOT_RUN[request.node.originalname])
 
     workspace = SparkWorkspace(tmp_path, spark_url)
     try:

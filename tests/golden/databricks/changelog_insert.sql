@@ -18,12 +18,12 @@ SELECT
   CASE WHEN `r`.`status` = 'failed' THEN `r`.`failure_reason` END,
   CASE
     WHEN `d`.`_lightning_op` = 'removed'
-    THEN TO_JSON(STRUCT(`d`.`_lightning_row_id` AS row_id), MAP('ignoreNullFields', 'false'))
+    THEN TO_JSON(STRUCT(`d`.`_lightning_row_id` AS `row_id`), MAP('ignoreNullFields', 'false'))
     ELSE TO_JSON(
       STRUCT(
-        `d`.`_lightning_col_0` AS account,
-        `d`.`_lightning_col_1` AS id,
-        `d`.`_lightning_col_2` AS email,
+        `d`.`_lightning_col_0` AS `account`,
+        `d`.`_lightning_col_1` AS `id`,
+        `d`.`_lightning_col_2` AS `email`,
         `d`.`_lightning_col_3` AS `we"ird`
       ),
       MAP('ignoreNullFields', 'false')
