@@ -49,6 +49,24 @@ def _peak_rss_mb(command: list[str], cwd: Path) -> tuple[float, float, dict[str,
     return seconds, peak / 1e6, json.loads(out)
 
 
+def emulator_project(source: dict[str, Any], sql: str) -> dict[str, Any]:
+    """The benchmark's project: model ``users`` (``sql``) mirrored to a file destination."""
+    return {
+        "sources": {"wh": source},
+        "models": {"users": {"source": "wh", "primary_key": "id", "sql": sql}},
+        "destinations": {"out": {"type": "file", "path": "out"}},
+        "syncs": {
+            "s": {
+                "model": "users",
+                "destination": "out",
+                "mode": "mirror",
+                "delete_behavior": "delete",
+                "mappings": [{"from": c, "to": c} for c in ("email", "name", "plan")],
+            }
+        },
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=200_000)
@@ -68,26 +86,11 @@ def main() -> None:
             con.cursor().execute(
                 'CREATE TABLE BENCH.PUBLIC."users" AS SELECT i AS "id", '
                 "'user' || i || '@example.com' AS \"email\", 'Name ' || i AS \"name\", "
-                f"i % 7 AS \"plan\" FROM range(1, {args.rows} + 1) AS r(i)"
+                f'i % 7 AS "plan" FROM range(1, {args.rows} + 1) AS r(i)'
             )
             source = {"type": "snowflake", **snowflake_emulator.CONNECT_SETTINGS}
             source |= {"port": port, "database": "BENCH", "schema": "PUBLIC"}
-            project = {
-                "sources": {"wh": source},
-                "models": {
-                    "users": {"source": "wh", "primary_key": "id", "sql": 'select * from "users"'}
-                },
-                "destinations": {"out": {"type": "file", "path": "out"}},
-                "syncs": {
-                    "s": {
-                        "model": "users",
-                        "destination": "out",
-                        "mode": "mirror",
-                        "delete_behavior": "delete",
-                        "mappings": [{"from": c, "to": c} for c in ("email", "name", "plan")],
-                    }
-                },
-            }
+            project = emulator_project(source, 'select * from "users"')
             (root / "lightning.yml").write_text(yaml.safe_dump(project), encoding="utf-8")
             command = [sys.executable, "-m", "engine.cli", "run", "s", "--json"]
             for label in ("first run", "delta run (1% changed)", "nothing changed"):

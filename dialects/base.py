@@ -233,6 +233,16 @@ class Dialect(ABC):
         """An expression hashing the given values (of the given column types, as
         :meth:`query_columns` names them); equal values give equal hashes."""
 
+    def cost(self) -> dict[str, int] | None:
+        """What the statements since connect() cost, where the warehouse reports it (e.g.
+        jobs and bytes processed and billed); None where it does not."""
+        return None
+
+    def estimate_bytes(self, sql: str) -> int | None:
+        """The bytes a query would scan, estimated without running it; None where the
+        warehouse cannot say."""
+        return None
+
     def hash_version(self) -> str:
         """A tag naming the hash definition; a change makes stored hashes incomparable."""
         if self._hash_version is None:

@@ -67,8 +67,7 @@ _TABLES = (
     "WHERE table_schema = :schema AND table_catalog = CURRENT_DATABASE()"
 )
 _SCHEMAS = (
-    "SELECT schema_name FROM information_schema.schemata "
-    "WHERE catalog_name = CURRENT_DATABASE()"
+    "SELECT schema_name FROM information_schema.schemata WHERE catalog_name = CURRENT_DATABASE()"
 )
 # Types whose JSON in an OBJECT is what the engine's Python encoder writes for the value.
 _JSON_AS_IS = frozenset({"TEXT", "VARCHAR", "STRING", "BOOLEAN"})
@@ -78,7 +77,6 @@ _FLOAT_TYPES = frozenset({"REAL", "FLOAT", "FLOAT4", "FLOAT8", "DOUBLE", "DOUBLE
 _FLOAT_SPECIALS = ("NaN", "inf", "-inf")
 # Synonyms of NUMBER(38,0) (https://docs.snowflake.com/en/sql-reference/data-types-numeric).
 _INTEGER_SYNONYMS = frozenset({"INT", "INTEGER", "BIGINT", "SMALLINT", "TINYINT", "BYTEINT"})
-
 
 
 class SnowflakeDialect(Dialect):

@@ -199,6 +199,8 @@ def plan(
             f"{preview.rejected_before_send:,} planned op(s) would not be sent: a run logs "
             "them as failed, planned but never attempted."
         )
+    if preview.cost is not None:
+        out.print(f"Warehouse cost of this plan: {describe_cost(preview.cost)}", highlight=False)
     if preview.sample:
         table = Table("op_type", "row_id", "fields", title="Sample", show_lines=False)
         for op, row_id, fields in preview.sample:
@@ -289,6 +291,8 @@ def _print_summary(result: RunResult, redactor: Redactor, project_file: Path) ->
         out.print(f"Aborted {c.aborted} row(s); the next run retries them.")
     timing = ", ".join(f"{k} {v:.2f}s" for k, v in result.timings.items())
     out.print(f"Status: [bold]{result.status}[/]. Timings: {timing}")
+    if result.cost is not None:
+        out.print(f"Warehouse cost: {describe_cost(result.cost)}", highlight=False)
     if result.error:
         err.print("[bold red]Run ended early:[/] ", end="", highlight=False)
         err.print(redactor.redact(result.error), highlight=False, markup=False)
@@ -385,6 +389,19 @@ def quickstart(
     _guard(work)
 
 
+def describe_cost(cost: dict[str, int]) -> str:
+    """A run's (or plan's) jobs and bytes, as the warehouse reported them."""
+    parts = [f"{cost.get('jobs', 0):,} jobs"]
+    for key, label in (
+        ("bytes_processed", "bytes processed"),
+        ("bytes_billed", "bytes billed"),
+        ("model_read_bytes_estimate", "bytes a run's read of the model would scan (estimate)"),
+    ):
+        if key in cost:
+            parts.append(f"{cost[key]:,} {label}")
+    return ", ".join(parts)
+
+
 def main() -> None:  # pragma: no cover - console entry point
     """Entry point for ``python -m engine.cli``."""
     app()
@@ -392,3 +409,4 @@ def main() -> None:  # pragma: no cover - console entry point
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())
+

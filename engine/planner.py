@@ -195,6 +195,10 @@ class Planner:
         )
         return self.sql.parsed(sql)
 
+    def model_read_sql(self) -> str:
+        """The query reading the model's rows as the run does (to estimate what it scans)."""
+        return self.stage_query().sql(dialect=self.dialect.sqlglot_dialect)
+
     def build_plan(self) -> KeyStats:
         """Stage the model (or not), build the plan table and validate keys (steps 2-3)."""
         try:

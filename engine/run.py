@@ -70,6 +70,7 @@ class RunResult:
     timings: dict[str, float] = field(default_factory=dict)
     delivery: DeliveryReport | None = None
     statements: int | None = None  # issued to the warehouse, where the dialect counts them
+    cost: dict[str, int] | None = None  # jobs and bytes, where the warehouse reports them
 
     def as_dict(self) -> dict[str, Any]:
         """For ``--json``."""
@@ -88,7 +89,9 @@ class RunResult:
                 "duplicate_rows": self.keys.duplicate_rows,
             },
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
-        } | ({} if self.statements is None else {"statements": self.statements})
+        } | ({} if self.statements is None else {"statements": self.statements}) | (
+            {} if self.cost is None else {"cost": self.cost}
+        )
 
 
 @dataclass
@@ -103,6 +106,9 @@ class PlanPreview:
     timings: dict[str, float]
     # Planned ops rejected before sending (duplicated keys), by op: planned, never sent.
     rejected_by_op: dict[str, int] = field(default_factory=dict)
+    # What the dry run cost, and the bytes a run's read of the model would scan, where the
+    # warehouse reports them.
+    cost: dict[str, int] | None = None
 
     @property
     def to_send(self) -> dict[str, int]:
@@ -127,7 +133,7 @@ class PlanPreview:
                 for op, rid, fields in self.sample
             ],
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
-        }
+        } | ({} if self.cost is None else {"cost": self.cost})
 
 
 def _json_or_text(value: Any) -> Any:
@@ -280,6 +286,10 @@ def plan_sync(project: Project, sync_name: str, sample_rows: int = 5) -> PlanPre
             )
             rejected = planner.count_rejections()
             sample = planner.sample(sample_rows)
+            cost = job.dialect.cost()
+            estimate = job.dialect.estimate_bytes(planner.model_read_sql())
+            if cost is not None and estimate is not None:
+                cost = cost | {"model_read_bytes_estimate": estimate}
             return PlanPreview(
                 sync_name,
                 planned,
@@ -288,6 +298,7 @@ def plan_sync(project: Project, sync_name: str, sample_rows: int = 5) -> PlanPre
                 sample,
                 planner.timings,
                 dict(planner.rejected_before_send),
+                cost,
             )
         except Exception as error:
             if job.dialect.is_driver_error(error):
@@ -402,6 +413,7 @@ def run_sync(
                 state.release(sync_name, run_id)
         result.timings = planner.timings
         result.statements = job.dialect.statements_issued
+        result.cost = job.dialect.cost()
         with suppress(Exception):
             planner.drop_run_tables(keep_committed_pair=True)
             state.drop_unkept(sync_name)

@@ -26,7 +26,7 @@ from typer.testing import CliRunner
 
 from engine.cli import app
 from engine.config import Project, load_project
-from tests import snowflake_emulator, spark_server
+from tests import bigquery_emulator, snowflake_emulator, spark_server
 from tests.postgres_server import DSN_ENV, TempPostgres
 
 REPO = Path(__file__).resolve().parent.parent
@@ -328,6 +328,117 @@ class SnowflakeWorkspace(Workspace):
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
+class BigQueryWorkspace(Workspace):
+    """A workspace whose warehouse is a fresh project on the session's BigQuery emulator, its
+    tables in the dataset ``lightning`` (the models' default dataset).
+
+    Statements are written for DuckDB (``?`` placeholders) and transpiled for BigQuery; an
+    unqualified table is in ``lightning``.
+    """
+
+    kind = "bigquery"
+    dataset = "lightning"
+    location = "US"
+
+    def __init__(self, root: Path, endpoint: str, project_id: str):
+        super().__init__(root)
+        self.endpoint = endpoint
+        self.project_id = project_id
+        self._client: Any = None
+
+    def source(self) -> dict[str, Any]:
+        return {
+            "type": "bigquery",
+            "project": self.project_id,
+            "location": self.location,
+            "dataset": self.dataset,
+            "api_endpoint": self.endpoint,
+            "anonymous": True,
+        }
+
+    def client(self) -> Any:
+        """One client for the workspace's own statements (its dataset made on first use)."""
+        if self._client is None:
+            from google.cloud import bigquery
+
+            self._client = bigquery_emulator.client(self.endpoint, self.project_id)
+            dataset = bigquery.Dataset(f"{self.project_id}.{self.dataset}")
+            dataset.location = self.location
+            self._client.create_dataset(dataset, exists_ok=True)
+        return self._client
+
+    def close(self) -> None:
+        """Close the workspace's client."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def _statements(self, statement: str) -> list[str]:
+        out = []
+        for tree in sqlglot.parse(statement, read="duckdb"):
+            if tree is None:
+                continue
+            # range(a, b) AS r(i): BigQuery names an UNNEST's value by the alias itself.
+            for alias in tree.find_all(sqlglot.exp.TableAlias):
+                columns = alias.args.get("columns") or []
+                if len(columns) == 1:
+                    alias.set("this", columns[0].copy())
+                    alias.set("columns", None)
+            # information_schema of the whole location, not of the default dataset.
+            for source in tree.find_all(sqlglot.exp.Table):
+                if source.db.lower() == "information_schema" and not source.catalog:
+                    source.set("catalog", sqlglot.exp.to_identifier(f"region-{self.location}"))
+                    source.set("db", sqlglot.exp.to_identifier("INFORMATION_SCHEMA"))
+            # BigQuery requires a WHERE clause on every UPDATE and DELETE.
+            if isinstance(tree, sqlglot.exp.Update | sqlglot.exp.Delete) and not tree.args.get(
+                "where"
+            ):
+                tree.set("where", sqlglot.exp.Where(this=sqlglot.exp.true()))
+            out.append(tree.sql("bigquery"))
+        return out
+
+    def _run(self, sql: str, params: Any) -> Any:
+        from google.cloud import bigquery
+
+        from dialects.bigquery_sql import positional_parameters, query_parameters
+
+        config = bigquery.QueryJobConfig(default_dataset=f"{self.project_id}.{self.dataset}")
+        if isinstance(params, dict):
+            config.query_parameters = query_parameters(sql, params)
+        elif params:
+            config.query_parameters = positional_parameters(list(params))
+        return self.client().query(sql, job_config=config, location=self.location).result()
+
+    def sql(self, statement: str, params: Sequence[Any] | dict[str, Any] | None = None) -> None:
+        for one in self._statements(statement):
+            self._run(one, params)
+
+    def query(self, statement: str, params: Any = None) -> list[tuple[Any, ...]]:
+        return [tuple(row.values()) for row in self.records(statement, params)]
+
+    def insert_many(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+        """All rows in one statement: each ``VALUES`` tuple repeated, one parameter each."""
+        if not rows:
+            return
+        tree = sqlglot.parse_one(statement, read="duckdb")
+        values = tree.find(sqlglot.exp.Values)
+        assert values is not None, statement
+        template = values.expressions[0]
+        values.set("expressions", [template.copy() for _ in rows])
+        (one,) = [tree.sql("bigquery")]
+        self._run(one, [v for row in rows for v in row])
+
+    def records(self, statement: str, params: Any = None) -> list[dict[str, Any]]:
+        """Rows as dicts; a JSON value as its text, as DuckDB hands it over."""
+        (one,) = self._statements(statement)
+        rows = self._run(one, params)
+        texts = {f.name for f in rows.schema or [] if f.field_type == "JSON"}
+        return [
+            {k: json.dumps(v) if k in texts and v is not None else v for k, v in row.items()}
+            for row in rows
+        ]
+
+
 EACH_WAREHOUSE = ["duckdb", "postgres", "snowflake"]
 # e.g. duckdb,postgres,snowflake,spark: Spark (the spark source, the Databricks dialect's SQL)
 # is chosen this way until every warehouse test has been run on it.
@@ -360,6 +471,8 @@ def ws(request: pytest.FixtureRequest, tmp_path: Path, warehouse: str) -> Worksp
         return request.getfixturevalue("sf_ws")  # type: ignore[no-any-return]
     if warehouse == "spark":
         return request.getfixturevalue("spark_ws")  # type: ignore[no-any-return]
+    if warehouse == "bigquery":
+        return request.getfixturevalue("bq_ws")  # type: ignore[no-any-return]
     return Workspace(tmp_path)
 
 
@@ -439,6 +552,45 @@ def snowflake_workspace(root: Path, port: int) -> Iterator[SnowflakeWorkspace]:
                 admin.cursor().execute(f"DROP DATABASE IF EXISTS {name}")
     finally:
         admin.close()
+
+
+@pytest.fixture(scope="session")
+def bigquery_server(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[bigquery_emulator.LocalBigQuery]:
+    """The session's BigQuery emulator (local-bigquery on 127.0.0.1), restarted empty for each
+    workspace. Skipped, saying how to enable it, when the emulator or the client is not
+    installed; under CI=true never."""
+    python = bigquery_emulator.emulator_python()
+    try:
+        from google.cloud import bigquery  # noqa: F401
+    except ImportError:
+        python = None
+    if python is None:
+        message = bigquery_emulator.HOW_TO_ENABLE
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true and the BigQuery emulator is missing: {message}")
+        pytest.skip(message)
+    server = bigquery_emulator.LocalBigQuery(python, tmp_path_factory.mktemp("local-bigquery"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def bq_ws(
+    tmp_path: Path, bigquery_server: bigquery_emulator.LocalBigQuery
+) -> Iterator[BigQueryWorkspace]:
+    """A workspace on a freshly started, empty BigQuery emulator (see
+    ``LocalBigQuery.restart``)."""
+    workspace = BigQueryWorkspace(
+        tmp_path, bigquery_server.restart(), f"lightning-test-{os.getpid()}-{next(_DATABASES)}"
+    )
+    try:
+        yield workspace
+    finally:
+        workspace.close()
 
 
 @pytest.fixture

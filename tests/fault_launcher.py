@@ -134,12 +134,31 @@ def _end_snowflake_session(dialect: Dialect) -> str:
     return f"ended {1 if ended else 0} session(s)"
 
 
+def _abort_bigquery_session(dialect: Dialect) -> str:
+    """The engine's BigQuery session is aborted, as ``CALL BQ.ABORT_SESSION('<id>')`` from
+    another client would (the emulator takes only the form without an argument, sent in the
+    session: here a job carrying the session's id, outside the engine's job count). Its
+    temporary tables go with it; the engine's next job in the session fails."""
+    from google.cloud import bigquery
+
+    session = dialect._session  # type: ignore[attr-defined]  # noqa: SLF001
+    if session is None:
+        return "no session to abort yet"
+    config = bigquery.QueryJobConfig(
+        connection_properties=[bigquery.ConnectionProperty("session_id", session)]
+    )
+    client = dialect._con  # type: ignore[attr-defined]  # noqa: SLF001
+    client.query("CALL BQ.ABORT_SESSION()", job_config=config).result()
+    return "aborted 1 session"
+
+
 # How to drop a warehouse's connection from outside the engine, per dialect name. A dialect
 # without an entry fails the connection cases with a message saying what to add here.
 CONNECTION_DROPPERS: dict[str, Callable[[Dialect], str]] = {
     "postgres": _terminate_postgres_backends,
     "duckdb": _close_duckdb_handle,
     "snowflake": _end_snowflake_session,
+    "bigquery": _abort_bigquery_session,
 }
 
 

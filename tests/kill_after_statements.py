@@ -1,6 +1,11 @@
-"""``lightning-sync`` whose Snowflake dialect ends its own process, as SIGKILL would, right
-before the statement numbered ``LIGHTNING_TEST_KILL_AT`` (counting every statement the
-process sends). ``python -m tests.kill_after_statements run --project FILE SYNC``."""
+"""``lightning-sync`` whose Snowflake or BigQuery dialect ends its own process, as SIGKILL
+would, right before the statement numbered ``LIGHTNING_TEST_KILL_AT`` (Snowflake: counting
+every statement the process sends; BigQuery: counting the jobs and API calls that write).
+``python -m tests.kill_after_statements run --project FILE SYNC``.
+
+On BigQuery only writes are counted: what a killed run leaves behind depends only on which
+writes completed, so a kill before a read leaves the same state as a kill before the next
+write, and one case per write covers a kill between any two jobs."""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import os
 from typing import Any
 
 from dialects import REGISTRY
+from dialects.bigquery import BigQueryDialect
 from dialects.snowflake import SnowflakeDialect
 
 KILL_AT = int(os.environ.get("LIGHTNING_TEST_KILL_AT", "0"))
@@ -24,8 +30,40 @@ class KilledSnowflake(SnowflakeDialect):
         return super()._run(cursor, sql, params)
 
 
+def _count_a_write() -> None:
+    _sent[0] += 1
+    if _sent[0] == KILL_AT:
+        os._exit(137)
+
+
+class KilledBigQuery(BigQueryDialect):
+    """BigQuery, killed before write ``KILL_AT`` (a query job that is not a plain read, a load
+    job, or a dataset made through the API). ``LIGHTNING_TEST_COUNT_WRITES`` names a file the
+    number of writes is written to when the process ends normally."""
+
+    def _job(self, sql: str, params: dict[str, Any] | None, dry_run: bool = False) -> Any:
+        if not dry_run and not sql.lstrip().upper().startswith(("SELECT", "WITH")):
+            _count_a_write()
+        return super()._job(sql, params, dry_run)
+
+    def bulk_insert(self, table: Any, columns: Any, rows: Any) -> None:
+        _count_a_write()
+        super().bulk_insert(table, columns, rows)
+
+    def _create_dataset(self, sql: str) -> None:
+        _count_a_write()
+        super()._create_dataset(sql)
+
+    def close(self) -> None:
+        super().close()
+        if os.environ.get("LIGHTNING_TEST_COUNT_WRITES"):
+            with open(os.environ["LIGHTNING_TEST_COUNT_WRITES"], "w") as counted:
+                counted.write(str(_sent[0]))
+
+
 if __name__ == "__main__":
     REGISTRY["snowflake"] = "tests.kill_after_statements:KilledSnowflake"
+    REGISTRY["bigquery"] = "tests.kill_after_statements:KilledBigQuery"
     from engine.cli import app
 
     app()

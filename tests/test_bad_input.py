@@ -150,6 +150,7 @@ def test_misspelled_source_setting(ws: Workspace) -> None:
         "postgres": ("hots", "host"),
         "snowflake": ("warehuose", "warehouse"),
         "spark": ("remtoe", "remote"),
+        "bigquery": ("locaton", "location"),
     }[ws.kind]
     source[typo] = "x"
     ws.write_project(config)
@@ -288,6 +289,7 @@ def test_model_that_fails_on_its_rows(ws: Workspace) -> None:
     error = {
         "duckdb": "Conversion Error",
         "postgres": "invalid input syntax for type integer",
+        "bigquery": "Could not convert string",  # the emulator's words; BigQuery: "Bad int64"
         # Snowflake's error code and state, then the emulator's (DuckDB's) text.
         "snowflake": "100035 (22007): Conversion Error",
         "spark": "[CAST_INVALID_INPUT]",

@@ -196,7 +196,8 @@ def test_run_with_nothing_to_send_leaves_no_output_folder(ws: Workspace) -> None
 def test_sql_runs_a_read_only_query_and_refuses_writes(ws: Workspace) -> None:
     ws.users([(1, "a@x", "A"), (2, "b@x", None)])
     ws.simple_project()
-    ws.sql("CREATE SEQUENCE ids")
+    if ws.kind != "bigquery":  # BigQuery has no sequences
+        ws.sql("CREATE SEQUENCE ids")
     shown = ws.cli("sql", "select id, email, name from users order by id;")
     assert shown.exit_code == 0, shown.stderr
     lines = [line.split() for line in shown.stdout.splitlines() if line.strip()]
@@ -226,12 +227,18 @@ def test_sql_runs_a_read_only_query_and_refuses_writes(ws: Workspace) -> None:
         assert any(why in message for why in ("read-only", "statements", "could not be parsed"))
         assert "Fix: give one SELECT query" in message, message
     # A function that writes is refused by the warehouse's read-only session; where the
-    # warehouse has none (Snowflake), by the dialect's list of functions with side effects.
-    # (Snowflake reads a sequence as ``ids.NEXTVAL``.)
-    sequence = "ids.nextval" if ws.kind == "snowflake" else "nextval('ids')"
-    sneaky = ws.cli("sql", f"select {sequence} as n")
+    # warehouse has none (Snowflake, BigQuery), by the dialect's list of functions with side
+    # effects. (Snowflake reads a sequence as ``ids.NEXTVAL``; BigQuery has no sequences, and
+    # refuses a query sent to an external database instead.)
+    sneaky_sql = {
+        "snowflake": "select ids.nextval as n",
+        "bigquery": "select * from external_query('us.crm', 'select 1')",
+    }.get(ws.kind, "select nextval('ids') as n")
+    sneaky = ws.cli("sql", sneaky_sql)
     if ws.kind == "snowflake":
         assert sneaky.exit_code == 2 and "advances a sequence" in sneaky.stderr, sneaky.stderr
+    elif ws.kind == "bigquery":
+        assert sneaky.exit_code == 2 and "external database" in sneaky.stderr, sneaky.stderr
     else:
         assert sneaky.exit_code == 1 and "read-only" in sneaky.stderr.lower(), sneaky.stderr
     assert ws.query("select count(*) from users") == [(2,)]

@@ -22,10 +22,7 @@ such a value against what the emulator keeps, not against what Snowflake would k
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -36,7 +33,8 @@ from sqlglot import exp
 
 from dialects.snowflake import SnowflakeDialect
 from tests import snowflake_emulator
-from tests.conftest import REPO, SnowflakeWorkspace, Workspace
+from tests.conftest import SnowflakeWorkspace, Workspace
+from tests.killed_runs import assert_nothing_claimed_and_nothing_lost, delta_run_killed_at
 
 EACH_WAREHOUSE = ["snowflake"]  # this module's each_warehouse tests are Snowflake's own
 pytestmark = pytest.mark.each_warehouse
@@ -138,51 +136,18 @@ def test_rejections_are_bulk_loaded_in_two_statements(ws: Workspace) -> None:
 STATEMENTS_PER_DELTA_RUN = 40
 
 
-def _sent_rows(ws: Workspace) -> dict[str, set[str]]:
-    """Every row id the file destination received, by op, over all runs."""
-    sent: dict[str, set[str]] = {"added": set(), "changed": set(), "removed": set()}
-    for path in (ws.root / "out").glob("s/*/*.jsonl"):
-        for line in path.read_text().splitlines():
-            if line.strip():
-                sent[path.stem].add(json.loads(line)["row_id"])
-    return sent
-
-
 @pytest.mark.parametrize("kill_at", range(1, STATEMENTS_PER_DELTA_RUN + 2))
 def test_a_run_killed_before_any_statement_claims_nothing_and_loses_nothing(
     ws: Workspace, kill_at: int
 ) -> None:
     """DDL commits implicitly on Snowflake: wherever the process dies, no sync_runs row
     claims success without its commit, and the next run sends every change."""
-    ws.users([(i, f"u{i}@x", f"N{i}") for i in range(1, 6)])
-    ws.simple_project(sync={"mode": "mirror", "delete_behavior": "delete"})
-    assert ws.cli("run", "s").exit_code == 0
-    ws.sql(
-        "UPDATE users SET name = 'changed' WHERE id = 2; DELETE FROM users WHERE id = 3; "
-        "INSERT INTO users VALUES (6, 'u6@x', 'N6')"
-    )
-    killed = subprocess.run(
-        [sys.executable, "-m", "tests.kill_after_statements", "run", "--project",
-         str(ws.project_file), "s", "--json"],
-        capture_output=True, text=True, timeout=120, cwd=REPO,
-        env={**os.environ, "LIGHTNING_TEST_KILL_AT": str(kill_at)},
-    )
+    killed = delta_run_killed_at(ws, kill_at)
     if kill_at > STATEMENTS_PER_DELTA_RUN:  # every statement was sent: the run finished
         assert killed.returncode == 0, (killed.stdout, killed.stderr)
         return
     assert killed.returncode == 137, (killed.stdout, killed.stderr)
-    committed = {row[0] for row in ws.query(
-        "SELECT sync_run_id FROM hightouch_planner.lightning_commits WHERE sync_id = 's'"
-    )}
-    for run in ws.runs():
-        assert run["status"] != "succeeded" or run["sync_run_id"] in committed, run
-    after = ws.cli("run", "s", "--json")
-    assert after.exit_code == 0, after.stderr
-    sent = _sent_rows(ws)
-    assert "2" in sent["changed"] and "3" in sent["removed"] and "6" in sent["added"], sent
-    assert ws.cli("plan", "s", "--json").json()["counts"] == {
-        "added": 0, "changed": 0, "removed": 0,
-    }
+    assert_nothing_claimed_and_nothing_lost(ws)
 
 
 class _LowerCaseCatalog(SnowflakeWorkspace):

@@ -1,0 +1,39 @@
+/* One copy of each duplicated key, for the sync logs: a duplicated key is rejected and never */
+/* sent, but its changelog row shows one copy's model values, the copy whose fields sort first */
+/* as JSON text (a stable choice, whatever order the warehouse reads the rows in). The text is */
+/* a column of its own before it is ordered by (some engines refuse a computed window order). */
+SELECT
+  *
+FROM (
+  SELECT
+    `t`.*,
+    ROW_NUMBER() OVER (
+      PARTITION BY `t`.`_lightning_row_id`
+      ORDER BY `t`.`_lightning_fields_text` NULLS LAST
+    ) AS `_lightning_copy`
+  FROM (
+    SELECT
+      `s`.*,
+      CAST(CASE
+        WHEN `d`.`_lightning_op` = 'removed'
+        THEN JSON_OBJECT('row_id', `d`.`_lightning_row_id`)
+        ELSE JSON_OBJECT(
+          'account', `d`.`_lightning_col_0`,
+          'id', `d`.`_lightning_col_1`,
+          'email', `d`.`_lightning_col_2`,
+          'we"ird', `d`.`_lightning_col_3`
+        )
+      END AS STRING) AS `_lightning_fields_text`
+    FROM `lightning_stage_1700000000000000` AS `s`
+    WHERE
+      `s`.`_lightning_row_id` IN (
+        SELECT
+          `row_id`
+        FROM `hightouch_planner`.`s_1700000000000000_plan`
+        WHERE
+          `copies` > 1
+      )
+  ) AS `t`
+) AS `copies`
+WHERE
+  `_lightning_copy` = 1;
