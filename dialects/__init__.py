@@ -15,12 +15,12 @@ REGISTRY: dict[str, str] = {
     "postgres": "dialects.postgres:PostgresDialect",
     "snowflake": "dialects.snowflake:SnowflakeDialect",
     "bigquery": "dialects.bigquery:BigQueryDialect",
+    "databricks": "dialects.databricks:DatabricksDialect",
+    "spark": "dialects.spark:SparkDialect",
 }
 
 # Warehouses the project file may name that have no dialect module yet.
-PLANNED: dict[str, str] = {
-    "databricks": "databricks",
-}
+PLANNED: dict[str, str] = {}
 
 
 def dialect_class(source_type: str) -> type[Dialect]:

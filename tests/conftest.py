@@ -1,8 +1,9 @@
 """Shared fixtures: a project directory with a warehouse (DuckDB, a PostgreSQL database on a
-throwaway server, or a database on the session's Snowflake emulator), and CLI runners.
+throwaway server, a database on the session's Snowflake emulator, or the session's local Spark
+server), and CLI runners.
 
 Tests marked ``each_warehouse`` run once per warehouse; their SQL is written for DuckDB and
-transpiled with sqlglot for PostgreSQL and Snowflake.
+transpiled with sqlglot for PostgreSQL, Snowflake and Spark.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typer.testing import CliRunner
 
 from engine.cli import app
 from engine.config import Project, load_project
-from tests import bigquery_emulator, snowflake_emulator
+from tests import bigquery_emulator, snowflake_emulator, spark_server
 from tests.postgres_server import DSN_ENV, TempPostgres
 
 REPO = Path(__file__).resolve().parent.parent
@@ -439,7 +440,9 @@ class BigQueryWorkspace(Workspace):
 
 
 EACH_WAREHOUSE = ["duckdb", "postgres", "snowflake"]
-WAREHOUSES_ENV = "LIGHTNING_TEST_WAREHOUSES"  # e.g. duckdb,postgres,snowflake
+# e.g. duckdb,postgres,snowflake,spark: Spark (the spark source, the Databricks dialect's SQL)
+# is chosen this way until every warehouse test has been run on it.
+WAREHOUSES_ENV = "LIGHTNING_TEST_WAREHOUSES"
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -466,6 +469,8 @@ def ws(request: pytest.FixtureRequest, tmp_path: Path, warehouse: str) -> Worksp
         return request.getfixturevalue("pg_ws")  # type: ignore[no-any-return]
     if warehouse == "snowflake":
         return request.getfixturevalue("sf_ws")  # type: ignore[no-any-return]
+    if warehouse == "spark":
+        return request.getfixturevalue("spark_ws")  # type: ignore[no-any-return]
     if warehouse == "bigquery":
         return request.getfixturevalue("bq_ws")  # type: ignore[no-any-return]
     return Workspace(tmp_path)
@@ -593,3 +598,34 @@ def sf_ws(tmp_path: Path, snowflake_port: int) -> Iterator[SnowflakeWorkspace]:
     """A workspace on a fresh database of the Snowflake emulator."""
     with snowflake_workspace(tmp_path, snowflake_port) as workspace:
         yield workspace
+
+
+@pytest.fixture(scope="session")
+def spark_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The session's Spark Connect server (local Spark on 127.0.0.1). Skipped, saying how to
+    enable it, when pyspark's Connect client or Java is missing; under CI=true never."""
+    reason = spark_server.missing()
+    if reason is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true and Spark is missing: {reason}")
+        pytest.skip(reason)
+    server = spark_server.SparkConnectServer(tmp_path_factory.mktemp("spark"))
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def spark_ws(request: pytest.FixtureRequest, tmp_path: Path, spark_url: str) -> Iterator[Workspace]:
+    """A workspace on the session's Spark server (its schemas and tables dropped after)."""
+    from tests.spark_workspace import CANNOT_RUN, SparkWorkspace
+
+    if request.node.originalname in CANNOT_RUN:
+        pytest.skip(CANNOT_RUN[request.node.originalname])
+
+    workspace = SparkWorkspace(tmp_path, spark_url)
+    try:
+        yield workspace
+    finally:
+        workspace.close()

@@ -149,6 +149,7 @@ def test_misspelled_source_setting(ws: Workspace) -> None:
         "duckdb": ("memory_limt", "memory_limit"),
         "postgres": ("hots", "host"),
         "snowflake": ("warehuose", "warehouse"),
+        "spark": ("remtoe", "remote"),
         "bigquery": ("locaton", "location"),
     }[ws.kind]
     source[typo] = "x"
@@ -291,6 +292,7 @@ def test_model_that_fails_on_its_rows(ws: Workspace) -> None:
         "bigquery": "Could not convert string",  # the emulator's words; BigQuery: "Bad int64"
         # Snowflake's error code and state, then the emulator's (DuckDB's) text.
         "snowflake": "100035 (22007): Conversion Error",
+        "spark": "[CAST_INVALID_INPUT]",
     }
     assert f"models.users: {error[ws.kind]}" in message and "A" in message
     assert "Fix the model's SQL" in message and "Traceback" not in message

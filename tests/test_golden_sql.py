@@ -74,7 +74,9 @@ def _render_all(dialect_name: str, tmp_path: Path) -> dict[str, str]:
     }
     rendered = {}
     for name in TEMPLATES:
-        statements = renderer.statements(name, tables, exprs)
+        # As the planner runs it: the stage is a plain table where there are no temp tables.
+        temporary = dialect.capabilities.temp_tables
+        statements = renderer.statements(name, tables, exprs, temporary=temporary)
         pretty = [
             sqlglot.transpile(s, read=dialect.sqlglot_dialect, pretty=True)[0] for s in statements
         ]

@@ -351,6 +351,7 @@ def test_unchanged_values_of_every_type_are_not_a_change(ws: Workspace) -> None:
         "postgres": 'ARRAY[1, 2] AS tags, CAST(\'{"k": "v"}\' AS JSON) AS meta',
         "bigquery": '[1, 2] AS tags, CAST(\'{"k": "v"}\' AS JSON) AS meta',
         "snowflake": "ARRAY_CONSTRUCT(1, 2) AS tags, OBJECT_CONSTRUCT('k', 'v') AS meta",
+        "spark": "[1, 2] AS tags, {'k': 'v'} AS meta",  # transpiled: array(...), struct(...)
     }[ws.kind]
     ws.sql(
         "CREATE TABLE users AS SELECT 1 AS id, 'a@x' AS email, NULL::VARCHAR AS name, "

@@ -1,0 +1,210 @@
+"""Plain Spark (``type: spark``), through a Spark Connect server (``pyspark[connect]``).
+
+Settings: ``remote``, the server's Spark Connect URL (``sc://host:15002``; start one with
+Spark's ``sbin/start-connect-server.sh``), and optional ``schema`` (where the models'
+unqualified names resolve).
+
+This is the Databricks dialect (:mod:`dialects.databricks`) on a Spark session: the same SQL
+text, parameters, cursor handling and Arrow paging, through :mod:`dialects.spark_cursor`. What
+plain Spark lacks is declared in ``Capabilities`` and handled here:
+
+- Tables are Spark's default data source tables (Parquet), not Delta: there is no ``DELETE``,
+  ``UPDATE`` or ``MERGE`` (``Capabilities.delete``/``merge`` are False). Each of them is run
+  as a rewrite of the table: the rows it keeps (or changes) go to a scratch table, then
+  ``INSERT OVERWRITE`` replaces the table's rows with them and the scratch table is dropped.
+  A process killed during that overwrite can leave the table short of rows, so plain Spark
+  is for what a lost lock or log row cannot hurt; Databricks runs the statements as they are.
+- No ``information_schema``: schemas, tables and columns are read with ``SHOW`` and
+  ``DESCRIBE``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+
+from dialects.base import Capabilities, ErrorKind, WarehouseError
+from dialects.databricks import DatabricksDialect
+from dialects.databricks_connect import error_class
+from dialects.spark_cursor import SparkConnection
+
+_NOISY_LOGGERS = ("SQLQueryContextLogger", "DataFrameQueryContextLogger")
+_MATCHED = "_lightning_matched"
+_CHANGES = re.compile(r"\b(DELETE|UPDATE|MERGE)\b", re.IGNORECASE)
+_RELATION_CACHE = "spark.sql.filesourceTableRelationCacheSize"
+_NO_SCHEMA = frozenset({"SCHEMA_NOT_FOUND", "NO_SUCH_DATABASE", "NO_SUCH_NAMESPACE"})
+
+
+class SparkDialect(DatabricksDialect):
+    """The Spark dialect (``type: spark``)."""
+
+    name = "spark"
+    setting_names = frozenset({"remote", "schema"})
+    capabilities = Capabilities(
+        transactions=False,
+        temp_tables=False,
+        merge=False,
+        delete=False,
+        identifier_case="lower",  # Spark's catalog keeps names in lower case
+        read_only_sessions=False,
+        snapshot_rereads=False,
+    )
+
+    def describe(self) -> str:
+        return f"Spark at {self.settings.get('remote') or '(no remote)'}"
+
+    def _open(self) -> Any:
+        remote = str(self.settings.get("remote") or "")
+        if not remote.startswith("sc://"):
+            raise WarehouseError(
+                "The Spark source's `remote` must be a Spark Connect URL (sc://host:15002). "
+                "Fix: start a Spark Connect server (sbin/start-connect-server.sh) and set "
+                "remote: sc://<host>:<port>.",
+                ErrorKind.CONNECTION,
+            )
+        try:
+            from pyspark.sql import SparkSession
+        except ImportError as error:
+            raise WarehouseError(
+                "A spark source needs pyspark's Spark Connect client. Fix: pip install "
+                "'lightning-sync[spark]'.",
+                ErrorKind.CONNECTION,
+                error,
+            ) from error
+        # pyspark writes every failed query's stack to stderr through these loggers; the
+        # engine reports the error itself, once, with its fix.
+        for name in _NOISY_LOGGERS:
+            logging.getLogger(name).disabled = True
+        return SparkConnection(SparkSession.builder.remote(remote).create())
+
+    def connect(self, read_only: bool = False) -> None:
+        super().connect()  # Spark has no read-only session either
+        # A session caches a table's file list: with the cache on, it would not see rows
+        # another session (another run's lock) wrote since it first read the table.
+        rows = self.fetchall(f"SET {_RELATION_CACHE}")
+        if not rows or str(rows[0][1]).strip() != "0":
+            self.close()
+            raise WarehouseError(
+                f"The Spark server at {self.settings.get('remote')} caches tables' file lists "
+                f"({_RELATION_CACHE} is {rows[0][1] if rows else 'unset'}), so a run would not "
+                "see another run's lock or commit. Fix: start the Spark Connect server with "
+                f"--conf {_RELATION_CACHE}=0.",
+                ErrorKind.CONNECTION,
+            )
+
+    def setup_statements(self) -> list[str]:
+        statements = ["SET TIME ZONE 'UTC'"]
+        if self.settings.get("schema"):
+            schema = exp.to_identifier(str(self.settings["schema"]), quoted=True)
+            statements.append(f"USE {schema.sql(self.sqlglot_dialect)}")
+        return statements
+
+    # -- statements plain Spark does not have -----------------------------------------------
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> None:
+        tree = (
+            sqlglot.parse_one(sql, read=self.sqlglot_dialect) if _CHANGES.search(sql) else None
+        )
+        if not isinstance(tree, exp.Delete | exp.Update | exp.Merge):
+            super().execute(sql, params)
+            return
+        target, kept = self._rows_after(tree)
+        scratch = exp.Table(
+            this=exp.to_identifier(f"{target.name}__rewrite", quoted=True),
+            db=target.args.get("db"),
+        )
+        plain_target = exp.Table(this=target.this.copy(), db=target.args.get("db"))
+        written = self.sqlglot_dialect
+        drop = f"DROP TABLE IF EXISTS {scratch.sql(written)}"
+        super().execute(drop)
+        super().execute(f"CREATE TABLE {scratch.sql(written)} AS {kept.sql(written)}", params)
+        overwrite = f"INSERT OVERWRITE TABLE {plain_target.sql(written)}"
+        super().execute(f"{overwrite} SELECT * FROM {scratch.sql(written)}")
+        super().execute(drop)
+
+    def _rows_after(self, tree: exp.Expr) -> tuple[exp.Table, exp.Select]:
+        """The target table, and a query of its rows as the statement would leave them."""
+        if isinstance(tree, exp.Delete):
+            target = tree.this
+            where = tree.args.get("where")
+            keep = exp.not_(exp.func("coalesce", where.this, exp.false())) if where else exp.false()
+            return target, exp.select("*").from_(target.copy()).where(keep)
+        if isinstance(tree, exp.Update):
+            target = tree.this
+            where = tree.args.get("where")
+            hit = exp.func("coalesce", where.this, exp.false()) if where else exp.true()
+            changes = {e.this.name.lower(): e.expression for e in tree.expressions}
+            return target, exp.select(*self._columns(target, hit, changes, None)).from_(
+                target.copy()
+            )
+        if isinstance(tree, exp.Merge):
+            return tree.this, self._merged(tree)
+        raise WarehouseError(
+            f"Plain Spark cannot run {type(tree).__name__}", ErrorKind.SQL
+        )  # pragma: no cover - only the three kinds above reach here
+
+    def _merged(self, merge: exp.Merge) -> exp.Select:
+        whens = merge.args["whens"].expressions
+        if len(whens) != 1 or not whens[0].args.get("matched"):
+            raise WarehouseError(
+                "Plain Spark runs only MERGE ... WHEN MATCHED THEN UPDATE", ErrorKind.SQL
+            )
+        update = whens[0].args["then"]
+        target = merge.this
+        source = merge.args["using"]
+        alias = source.alias
+        marked = exp.Subquery(
+            this=exp.select(exp.Star(), exp.alias_(exp.true(), _MATCHED, quoted=True)).from_(
+                source.copy()
+            ),
+            alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True)),
+        )
+        hit = exp.func("coalesce", exp.column(_MATCHED, table=alias, quoted=True), exp.false())
+        changes = {e.this.name.lower(): e.expression for e in update.expressions}
+        columns = self._columns(target, hit, changes, target.alias or None)
+        return (
+            exp.select(*columns)
+            .from_(target.copy())
+            .join(marked, on=merge.args["on"].copy(), join_type="left")
+        )
+
+    def _columns(
+        self, target: exp.Table, hit: exp.Expr, changes: dict[str, exp.Expr], alias: str | None
+    ) -> list[exp.Expr]:
+        out: list[exp.Expr] = []
+        for name, _ in self.table_columns(
+            exp.Table(this=target.this.copy(), db=target.args.get("db"))
+        ):
+            column = exp.column(name, table=alias, quoted=True)
+            new = changes.get(name.lower())
+            value = (
+                column if new is None else exp.If(this=hit.copy(), true=new.copy(), false=column)
+            )
+            out.append(exp.alias_(value, name, quoted=True))
+        return out
+
+    # -- catalog: SHOW and DESCRIBE ---------------------------------------------------------
+    def list_schemas(self) -> list[str]:
+        return [str(row[0]) for row in self.fetchall("SHOW SCHEMAS")]
+
+    def list_tables(self, schema: str) -> list[str]:
+        name = exp.to_identifier(schema, quoted=True).sql(self.sqlglot_dialect)
+        try:
+            rows = self.fetchall(f"SHOW TABLES IN {name}")
+        except Exception as error:  # noqa: BLE001 - a missing schema has no tables
+            if error_class(error) in _NO_SCHEMA:
+                return []
+            raise
+        return [str(row[1]) for row in rows if not row[2]]  # (namespace, name, isTemporary)
+
+    def table_columns(self, table: exp.Table) -> list[tuple[str, str]]:
+        rows = self.fetchall(f"DESCRIBE TABLE {table.sql(self.sqlglot_dialect)}")
+        columns = []
+        for name, kind, *_ in rows:
+            if not name or str(name).startswith("#"):
+                break  # partition and detail sections follow the columns
+            columns.append((str(name), str(kind).upper()))
+        return columns

@@ -1,0 +1,16 @@
+/* The model's rows as the engine reads them: the key (row_id), the hash of the mapped columns, */
+/* the match value, and every model column under a positional name (the model's own names are */
+/* user input and could collide with the engine's columns; the logs and payload map them back). */
+SELECT
+  REPLACE(REPLACE(CAST(`account` AS STRING), '\\', '\\\\'), '|', '\\|') || '|' || REPLACE(REPLACE(CAST(`id` AS STRING), '\\', '\\\\'), '|', '\\|') AS `_lightning_row_id`,
+  XXHASH64(`email`, `email` IS NULL, `we"ird`, `we"ird` IS NULL) AS `_lightning_row_hash`,
+  CAST(`email` AS STRING) AS `_lightning_match`,
+  `model_row`.`account` AS `_lightning_col_0`,
+  `model_row`.`id` AS `_lightning_col_1`,
+  `model_row`.`email` AS `_lightning_col_2`,
+  `model_row`.`we"ird` AS `_lightning_col_3`
+FROM (
+  SELECT
+    *
+  FROM t
+) AS `model_row`;

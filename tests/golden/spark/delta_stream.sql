@@ -1,0 +1,15 @@
+SELECT
+  `_lightning_seq`,
+  `_lightning_row_id`,
+  `_lightning_op`,
+  `_lightning_match`,
+  NULL AS `_lightning_payload`,
+  `d`.`_lightning_col_0`,
+  `d`.`_lightning_col_1`,
+  `d`.`_lightning_col_2`,
+  `d`.`_lightning_col_3`
+FROM `hightouch_planner`.`s_1700000000000000_delta` AS `d`
+WHERE
+  `_lightning_reject_reason` IS NULL
+ORDER BY
+  `_lightning_seq` NULLS LAST;

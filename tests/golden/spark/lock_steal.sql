@@ -1,0 +1,3 @@
+DELETE FROM `hightouch_planner`.`lightning_locks`
+WHERE
+  `sync_id` = :sync_id;
