@@ -604,6 +604,9 @@ def sf_ws(tmp_path: Path, snowflake_port: int) -> Iterator[SnowflakeWorkspace]:
 def spark_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The session's Spark Connect server (local Spark on 127.0.0.1). Skipped, saying how to
     enable it, when pyspark's Connect client or Java is missing; under CI=true never."""
+    if os.environ.get(spark_server.REMOTE_ENV):
+        yield os.environ[spark_server.REMOTE_ENV]
+        return
     reason = spark_server.missing()
     if reason is not None:
         if os.environ.get("CI") == "true":
