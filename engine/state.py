@@ -28,7 +28,9 @@ PLANNER_SCHEMA = "hightouch_planner"
 AUDIT_SCHEMA = "hightouch_audit"
 LOCK_TIMEOUT = dt.timedelta(minutes=10)
 KEEP_COMMITTED = 2
-RUN_TABLE_KINDS = ("plan", "rejections", "delta")
+# A run's tables in the planner schema; "stage" only where there are no session temporary
+# tables (a stage is never kept past its run).
+RUN_TABLE_KINDS = ("plan", "rejections", "delta", "stage")
 
 
 class SyncLockedError(Exception):
@@ -245,7 +247,8 @@ class State:
                 unconfirmed = is_delta and (newest is None or run_id > newest)
                 if unconfirmed:
                     continue
-                if run_id not in keep or is_delta:
+                is_stage = name.lower().endswith("_stage")
+                if run_id not in keep or is_delta or is_stage:
                     self.drop(name)
                     dropped.append(name)
         return dropped

@@ -21,6 +21,9 @@ HOW_TO_ENABLE = (
     "`pip install -e '.[test]'` (pyspark[connect]) with a JDK on PATH or JAVA_HOME"
 )
 START_TIMEOUT = 120.0
+# A running server to use instead of starting one (sc://host:port, started with the
+# configuration of SparkConnectServer.start).
+REMOTE_ENV = "LIGHTNING_TEST_SPARK_REMOTE"
 
 
 def missing() -> str | None:
@@ -73,6 +76,15 @@ class SparkConnectServer:
             "spark.default.parallelism": "2",
             # Every session lists a table's files anew (see dialects/spark.py).
             "spark.sql.filesourceTableRelationCacheSize": "0",
+            # Tables of a few rows: planning and compiling cost more than the data. Without
+            # adaptive execution, whole-stage code generation, dynamic partition pruning and
+            # Parquet compression, two warm run_basics tests cost the server 21-26 s of CPU
+            # instead of 36 s (the statements and results are the same).
+            "spark.sql.adaptive.enabled": "false",
+            "spark.sql.codegen.wholeStage": "false",
+            "spark.sql.optimizer.dynamicPartitionPruning.enabled": "false",
+            "spark.sql.parquet.compression.codec": "uncompressed",
+            "spark.hadoop.mapreduce.fileoutputcommitter.algorithm.version": "2",
         }
         command = [
             str(home / "bin" / "spark-submit"),
@@ -82,6 +94,11 @@ class SparkConnectServer:
             "local[2]",
             "--driver-memory",
             "1g",
+            # The tests' statements are many and small: the JVM's quick compiler alone
+            # spends less CPU than tiered compilation on them (measured: server CPU of
+            # two run_basics tests 39 s from a cold start, 59 s with tiered compilation).
+            "--driver-java-options",
+            "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
         ]
         for key, value in conf.items():
             command += ["--conf", f"{key}={value}"]

@@ -19,6 +19,19 @@ CANNOT_RUN = {
         "Spark resolves column names case-insensitively: a model cannot return both "
         "'Email' and 'EMAIL'"
     ),
+    "test_errors_by_sync_ranks_the_row_failure_above_an_abort": (
+        "the test inlines dbt-hightouch's models, each with its own CTE named `final`, into "
+        "one query; Spark SQL refuses duplicate CTE names (DUPLICATED_CTE_NAMES), where dbt "
+        "builds each model apart"
+    ),
+    "test_another_machine_environment_plans_no_change": (
+        "the test's table has an INTERVAL column, which Spark's Parquet tables cannot hold "
+        "(UNSUPPORTED_DATA_TYPE_FOR_DATASOURCE)"
+    ),
+    "test_sql_runs_a_read_only_query_and_refuses_writes": (
+        "the test writes with CREATE SEQUENCE / nextval, which Spark SQL (and Databricks) "
+        "does not have"
+    ),
 }
 
 

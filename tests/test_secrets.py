@@ -414,6 +414,8 @@ def test_init_does_not_print_a_source_setting_from_the_environment(ws: Workspace
         secret, source["database"] = source["database"], "${LT_SOURCE}"
     elif "project" in source:  # BigQuery: the project id is printed
         secret, source["project"] = source["project"], "${LT_SOURCE}"
+    elif "remote" in source:  # Spark: the server's URL is printed
+        secret, source["remote"] = source["remote"], "${LT_SOURCE}"
     else:  # PostgreSQL: the database's name is printed
         from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
