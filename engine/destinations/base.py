@@ -67,6 +67,8 @@ class DeltaRow:
             or the key), also known for removals.
         payload: for a destination declaring ``json_payload``, the mapped payload as one
             JSON object (UTF-8 bytes) in place of ``fields``; None for removals.
+        failure: why the row's mappings could not build its payload (it is failed, not
+            sent), or None.
     """
 
     row_id: str
@@ -75,6 +77,7 @@ class DeltaRow:
     model_row: dict[str, Any]
     match_value: str | None
     payload: bytes | None = None
+    failure: str | None = None
 
 
 @dataclass
