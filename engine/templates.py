@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from liquid import BoundTemplate, Environment
-from liquid.exceptions import LiquidError
+from liquid.exceptions import LiquidError, TemplateNotFoundError
 
 #: Bounds on one rendering (a row's template).
 LOOP_ITERATIONS = 10_000
@@ -37,7 +37,11 @@ class TemplateFailed(Exception):
 
 
 def _one_line(error: LiquidError) -> str:
-    return str(error).splitlines()[0].strip()
+    """Liquid's message on one line (a missing template is named, since nothing is found)."""
+    text = str(error).splitlines()[0].strip()
+    if isinstance(error, TemplateNotFoundError):
+        return f"template not found: {text} (templates cannot include files)"
+    return text
 
 
 @lru_cache(maxsize=256)
@@ -60,7 +64,7 @@ def row_columns(source: str) -> list[str] | None:
     None when the template reads ``row`` whole or by a computed name (so it reads every
     column)."""
     names: list[str] = []
-    for variable in parsed(source).analyze().globals.get("row", []):
+    for variable in parsed(source).analyze(include_partials=False).globals.get("row", []):
         segments = variable.segments
         if len(segments) < 2 or not isinstance(segments[1], str):
             return None
