@@ -138,3 +138,12 @@ def test_kinds_to_the_file_destination_and_row_failures_in_the_sync_logs(
     assert failed["2"].startswith("mappings[9] (template to ratio): divided_by: can't divide")
     assert failed["3"].startswith("mappings[10] (template to spin): loop iteration limit")
     assert ws.runs()[-1]["status"] == "succeeded"
+
+
+def test_a_template_naming_a_missing_column_is_refused(ws: Workspace) -> None:
+    people(ws)
+    ws.simple_project(sync={"mappings": [{"template": "{{ row.emial }}", "to": "e"}]})
+    plan = ws.cli("plan", "s")
+    assert plan.exit_code != 0
+    assert "syncs.s.mappings[0].template: row.emial" in plan.stdout + plan.stderr
+    assert "'email'" in plan.stdout + plan.stderr
