@@ -174,3 +174,10 @@ def test_a_template_reads_no_environment(monkeypatch: pytest.MonkeyPatch) -> Non
     assert fields == {"t": ""}
     assert len(build([{"template": "{{ 'x' | append: 'y' }}", "to": "t"}], {})["t"]) == 2
     assert OUTPUT_CHARACTERS <= 1_000_000  # megabytes of output are refused
+
+
+def test_a_cleared_removal_nulls_nested_fields_as_mapped() -> None:
+    from engine.destinations.base import RunContext
+
+    context = RunContext("s", 1, "mirror", "clear", ["email", "address.city", "address.zip"])
+    assert context.cleared_fields() == {"email": None, "address": {"city": None, "zip": None}}

@@ -106,6 +106,17 @@ class RunContext:
     delete_behavior: str
     mapped_fields: list[str] = field(default_factory=list)
 
+    def cleared_fields(self) -> dict[str, Any]:
+        """Every mapped field null, nested as mapped (``address.city`` clears the city)."""
+        cleared: dict[str, Any] = {}
+        for target in self.mapped_fields:
+            *parents, last = target.split(".")
+            level = cleared
+            for part in parents:
+                level = level.setdefault(part, {})
+            level[last] = None
+        return cleared
+
 
 class Destination(ABC):
     """Base class for destinations (one module each under ``engine/destinations``)."""
