@@ -158,7 +158,7 @@ def _python_fields(
     if all(m.plain_column for _, m in mappings):  # the fast path: columns as they are
         sources = [str(m.from_) for _, m in mappings]
         return _records(page, stage, sources, [m.to for _, m in mappings], n), [None] * n
-    reads = [_reads(model, index, mapping) for index, mapping in mappings]
+    reads = [model.reads_of(index, mapping) for index, mapping in mappings]
     columns = list(dict.fromkeys(column for pairs in reads for _, column in pairs))
     values = _records(page, stage, columns, columns, n)
     builder = MappedRow(mappings, reads, variables)
@@ -176,12 +176,6 @@ def _python_fields(
             fields.append({})
             failures.append(str(failed))
     return fields, failures
-
-
-def _reads(model: BoundModel, index: int, mapping: Mapping) -> list[tuple[str, str]]:
-    if index < len(model.mapping_reads):
-        return model.mapping_reads[index]
-    return [] if mapping.from_ is None else [(mapping.from_, mapping.from_)]
 
 
 def _spliced(built: bytes, written: bytes) -> bytes:

@@ -19,7 +19,7 @@ from sqlglot.errors import ParseError
 
 from dialects.base import Dialect, ErrorKind, WarehouseError
 from engine.column_names import ColumnNameError, ColumnNames
-from engine.config import ModelConfig, SyncConfig
+from engine.config import Mapping, ModelConfig, SyncConfig
 from engine.read_only import NotReadOnly, check_read_only, check_views
 from engine.sql import user_column, verbatim
 from engine.templates import row_columns
@@ -95,6 +95,12 @@ class BoundModel:
     warehouse_names: dict[str, str] = field(default_factory=dict)  # see engine/column_names.py
     # Per mapping: the (name as written, model column) pairs it reads (see mapping_reads).
     mapping_reads: list[list[tuple[str, str]]] = field(default_factory=list)
+
+    def reads_of(self, index: int, mapping: Mapping) -> list[tuple[str, str]]:
+        """The (name as written, model column) pairs ``sync.mappings[index]`` reads."""
+        if index < len(self.mapping_reads):
+            return self.mapping_reads[index]
+        return [] if mapping.from_ is None else [(mapping.from_, mapping.from_)]
 
     def column(self, name: str) -> exp.Expr:
         """A model column in SQL, by its warehouse name."""

@@ -413,7 +413,7 @@ class Planner:
         columns = self.model.sent_columns
         if payload is not None:
             left = mappings_left_to_python(self.dialect, self.model, self.sync)
-            reads = [self.model.mapping_reads[self.sync.mappings.index(m)] for m in left]
+            reads = [self.model.reads_of(self.sync.mappings.index(m), m) for m in left]
             columns = list(
                 dict.fromkeys([*(read_columns or []), *(c for r in reads for _, c in r)])
             )
