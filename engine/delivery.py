@@ -36,6 +36,7 @@ from engine.destinations.base import (
     Outcome,
 )
 from engine.destinations.json_encoding import dumps
+from engine.mapping_values import MappedRow, MappingFailed
 from engine.model import BoundModel
 from engine.planner import mappings_left_to_python
 from engine.rejection_writer import RejectionWriter
@@ -91,6 +92,7 @@ def to_delta_rows(
     row_columns: list[str] | None = None,
     payload_json: bool = False,
     left_to_python: Sequence[Mapping] = (),
+    variables: dict[str, Any] | None = None,
 ) -> list[DeltaRow]:
     """Turn a streamed page of the delta (as columns) into DeltaRows: the mapped payload
     (``fields``, or with ``payload_json`` the JSON object ``payload``) plus the model columns
@@ -98,8 +100,10 @@ def to_delta_rows(
     :attr:`BoundModel.sent_columns`).
 
     A payload the warehouse built lacks the mappings it leaves to Python (``left_to_python``,
-    see :func:`engine.planner.mappings_left_to_python`): they are written here and spliced
-    in. Without one, Python writes the whole payload.
+    see :func:`engine.planner.mappings_left_to_python`): they are written here (see
+    :mod:`engine.mapping_values`, with the run's ``variables``) and spliced in. Without one,
+    Python writes the whole payload. A row whose mapping fails carries the reason in
+    ``failure`` and is not sent.
     """
     stage = model.stage_columns()
     wanted = model.sent_columns if row_columns is None else row_columns
@@ -111,33 +115,67 @@ def to_delta_rows(
     ]
     model_rows = _records(page, stage, wanted, wanted, len(ids))
     built: list[str | None] | None = page.get("_lightning_payload")
-    payloads: list[bytes | None]
-    if payload_json and built is not None and None not in built:  # built by the warehouse
+    in_warehouse = payload_json and built is not None and None not in built
+    python_side = [
+        (index, mapping)
+        for index, mapping in enumerate(sync.mappings)
+        if not in_warehouse or mapping in left_to_python
+    ]
+    fields, failures = _python_fields(page, model, python_side, ops, variables or {})
+    payloads: list[bytes | None] = [None] * len(ids)
+    if in_warehouse:
         payloads = [value.encode() for value in built]  # type: ignore[union-attr]
-        if left_to_python:
-            sources = [m.from_ for m in left_to_python]
-            rest = _records(page, stage, sources, [m.to for m in left_to_python], len(ids))
+        if python_side:
             payloads = [
                 _spliced(payload, dumps(record))  # type: ignore[arg-type]
-                for payload, record in zip(payloads, rest, strict=True)
+                for payload, record in zip(payloads, fields, strict=True)
             ]
-        fields: list[dict[str, Any]] = [{} for _ in ids]
-    else:
-        sources = [m.from_ for m in sync.mappings]
-        fields = _records(page, stage, sources, [m.to for m in sync.mappings], len(ids))
-        payloads = [None] * len(ids)
-        if payload_json:  # the warehouse left it to Python
-            payloads = [dumps(record) for record in fields]
-            fields = [{} for _ in ids]
+        fields = [{} for _ in ids]
+    elif payload_json:  # the warehouse left it to Python
+        payloads = [dumps(record) for record in fields]
+        fields = [{} for _ in ids]
     rows = []
-    for row_id, op, record, model_row, address, payload in zip(
-        ids, ops, fields, model_rows, addresses, payloads, strict=True
+    for row_id, op, record, model_row, address, payload, failure in zip(
+        ids, ops, fields, model_rows, addresses, payloads, failures, strict=True
     ):
         if op == "removed":
             rows.append(DeltaRow(row_id, op, {}, {}, address))
         else:
-            rows.append(DeltaRow(row_id, op, record, model_row, address, payload))
+            rows.append(DeltaRow(row_id, op, record, model_row, address, payload, failure))
     return rows
+
+
+def _python_fields(
+    page: dict[str, list[Any]],
+    model: BoundModel,
+    mappings: list[tuple[int, Mapping]],
+    ops: list[OpType],
+    variables: dict[str, Any],
+) -> tuple[list[dict[str, Any]], list[str | None]]:
+    """The fields Python writes for each row of a page, and each row's mapping failure."""
+    stage = model.stage_columns()
+    n = len(ops)
+    if all(m.plain_column for _, m in mappings):  # the fast path: columns as they are
+        sources = [str(m.from_) for _, m in mappings]
+        return _records(page, stage, sources, [m.to for _, m in mappings], n), [None] * n
+    reads = [model.reads_of(index, mapping) for index, mapping in mappings]
+    columns = list(dict.fromkeys(column for pairs in reads for _, column in pairs))
+    values = _records(page, stage, columns, columns, n)
+    builder = MappedRow(mappings, reads, variables)
+    fields: list[dict[str, Any]] = []
+    failures: list[str | None] = []
+    for row_values, op in zip(values, ops, strict=True):
+        if op == "removed":
+            fields.append({})
+            failures.append(None)
+            continue
+        try:
+            fields.append(builder.fields(row_values, op))
+            failures.append(None)
+        except MappingFailed as failed:
+            fields.append({})
+            failures.append(str(failed))
+    return fields, failures
 
 
 def _spliced(built: bytes, written: bytes) -> bytes:
@@ -223,6 +261,7 @@ class Deliverer:
         cancel: CancelFlag | None = None,
         page_rows: int = PAGE_ROWS,
         redact: Callable[[str], str] | None = None,
+        variables: dict[str, Any] | None = None,
     ):
         self.dialect = dialect
         self.sql = renderer
@@ -236,6 +275,7 @@ class Deliverer:
         self.cancel = cancel or CancelFlag()
         self.page_rows = page_rows
         self.redact = redact or (lambda text: text)
+        self.variables = variables or {}
         self.report = DeliveryReport()
         self._rejections = tables["rejections"]
         self._label = f"{destination.type_name} destination {sync.destination!r}"
@@ -295,6 +335,7 @@ class Deliverer:
                     self._row_columns,
                     self._payload_json,
                     self._left_to_python,
+                    self.variables,
                 )
                 current = self._start_page(rows, int(page["_lightning_seq"][-1]))
                 if in_flight is not None:
@@ -350,10 +391,12 @@ class Deliverer:
         """Check a page's rows and start its batches (they wait for the shared semaphore)."""
         page = _PageInFlight(last_seq=last_seq)
         sendable: list[DeltaRow] = rows
-        if self._checks_rows:
+        if self._checks_rows or any(row.failure is not None for row in rows):
             sendable = []
             for row in rows:
-                reason = self.destination.check_row(row)
+                reason = row.failure
+                if reason is None and self._checks_rows:
+                    reason = self.destination.check_row(row)
                 if reason is not None:
                     failure = (row.row_id, row.op_type, "failed", self._reason(reason))
                     page.failures.append((*failure, row.match_value))

@@ -19,9 +19,10 @@ from sqlglot.errors import ParseError
 
 from dialects.base import Dialect, ErrorKind, WarehouseError
 from engine.column_names import ColumnNameError, ColumnNames
-from engine.config import ModelConfig, SyncConfig
+from engine.config import Mapping, ModelConfig, SyncConfig
 from engine.read_only import NotReadOnly, check_read_only, check_views
 from engine.sql import user_column, verbatim
+from engine.templates import row_columns
 
 KEY_SEPARATOR = "|"
 
@@ -92,6 +93,14 @@ class BoundModel:
     match_column: str | None
     column_types: dict[str, str] = field(default_factory=dict)
     warehouse_names: dict[str, str] = field(default_factory=dict)  # see engine/column_names.py
+    # Per mapping: the (name as written, model column) pairs it reads (see mapping_reads).
+    mapping_reads: list[list[tuple[str, str]]] = field(default_factory=list)
+
+    def reads_of(self, index: int, mapping: Mapping) -> list[tuple[str, str]]:
+        """The (name as written, model column) pairs ``sync.mappings[index]`` reads."""
+        if index < len(self.mapping_reads):
+            return self.mapping_reads[index]
+        return [] if mapping.from_ is None else [(mapping.from_, mapping.from_)]
 
     def column(self, name: str) -> exp.Expr:
         """A model column in SQL, by its warehouse name."""
@@ -165,7 +174,7 @@ class BoundModel:
         """Changes when what is sent for a row changes without its values changing: the
         mappings, the hashed and match columns, and the destination's ``sent_settings``."""
         payload: dict[str, Any] = {
-            "mappings": [[m.from_, m.to] for m in sync.mappings],
+            "mappings": [m.signature() for m in sync.mappings],
             "hashed": self.hashed_columns,
             "match": self.match_column,
         }
@@ -222,11 +231,10 @@ def bind_model(
     try:
         keys = [names.resolve(f"models.{name}.primary_key", key) for key in model.key_columns]
         hashed: list[str] = []
-        used = [
-            (f"syncs.{sync_name}.mappings[{i}].from", m.from_) for i, m in enumerate(sync.mappings)
-        ]
-        for where, column in [*used, *extra_columns]:
-            column = names.resolve(where, column)
+        reads = mapping_reads(sync_name, sync, names)
+        used = [column for pairs in reads for _, column in pairs]
+        extra = [names.resolve(where, column) for where, column in extra_columns]
+        for column in [*used, *extra]:
             if column not in hashed:
                 hashed.append(column)
     except ColumnNameError as error:
@@ -241,4 +249,29 @@ def bind_model(
         match_column=match_column,
         column_types=types,
         warehouse_names=names.warehouse_names,
+        mapping_reads=reads,
     )
+
+
+def mapping_reads(
+    sync_name: str, sync: SyncConfig, names: ColumnNames
+) -> list[list[tuple[str, str]]]:
+    """Per mapping, the (name as written, model column) pairs it reads: its ``from`` column,
+    the columns its template's ``row.*`` references name (every column when it reads ``row``
+    by a computed name), nothing for a static or variable mapping. Only these are hashed,
+    so nothing else makes a row ``changed``."""
+    reads: list[list[tuple[str, str]]] = []
+    for index, mapping in enumerate(sync.mappings):
+        where = f"syncs.{sync_name}.mappings[{index}]"
+        if mapping.from_ is not None:
+            reads.append([(mapping.from_, names.resolve(f"{where}.from", mapping.from_))])
+        elif mapping.template is not None:
+            written = row_columns(mapping.template)
+            if written is None:
+                reads.append([(column, column) for column in names.columns])
+            else:
+                at = f"{where}.template: row.{{}}"
+                reads.append([(n, names.resolve(at.format(n), n)) for n in written])
+        else:
+            reads.append([])
+    return reads

@@ -393,8 +393,9 @@ class Planner:
         for mapping in self.sync.mappings:
             if mapping in left:
                 continue
-            column = quoted_column(stored[mapping.from_], alias)
-            value = self.dialect.json_value(column, self.model.column_types.get(mapping.from_, ""))
+            source = str(mapping.from_)
+            column = quoted_column(stored[source], alias)
+            value = self.dialect.json_value(column, self.model.column_types.get(source, ""))
             pairs.append(exp.JSONKeyValue(this=exp.Literal.string(mapping.to), expression=value))
         return exp.cast(exp.JSONObject(expressions=pairs), exp.DataType.build("text"))
 
@@ -412,7 +413,10 @@ class Planner:
         columns = self.model.sent_columns
         if payload is not None:
             left = mappings_left_to_python(self.dialect, self.model, self.sync)
-            columns = list(dict.fromkeys([*(read_columns or []), *(m.from_ for m in left)]))
+            reads = [self.model.reads_of(self.sync.mappings.index(m), m) for m in left]
+            columns = list(
+                dict.fromkeys([*(read_columns or []), *(c for r in reads for _, c in r)])
+            )
         exprs: dict[str, Any] = {
             "model_columns": [stored[column] for column in columns],
             "payload": payload if payload is not None else exp.Null(),
@@ -436,11 +440,13 @@ class Planner:
 
 
 def mappings_left_to_python(dialect: Dialect, model: BoundModel, sync: SyncConfig) -> list[Mapping]:
-    """The mappings whose column type the warehouse does not write as JSON itself
-    (``Dialect.json_value`` is None): their values are streamed and written by Python."""
+    """The mappings Python writes: all but plain column mappings (static values, variables,
+    templates, casts, ``skip_nulls``, nested targets), and those whose column type the
+    warehouse does not write as JSON itself (``Dialect.json_value`` is None)."""
     probe = exp.column("v", quoted=True)
     return [
         mapping
         for mapping in sync.mappings
-        if dialect.json_value(probe, model.column_types.get(mapping.from_, "")) is None
+        if not mapping.plain_column
+        or dialect.json_value(probe, model.column_types.get(str(mapping.from_), "")) is None
     ]

@@ -489,6 +489,13 @@ def _deliver(
         heartbeat=lambda: state.heartbeat(job.sync_name, run_id),
         cancel=cancel,
         redact=job.redactor.redact,
+        variables={
+            "model_id": job.sync.model,
+            "model_name": job.sync.model,
+            "sync_id": job.sync_name,
+            "sync_run_id": str(run_id),
+            "current_timestamp": utcnow().isoformat() + "Z",
+        },
     )
     context = RunContext(
         job.sync_name,

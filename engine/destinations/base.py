@@ -67,6 +67,8 @@ class DeltaRow:
             or the key), also known for removals.
         payload: for a destination declaring ``json_payload``, the mapped payload as one
             JSON object (UTF-8 bytes) in place of ``fields``; None for removals.
+        failure: why the row's mappings could not build its payload (it is failed, not
+            sent), or None.
     """
 
     row_id: str
@@ -75,6 +77,7 @@ class DeltaRow:
     model_row: dict[str, Any]
     match_value: str | None
     payload: bytes | None = None
+    failure: str | None = None
 
 
 @dataclass
@@ -102,6 +105,17 @@ class RunContext:
     mode: str
     delete_behavior: str
     mapped_fields: list[str] = field(default_factory=list)
+
+    def cleared_fields(self) -> dict[str, Any]:
+        """Every mapped field null, nested as mapped (``address.city`` clears the city)."""
+        cleared: dict[str, Any] = {}
+        for target in self.mapped_fields:
+            *parents, last = target.split(".")
+            level = cleared
+            for part in parents:
+                level = level.setdefault(part, {})
+            level[last] = None
+        return cleared
 
 
 class Destination(ABC):

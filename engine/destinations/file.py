@@ -80,7 +80,7 @@ class FileDestination(Destination):
         for row in rows:
             if row.op_type == "removed":
                 cleared = self._context.delete_behavior == "clear"
-                fields = dumps(dict.fromkeys(self._context.mapped_fields if cleared else []))
+                fields = dumps(self._context.cleared_fields() if cleared else {})
             else:
                 fields = row.payload if row.payload is not None else dumps(row.fields)
             line = b'{"row_id":' + dumps(row.row_id) + b',"fields":' + fields + b"}\n"

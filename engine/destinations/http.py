@@ -247,7 +247,7 @@ class HttpDestination(Destination):
         """The mapped fields as a JSON object (every one null for a cleared removal)."""
         assert self._context is not None
         if row.op_type == "removed":
-            return dumps(dict.fromkeys(self._context.mapped_fields))
+            return dumps(self._context.cleared_fields())
         return row.payload if row.payload is not None else dumps(row.fields)
 
     def _item(self, row: DeltaRow, with_body: bool) -> bytes:

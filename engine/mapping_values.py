@@ -1,0 +1,157 @@
+"""The value of each mapping for one row, built in Python: static values, run variables,
+templates, casts, ``skip_nulls`` and nested targets (``address.city``).
+
+Plain column mappings are usually built in the warehouse (see
+:meth:`engine.planner.Planner.payload_json`); the rest are written here and spliced in. A
+mapping that cannot produce its value (a template that raises, a value that does not cast)
+fails the row with a reason naming the mapping, never the run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from engine.config import Mapping
+from engine.templates import TemplateFailed, render
+
+_SKIP = object()
+
+
+class MappingFailed(Exception):
+    """A mapping could not produce its value for a row (the message is the row's reason)."""
+
+
+def describe(index: int, mapping: Mapping) -> str:
+    """``mappings[2] (template to first)``: how a reason names a mapping."""
+    return f"mappings[{index}] ({mapping.kind} to {mapping.to})"
+
+
+class MappedRow:
+    """Builds the mapped fields of rows for a list of (index, mapping) pairs.
+
+    ``reads[i]`` are (name in the template or mapping, model column) pairs the i-th mapping
+    reads; ``variables`` are the run's (``operation`` is set per row).
+    """
+
+    def __init__(
+        self,
+        mappings: Sequence[tuple[int, Mapping]],
+        reads: Sequence[Sequence[tuple[str, str]]],
+        variables: dict[str, Any],
+    ):
+        self.mappings = list(mappings)
+        self.reads = [list(r) for r in reads]
+        self.variables = dict(variables)
+
+    def fields(self, values: dict[str, Any], operation: str) -> dict[str, Any]:
+        """The nested payload of one row (model column -> value in ``values``)."""
+        context = {**self.variables, "operation": operation}
+        out: dict[str, Any] = {}
+        for (index, mapping), reads in zip(self.mappings, self.reads, strict=True):
+            try:
+                value = self._value(mapping, reads, values, context)
+                if value is not _SKIP and mapping.cast is not None and value is not None:
+                    value = cast(value, mapping.cast)
+            except (TemplateFailed, ValueError) as error:
+                raise MappingFailed(f"{describe(index, mapping)}: {error}") from None
+            if value is not _SKIP:
+                _put(out, mapping.to.split("."), value)
+        return out
+
+    @staticmethod
+    def _value(
+        mapping: Mapping,
+        reads: list[tuple[str, str]],
+        values: dict[str, Any],
+        context: dict[str, Any],
+    ) -> Any:
+        kind = mapping.kind
+        if kind == "static":
+            return mapping.static
+        if kind == "variable":
+            return context[mapping.variable]  # type: ignore[index]
+        if kind == "column":
+            value = values[reads[0][1]]
+            return _SKIP if value is None and mapping.skip_nulls else value
+        row = {written: values[column] for written, column in reads}
+        return render(mapping.template, row, context)  # type: ignore[arg-type]
+
+
+def _put(out: dict[str, Any], path: list[str], value: Any) -> None:
+    for part in path[:-1]:
+        out = out.setdefault(part, {})
+    out[path[-1]] = value
+
+
+def cast(value: Any, to: str) -> Any:
+    """``value`` as a string, number, boolean or timestamp (ISO 8601); ValueError if it
+    does not convert."""
+    if to == "string":
+        if isinstance(value, (dt.datetime, dt.date)):
+            return value.isoformat()
+        return str(value).lower() if isinstance(value, bool) else str(value)
+    if to == "number":
+        return _number(value)
+    if to == "boolean":
+        return _boolean(value)
+    return _timestamp(value)
+
+
+def _bad(value: Any, to: str) -> ValueError:
+    shown = repr(value if len(repr(value)) <= 60 else f"{str(value)[:57]}...")
+    return ValueError(f"cannot cast {shown} to {to}")
+
+
+def _number(value: Any) -> int | float:
+    if isinstance(value, bool):
+        raise _bad(value, "number")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, (float, Decimal)):
+        number = float(value)
+    else:
+        try:
+            exact = Decimal(str(value).strip())
+        except InvalidOperation:
+            raise _bad(value, "number") from None
+        if exact.is_finite() and exact == exact.to_integral_value() and "e" not in str(exact):
+            return int(exact)
+        number = float(exact)
+    if not math.isfinite(number):
+        raise _bad(value, "number")
+    return number
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    text = str(value).strip().lower() if isinstance(value, str) else None
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    raise _bad(value, "boolean")
+
+
+def _timestamp(value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day).isoformat()
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            return dt.datetime.fromtimestamp(value, dt.UTC).isoformat()
+        except (OverflowError, OSError, ValueError):
+            raise _bad(value, "timestamp") from None
+    if isinstance(value, str):
+        try:
+            return dt.datetime.fromisoformat(value.strip()).isoformat()
+        except ValueError:
+            raise _bad(value, "timestamp") from None
+    raise _bad(value, "timestamp")
