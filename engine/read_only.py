@@ -69,12 +69,25 @@ class NotReadOnly(Exception):
 
 def function_names(node: exp.Func, dialect: Dialect) -> set[str]:
     """The names a function call goes by: as written and as the warehouse will receive it."""
-    names = {node.sql_name().lower()}
-    if isinstance(node, exp.Anonymous):
-        names.add(node.name.lower())
     sent = node.sql(dialect=dialect.sqlglot_dialect).split("(", 1)[0]
-    names.add(sent.strip().strip('"`').lower())
-    return {name for name in names if name}
+    written = {sent.strip().strip('"`').lower()}
+    if isinstance(node, exp.Anonymous):
+        written.add(node.name.lower())
+    qualifier = _qualifier(node)
+    if qualifier:  # BigQuery's ML.PREDICT, AI.GENERATE: sqlglot keeps the prefix outside
+        written |= {f"{qualifier}.{name.rsplit('.', 1)[-1]}" for name in written if name}
+    return {name for name in written | {node.sql_name().lower()} if name}
+
+
+def _qualifier(node: exp.Func) -> str:
+    """The name a call is qualified by (``ml`` of ``ml.predict(...)``), lower case, or ''."""
+    parent = node.parent
+    if isinstance(parent, exp.Dot) and parent.expression is node:
+        return parent.this.sql().strip('"`').lower()
+    if isinstance(parent, exp.Table) and parent.this is node:
+        parts = (parent.args.get("catalog"), parent.args.get("db"))
+        return ".".join(part.name.lower() for part in parts if part)
+    return ""
 
 
 def _side_effect(name: str, dialect: Dialect) -> str | None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import SnowflakeWorkspace, Workspace
+from tests.conftest import BigQueryWorkspace, SnowflakeWorkspace, Workspace
 from tests.test_bad_input import ROWS, error_text
 
 # (sql, what the error names); {tmp} is a directory the test checks stays empty.
@@ -100,12 +100,50 @@ ON_SNOWFLAKE = {
 }
 
 
+# BigQuery has no sequences, no setval and no setseed (real BigQuery refuses those calls as
+# unknown functions): its cases put BigQuery's calls that reach outside the query in the same
+# places, in the same spellings (lower, upper, quoted, nested in a scalar subquery of a CTE).
+# Its other differences need no case of their own: it has no RETURNING, data-modifying WITH,
+# COPY or locking clause, and those are refused as written all the same.
+ON_BIGQUERY = {
+    "select nextval('seq') as id, email, name from users": (
+        "select id, email, ai.generate('say hello').result as name from users",
+        "ai.generate(), which calls a Vertex AI model",
+    ),
+    "select NEXTVAL('seq') as id, email, name from users": (
+        "SELECT * FROM ML.GENERATE_TEXT(MODEL lightning.m, TABLE users)",
+        "ml.generate_text(), which runs a BigQuery ML model",
+    ),
+    "select \"nextval\"('seq') as id, email, name from users": (
+        "select `external_query`('us.crm', 'delete from t') as id, email, name from users",
+        "external_query(), which runs SQL on an external database",
+    ),
+    "select id, email, setval('seq', 100) as name from users": (
+        "select * from users where id in (select id from ml.predict(model lightning.m, "
+        "table users))",
+        "ml.predict(), which runs a BigQuery ML model",
+    ),
+    "with x as (select id, (select nextval('seq')) as n from users) "
+    "select u.id, u.email, u.name from users as u join x on x.id = u.id": (
+        "with x as (select id, (select ai.generate_bool('is it?').result) as n from users) "
+        "select u.id, u.email, u.name from users as u join x on x.id = u.id",
+        "ai.generate_bool()",
+    ),
+    "select id, email, name, setseed(0.5) as s from users": (
+        "select base.* from vector_search(table lightning.docs, 'embedding', table users)",
+        "vector_search(), which reads an index outside the query",
+    ),
+}
+BY_WAREHOUSE = {"snowflake": ON_SNOWFLAKE, "bigquery": ON_BIGQUERY}
+
+
 def _case(ws: Workspace, sql: str, what: str) -> tuple[str, str]:
     """The case as written for the workspace's warehouse."""
-    if ws.kind != "snowflake" or sql not in ON_SNOWFLAKE:
+    cases = BY_WAREHOUSE.get(ws.kind, {})
+    if sql not in cases:
         return sql, what
-    snowflake = ON_SNOWFLAKE[sql]
-    return snowflake if isinstance(snowflake, tuple) else (sql, snowflake)
+    own = cases[sql]
+    return own if isinstance(own, tuple) else (sql, own)
 
 
 REFUSED_ON = {
@@ -137,6 +175,51 @@ REFUSED_ON = {
         ("select * from users limit 1 for no key update", "a locking clause"),
         ("select pg_notify('c', 'x') as id", "pg_notify()"),
     ],
+    # BigQuery's statements and calls that write, reach outside the query or change the
+    # session (GoogleSQL reference: DML, DDL, EXPORT DATA, LOAD DATA, procedural language,
+    # system procedures, EXTERNAL_QUERY, BigQuery ML and AI functions).
+    "bigquery": [
+        (
+            "export data options (uri = 'gs://b/users-*.csv', format = 'CSV') as "
+            "select * from users",
+            "is an EXPORT statement",
+        ),
+        (
+            "load data into users from files (format = 'CSV', uris = ['gs://b/u.csv'])",
+            "it begins with 'load'",
+        ),
+        ("execute immediate 'delete from users where true'", "is an EXECUTE statement"),
+        ("call bq.abort_session()", "is a CALL statement"),
+        ("call bq.refresh_materialized_view('lightning.mv')", "is a CALL statement"),
+        ("call lightning.archive_users()", "is a CALL statement"),
+        ("declare n int64 default 1", "is a DECLARE statement"),
+        ("set @@dataset_id = 'other'", "is a SET statement"),
+        ("begin transaction", "it begins with 'begin'"),
+        ("begin select 1 as id; end", "holds 2 statements"),
+        ("create temp function f() as (1); select f() as id", "holds 2 statements"),
+        ("assert (select count(*) from users) > 0", "it begins with 'assert'"),
+        ("truncate table users", "it begins with 'truncate'"),
+        (
+            "merge users as t using users as s on t.id = s.id when matched then delete",
+            "is a MERGE statement",
+        ),
+        ("create or replace table users as select 1 as id", "is a CREATE statement"),
+        ("create snapshot table users_copy clone users", "is a CREATE statement"),
+        ("drop table users", "is a DROP statement"),
+        ("alter table users add column age int64", "is an ALTER statement"),
+        ("grant `roles/bigquery.dataViewer` on table users to 'user:a@x.com'", "a GRANT"),
+        ("select * from external_query('us.crm', 'delete from t')", "external_query()"),
+        ("select * from ml.predict(model lightning.m, table users)", "ml.predict()"),
+        (
+            "select ml.generate_embedding(model lightning.m, (select 'x' as content)) as id",
+            "ml.generate_embedding()",
+        ),
+        (
+            "select * from AI.FORECAST(TABLE users, data_col => 'id', timestamp_col => 'd')",
+            "ai.forecast(), which calls a Vertex AI model",
+        ),
+        ("select id, email, AI.GENERATE('x').result as name from users", "ai.generate()"),
+    ],
 }
 
 
@@ -152,6 +235,8 @@ def _snowflake(ws: Workspace, sql: str) -> list[tuple[Any, ...]]:
 
 
 def _sequence_value(ws: Workspace) -> Any:
+    if ws.kind == "bigquery":
+        return None  # BigQuery has no sequences
     if isinstance(ws, SnowflakeWorkspace):
         with ws.connection().cursor() as cursor:
             rows = cursor.execute("SHOW SEQUENCES").fetchall()
@@ -165,10 +250,7 @@ def _sequence_value(ws: Workspace) -> Any:
 def _everything(ws: Workspace, scratch: Path) -> dict[str, Any]:
     """What a refused model must leave as it was: relations, rows, the sequence, files."""
     return {
-        "relations": ws.query(
-            "SELECT table_schema, table_name, table_type FROM information_schema.tables "
-            "WHERE table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, 2"
-        ),
+        "relations": _relations(ws),
         "users": sorted(ws.query("SELECT * FROM users"), key=repr),
         "sequence": _sequence_value(ws),
         "files": sorted(str(p) for p in scratch.rglob("*")),
@@ -176,14 +258,30 @@ def _everything(ws: Workspace, scratch: Path) -> dict[str, Any]:
     }
 
 
+def _relations(ws: Workspace) -> list[Any]:
+    if isinstance(ws, BigQueryWorkspace):  # every dataset of the project, from the API
+        client = ws.client()
+        return sorted(
+            (dataset.dataset_id, table.table_id, table.table_type)
+            for dataset in client.list_datasets()
+            for table in client.list_tables(dataset.reference)
+        )
+    return ws.query(
+        "SELECT table_schema, table_name, table_type FROM information_schema.tables "
+        "WHERE table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, 2"
+    )
+
+
 def _setup(ws: Workspace, scratch: Path) -> None:
     ws.users(ROWS)
+    scratch.mkdir()
+    if ws.kind == "bigquery":
+        return  # BigQuery has no sequences
     ws.sql("CREATE SEQUENCE seq START 1")
     if ws.kind == "snowflake":
         _snowflake(ws, "SELECT seq.nextval")
     else:
         ws.sql("SELECT nextval('seq')")
-    scratch.mkdir()
 
 
 def refused_and_nothing_written(ws: Workspace, scratch: Path, sql: str, what: str) -> None:
@@ -223,6 +321,15 @@ def test_postgres_functions_are_refused(
     pg_ws: Workspace, tmp_path: Path, sql: str, what: str
 ) -> None:
     refused_and_nothing_written(pg_ws, tmp_path / "scratch", sql, what)
+
+
+@pytest.mark.parametrize(
+    ("sql", "what"), REFUSED_ON["bigquery"], ids=case_ids(REFUSED_ON["bigquery"])
+)
+def test_bigquery_statements_and_functions_are_refused(
+    bq_ws: Workspace, tmp_path: Path, sql: str, what: str
+) -> None:
+    refused_and_nothing_written(bq_ws, tmp_path / "scratch", sql, what)
 
 
 VIEWS = {
@@ -357,6 +464,20 @@ COMPLEX = {str(i): {"email": e, "name": n + ";"} for i, e, n in ROWS} | {
 }
 
 
+# BigQuery's spelling where GoogleSQL differs: a quote in a string is escaped with a
+# backslash (not doubled), and a set operation says ALL or DISTINCT.
+ORDINARY_ON_BIGQUERY = {
+    "select id, email, 'nextval(''seq''); delete from users' as name from users": (
+        "select id, email, 'nextval(\\'seq\\'); delete from users' as name from users"
+    ),
+    "select id, email, name from users where id in (select 1 union select 2 "
+    "intersect select 2 union select 3) and name not like '%INTO%'": (
+        "select id, email, name from users where id in (select 1 union distinct (select 2 "
+        "intersect distinct select 2) union distinct select 3) and name not like '%INTO%'"
+    ),
+}
+
+
 @pytest.mark.each_warehouse
 @pytest.mark.parametrize(
     ("sql", "expected"),
@@ -390,7 +511,10 @@ def test_ordinary_queries_still_run(
     ws: Workspace, sql: str, expected: dict[str, dict[str, str]]
 ) -> None:
     ws.users(ROWS)
-    ws.sql("CREATE SEQUENCE seq START 1")
+    if ws.kind == "bigquery":
+        sql = ORDINARY_ON_BIGQUERY.get(sql, sql)
+    else:
+        ws.sql("CREATE SEQUENCE seq START 1")
     ws.simple_project(model={"sql": sql})
     result = ws.cli("run", "s")
     assert result.exit_code == 0, (result.stdout, result.stderr)
@@ -409,6 +533,9 @@ def test_views_that_only_read_still_run(ws: Workspace) -> None:
         "row_number() OVER (PARTITION BY id ORDER BY email) AS rn FROM users",
         "CREATE VIEW firsts AS SELECT id, email, name FROM other.ranked WHERE rn = 1",
     ]
+    if ws.kind == "bigquery":
+        # A BigQuery view names its tables with their dataset (it has no default one).
+        views = [v.replace("FROM users", "FROM lightning.users") for v in views]
     if ws.kind == "snowflake":
         # CREATE SCHEMA makes the new schema the session's current one on Snowflake.
         views.insert(1, "USE SCHEMA public")

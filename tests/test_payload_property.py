@@ -13,6 +13,20 @@ sync logs' ``fields`` must parse as strict JSON too.
 Each warehouse has its own types (``Kind``): on Snowflake NUMBER of every width, FLOAT, the
 three TIMESTAMPs, TIME, BINARY, VARIANT, ARRAY and OBJECT; the types its emulator cannot
 hold are named in tests/test_snowflake.py.
+
+On BigQuery (its emulator, from tests/test_bigquery.py, with two examples: each is three
+full runs of a few dozen jobs): INT64, NUMERIC (38 digits, 9 after the point), BIGNUMERIC,
+FLOAT64 with NaN and the infinities, BOOL, STRING, BYTES, DATE, DATETIME, TIMESTAMP, TIME,
+JSON, ARRAY and STRUCT. BigQuery's JSON holds numbers as INT64, UINT64 or FLOAT64 only
+(``PARSE_JSON`` refuses a number it cannot hold exactly), so its documents carry no wider
+numbers; its arrays hold no NULL element and are written with a typed array parameter.
+Where the emulator differs from BigQuery: it holds BIGNUMERIC as DuckDB's DECIMAL(38,18), so
+BIGNUMERIC values stay in that range here (BigQuery's has 38 digits after the point and 76
+in all); it reads a NULL array back as NULL where BigQuery reads ``[]`` (the expected values
+are what the client reads, so both pass); and the sync logs' ``fields`` (a JSON column,
+written by ``JSON_OBJECT``) hold a FLOAT64's NaN and infinities as bare tokens (DuckDB's
+JSON), where BigQuery's documented JSON encoding writes the strings "NaN", "Infinity" and
+"-Infinity": on BigQuery only those three tokens are let through when the logs are parsed.
 """
 
 from __future__ import annotations
@@ -135,6 +149,10 @@ class Kind:
     # Snowflake's insert: its parameter where it differs, and the SQL around the placeholder.
     snowflake_param: Callable[[Any], Any] | None = None
     snowflake_insert: str = "CAST({mark} AS {ddl})"
+    bigquery: str | None = None
+    # BigQuery's insert: its parameter(s) where they differ, and the SQL around them.
+    bigquery_param: Callable[[Any], Any] | None = None
+    bigquery_insert: str = "CAST({mark} AS {ddl})"
 
 
 def _float_text(value: float) -> str:
@@ -228,6 +246,40 @@ def _json_param(doc: Any) -> str:
 
 
 _MAX_INT38 = 10**38 - 1  # Snowflake's NUMBER(38,0)
+_MAX_NUMERIC = Decimal("9" * 29 + "." + "9" * 9)  # BigQuery's NUMERIC
+# BigQuery's BIGNUMERIC holds 76 digits, 38 after the point; its emulator holds it as DuckDB's
+# DECIMAL(38,18): 20 digits before the point, 18 after.
+_MAX_BIGNUMERIC = Decimal("9" * 20 + "." + "9" * 18)
+_INT64 = st.integers(-(2**63), 2**63 - 1)
+# BigQuery's JSON: numbers it holds exactly (INT64), text, booleans, nulls, nested.
+_bigquery_json_docs = st.recursive(
+    st.one_of(st.none(), st.booleans(), _INT64, _tricky_text),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(_tricky_text, inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+_numerics = st.decimals(
+    min_value=_MAX_NUMERIC.copy_negate(), max_value=_MAX_NUMERIC, places=9, allow_nan=False
+)
+
+
+def _typed_array(kind: str) -> Callable[[Any], Any]:
+    def param(values: list[Any]) -> Any:
+        from google.cloud import bigquery
+
+        return bigquery.ArrayQueryParameter(None, kind, values)
+
+    return param
+
+
+def _bigquery_json(value: Any) -> Any:
+    """The JSON value BigQuery's client read (it parses JSON columns), as the payload holds it."""
+    return None if value is None else expect_json_text(json.dumps(value))
+
+
 _MAX_18_4 = Decimal("99999999999999.9999")
 _addresses = st.sampled_from(["1.2.3.4", "10.0.0.0/8", "::1", "2001:db8::/32"])
 # JSON text DuckDB accepts but strict JSON does not.
@@ -246,6 +298,7 @@ KINDS = [
         st.integers(-(2**63), 2**63 - 1),
         expect_number,
         snowflake="BIGINT",
+        bigquery="INT64",
     ),
     Kind(
         "int38",
@@ -266,6 +319,29 @@ KINDS = [
         expect_number,
         _decimal_text,
         snowflake="NUMBER(38,10)",
+    ),
+    Kind(
+        "bignumeric",
+        None,
+        None,
+        st.decimals(
+            min_value=_MAX_BIGNUMERIC.copy_negate(),
+            max_value=_MAX_BIGNUMERIC,
+            places=18,
+            allow_nan=False,
+        ),
+        expect_number,
+        _decimal_text,
+        bigquery="BIGNUMERIC",
+    ),
+    Kind(
+        "numeric9",
+        None,
+        None,
+        _numerics,
+        expect_number,
+        _decimal_text,
+        bigquery="NUMERIC",
     ),
     Kind(  # on Snowflake, a result chunk of such values is sent as scaled 64-bit integers
         "dec18",
@@ -296,10 +372,28 @@ KINDS = [
         _float_text,
         snowflake="DOUBLE",
         snowflake_param=_snowflake_float_text,
+        bigquery="FLOAT64",
+        bigquery_param=_snowflake_float_text,  # BigQuery reads 'NaN', 'inf', '-inf' too
     ),
     Kind("real", "FLOAT", "real", st.floats(width=32), expect_number, _float_text),
-    Kind("bool", "BOOLEAN", "boolean", st.booleans(), lambda v: v, snowflake="BOOLEAN"),
-    Kind("text", "VARCHAR", "text", _tricky_text, lambda v: v, snowflake="VARCHAR"),
+    Kind(
+        "bool",
+        "BOOLEAN",
+        "boolean",
+        st.booleans(),
+        lambda v: v,
+        snowflake="BOOLEAN",
+        bigquery="BOOL",
+    ),
+    Kind(
+        "text",
+        "VARCHAR",
+        "text",
+        _tricky_text,
+        lambda v: v,
+        snowflake="VARCHAR",
+        bigquery="STRING",
+    ),
     Kind(
         "date",
         "DATE",
@@ -308,6 +402,7 @@ KINDS = [
         _or_null(_day),
         lambda v: v.isoformat(),
         snowflake="DATE",
+        bigquery="DATE",
     ),
     Kind(
         "ts",
@@ -317,6 +412,7 @@ KINDS = [
         _or_null(expect_timestamp),
         str,
         snowflake="TIMESTAMP_NTZ",
+        bigquery="DATETIME",
     ),
     Kind(
         "tstz",
@@ -326,6 +422,7 @@ KINDS = [
         _or_null(expect_timestamp),
         str,
         snowflake="TIMESTAMP_TZ",
+        bigquery="TIMESTAMP",
     ),
     Kind(
         "tsltz",
@@ -336,7 +433,16 @@ KINDS = [
         str,
         snowflake="TIMESTAMP_LTZ",
     ),
-    Kind("time", "TIME", "time", st.times(), _or_null(_clock), str, snowflake="TIME"),
+    Kind(
+        "time",
+        "TIME",
+        "time",
+        st.times(),
+        _or_null(_clock),
+        str,
+        snowflake="TIME",
+        bigquery="TIME",
+    ),
     Kind(
         "timetz",
         "TIMETZ",
@@ -354,6 +460,7 @@ KINDS = [
         st.binary(max_size=6),
         _or_null(lambda v: bytes(v).hex()),
         snowflake="BINARY",
+        bigquery="BYTES",
     ),
     Kind(
         "json",
@@ -384,6 +491,36 @@ KINDS = [
         _json_param,
         snowflake="OBJECT",
         snowflake_insert="CAST(PARSE_JSON({mark}) AS OBJECT)",
+    ),
+    Kind(
+        "json_bq",
+        None,
+        None,
+        _bigquery_json_docs,
+        _bigquery_json,
+        _json_param,
+        bigquery="JSON",
+        bigquery_insert="PARSE_JSON({mark})",
+    ),
+    Kind(
+        "int64s",
+        None,
+        None,
+        st.lists(_INT64, max_size=3),
+        _each(expect_number),
+        bigquery="ARRAY<INT64>",
+        bigquery_param=_typed_array("INT64"),
+        bigquery_insert="{mark}",
+    ),
+    Kind(
+        "strings",
+        None,
+        None,
+        st.lists(_tricky_text, max_size=3),
+        _each(lambda v: v),
+        bigquery="ARRAY<STRING>",
+        bigquery_param=_typed_array("STRING"),
+        bigquery_insert="{mark}",
     ),
     Kind(
         "json_text",
@@ -438,6 +575,29 @@ KINDS = [
         ),
     ),
     Kind(
+        "struct_bq",
+        None,
+        None,
+        st.fixed_dictionaries({"d": _nullable(_numerics), "f": _doubles, "t": _stamps}),
+        _or_null(
+            lambda v: {
+                "d": expect_number(v["d"]),
+                "f": expect_number(v["f"]),
+                "t": _or_null(expect_timestamp)(v["t"]),
+            }
+        ),
+        bigquery="STRUCT<d NUMERIC, f FLOAT64, t DATETIME>",
+        bigquery_param=lambda v: [
+            None if v["d"] is None else _decimal_text(v["d"]),
+            _snowflake_float_text(v["f"]),
+            str(v["t"]),
+        ],
+        bigquery_insert=(
+            "STRUCT(CAST({mark} AS NUMERIC) AS d, CAST({mark} AS FLOAT64) AS f, "
+            "CAST({mark} AS DATETIME) AS t)"
+        ),
+    ),
+    Kind(
         "map",
         "MAP(INTEGER, VARCHAR)",
         None,
@@ -457,6 +617,9 @@ EDGES: dict[str, list[Any]] = {
     "int128": [-(2**127), 2**127 - 1, 2**64],
     "uint128": [2**128 - 1, 0],
     "dec38": [_MAX_38, _MAX_38.copy_negate(), Decimal("-0.0000000001"), Decimal(0)],
+    "bignumeric": [_MAX_BIGNUMERIC, _MAX_BIGNUMERIC.copy_negate(), Decimal("1e-18")],
+    "struct_bq": [{"d": _MAX_NUMERIC, "f": math.nan, "t": dt.datetime(2024, 1, 2, 3, 4, 5, 6)}],
+    "numeric9": [_MAX_NUMERIC, _MAX_NUMERIC.copy_negate(), Decimal("0.000000001"), Decimal(0)],
     "dec18": [_MAX_18_4, Decimal("-12345678901234.5678"), Decimal("12.5000"), Decimal(0)],
     "numeric": [
         Decimal("NaN"),
@@ -494,6 +657,9 @@ EDGES: dict[str, list[Any]] = {
         "text",
         [],
     ],
+    "json_bq": [{"a": [1, 2**63 - 1, "x"], "b": {"c": None}}, -(2**63), "text", []],
+    "int64s": [[-(2**63), 0, 2**63 - 1], []],
+    "strings": [['"', "é\n", ""], []],
     "json_text": _LENIENT_JSON,
     "array": [[{"a": [1, Decimal("1.0000000000000000000001")]}, None, "x", 2**70], []],
     "object": [{"k": {"c": None}, 'q"\\': [Decimal("-0.000001")]}, {}],
@@ -555,6 +721,9 @@ def native(ws: Workspace) -> Iterator[tuple[Any, str]]:
     if ws.kind == "snowflake":
         yield _SnowflakeClient(ws.connection()), "?"  # type: ignore[attr-defined]
         return
+    if ws.kind == "bigquery":
+        yield _BigQueryClient(ws), "?"
+        return
     import psycopg
     from psycopg.types.string import TextLoader
 
@@ -575,8 +744,44 @@ class _SnowflakeClient:
         return self.con.cursor().execute(statement, params)
 
 
+class _BigQueryClient:
+    """BigQuery's client with ``execute`` taking positional parameters (typed from the Python
+    value, or given typed) and returning rows with ``fetchall``."""
+
+    def __init__(self, ws: Any):
+        self.ws = ws
+
+    def execute(self, statement: str, params: Any = None) -> Any:
+        from google.cloud import bigquery
+
+        from dialects.bigquery_sql import positional_parameters
+
+        typed = [
+            p if isinstance(p, bigquery.ArrayQueryParameter) else positional_parameters([p])[0]
+            for p in params or []
+        ]
+        config = bigquery.QueryJobConfig(
+            default_dataset=f"{self.ws.project_id}.{self.ws.dataset}", query_parameters=typed
+        )
+        job = self.ws.client().query(statement, job_config=config, location=self.ws.location)
+        return _Rows([tuple(row.values()) for row in job.result()])
+
+
+@dataclass
+class _Rows:
+    rows: list[tuple[Any, ...]]
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return self.rows
+
+
 def _ddl(kind: Kind, ws: Workspace) -> str | None:
-    return {"duckdb": kind.duckdb, "postgres": kind.postgres, "snowflake": kind.snowflake}[ws.kind]
+    return {
+        "duckdb": kind.duckdb,
+        "postgres": kind.postgres,
+        "snowflake": kind.snowflake,
+        "bigquery": kind.bigquery,
+    }[ws.kind]
 
 
 def _placed(kind: Kind, ws: Workspace, mark: str, value: Any) -> tuple[str, list[Any]]:
@@ -584,6 +789,10 @@ def _placed(kind: Kind, ws: Workspace, mark: str, value: Any) -> tuple[str, list
     if ws.kind == "snowflake":
         param = (kind.snowflake_param or kind.param)(value)
         return kind.snowflake_insert.format(mark=mark, ddl=kind.snowflake), [param]
+    if ws.kind == "bigquery":
+        param = (kind.bigquery_param or kind.param)(value)
+        placed = kind.bigquery_insert.format(mark=mark, ddl=kind.bigquery)
+        return placed, list(param) if placed.count(mark) > 1 else [param]
     param = kind.param(value)
     if kind.name == "map":
         return f"map({mark}, {mark})", list(param)
@@ -593,10 +802,11 @@ def _placed(kind: Kind, ws: Workspace, mark: str, value: Any) -> tuple[str, list
 def fill_model(ws: Workspace, kinds: list[Kind], rows: list[list[Any]]) -> list[list[Any]]:
     """Replace table ``m`` (id plus one column per kind); return the rows as the client
     reads them back."""
-    columns = ", ".join(f'"{k.name}" {_ddl(k, ws)}' for k in kinds)
+    quote, key = ("`", "id INT64") if ws.kind == "bigquery" else ('"', "id BIGINT PRIMARY KEY")
+    columns = ", ".join(f"{quote}{k.name}{quote} {_ddl(k, ws)}" for k in kinds)
     with native(ws) as (con, mark):
         con.execute("DROP TABLE IF EXISTS m")
-        con.execute(f"CREATE TABLE m (id BIGINT PRIMARY KEY, {columns})")
+        con.execute(f"CREATE TABLE m ({key}, {columns})")
         for row_id, row in enumerate(rows):
             marks, params = [mark], [row_id]
             for kind, value in zip(kinds, row, strict=True):
@@ -717,28 +927,46 @@ def check_sync_of(ws: Workspace, kinds: list[Kind], generated: list[list[Any]]) 
             wrong = {k: (v, got[k]) for k, v in want.items() if not same(v, got[k])}
             assert not wrong, f"{sync} row {row_id}: field: (expected, sent) {wrong}"
     with native(ws) as (con, _mark):
-        as_text = "TO_JSON(fields)" if ws.kind == "snowflake" else "CAST(fields AS VARCHAR)"
+        as_text = {"snowflake": "TO_JSON(fields)", "bigquery": "TO_JSON_STRING(fields)"}.get(
+            ws.kind, "CAST(fields AS VARCHAR)"
+        )
         logged = con.execute(
             f"SELECT {as_text} FROM hightouch_audit.sync_changelog "
             f"WHERE sync_run_id IN ({', '.join(map(str, run_ids))})"
         ).fetchall()
     assert len(logged) == 3 * len(expected)
     for (text,) in logged:
-        _strict(text)
+        if ws.kind == "bigquery":  # the emulator's JSON (DuckDB's) holds NaN: see the module doc
+            json.loads(text, parse_constant=lambda token: _NOT_FINITE[token])
+        else:
+            _strict(text)
 
 
-@settings(
-    max_examples=int(os.environ.get("LIGHTNING_PAYLOAD_EXAMPLES", "12")),
-    report_multiple_bugs=False,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-@given(data=st.data())
-def test_every_payload_is_strict_json_with_the_models_values(
-    ws: Workspace, data: st.DataObject
-) -> None:
-    kinds, generated = data.draw(models(kinds_for(ws)))
-    check_sync_of(ws, kinds, generated)
+# BigQuery's JSON writes a FLOAT64's NaN and infinities as these strings.
+_NOT_FINITE = {"NaN": "NaN", "Infinity": "Infinity", "-Infinity": "-Infinity"}
+
+
+def payload_property(examples: int) -> Callable[..., None]:
+    """The property as a test of ``examples`` examples (``LIGHTNING_PAYLOAD_EXAMPLES`` sets
+    another number)."""
+
+    @settings(
+        max_examples=int(os.environ.get("LIGHTNING_PAYLOAD_EXAMPLES", str(examples))),
+        report_multiple_bugs=False,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(data=st.data())
+    def test_every_payload_is_strict_json_with_the_models_values(
+        ws: Workspace, data: st.DataObject
+    ) -> None:
+        kinds, generated = data.draw(models(kinds_for(ws)))
+        check_sync_of(ws, kinds, generated)
+
+    return test_every_payload_is_strict_json_with_the_models_values  # type: ignore[no-any-return]
+
+
+test_every_payload_is_strict_json_with_the_models_values = payload_property(12)
 
 
 def test_every_type_and_edge_value_at_once(ws: Workspace) -> None:
