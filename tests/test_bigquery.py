@@ -12,22 +12,13 @@ is checked by the golden files (tests/golden/bigquery) and the function allow-li
 
 Besides the tests below, BigQuery's own refused model statements and calls run on it in
 tests/test_model_read_only.py (``bq_ws``). Imported and run here with fewer cases than on the
-other warehouses: the payload property (two examples; each is three full runs) and, of the
-fault matrix (tests/test_fault_matrix.py), the 21 cases of BigQuery's own risk: SIGKILL at
-each of the 17 points between phases (on BigQuery a point inside a transaction lies between
-the jobs that read and the one script job that writes; outside, between jobs) and the
-engine's session aborted at each of the 4 points of the dropped-connection case.
+other warehouses: the payload property (two examples; each is three full runs). The whole
+fault matrix (tests/test_fault_matrix.py, 46 cases) runs here; a case takes about 15 s on the
+emulator (its four runs of some 30 jobs each at 0.1-0.2 s a job, 11 s; the emulator's restart
+1.4 s; the checks the rest).
 
 ``each_warehouse`` tests not run here, and why:
 
-- The rest of the fault matrix: SIGTERM and SIGINT at 7 points (14 cases), the destination
-  resetting connections (4), the model reverted after a stopped run (5) and the first run
-  killed (1). They test the engine's signal handling and delivery, whose warehouse writes
-  are the ones the SIGKILL cases stop at. A case takes about 15 s on the emulator (measured
-  over the 21 run here, 308 s in all: the four runs of a case, of some 30 jobs each at
-  0.1-0.2 s a job, 11 s; the emulator's restart 1.4 s; the checks the rest), which the
-  suite's time does not allow for all 46. ``LIGHTNING_TEST_WAREHOUSES=bigquery python -m pytest
-  tests/test_fault_matrix.py`` runs all 46 on BigQuery.
 - test_a_view_that_does_not_only_read_is_refused (tests/test_model_read_only.py): the
   emulator checks a view's query when the view is made and refuses every call that reaches
   outside the query (EXTERNAL_QUERY without its connection, ML.PREDICT not implemented,
@@ -85,7 +76,11 @@ from tests.test_dbt_errors_by_sync import (  # noqa: F401
 )
 from tests.test_fault_matrix import (  # noqa: F401
     scenario,
+    test_destination_resets_connections,
+    test_first_run_killed_then_rows_removed,
+    test_model_reverted_after_a_killed_run,
     test_sigkill,
+    test_sigterm_sigint,
     test_warehouse_connection_dropped,
 )
 from tests.test_first_hour import (  # noqa: F401
@@ -111,6 +106,12 @@ from tests.test_kill import (  # noqa: F401
 from tests.test_lock_race import (  # noqa: F401
     test_the_run_that_inserted_first_keeps_the_lock,
     test_the_run_that_inserted_second_withdraws,
+)
+from tests.test_mappings_run import (  # noqa: F401
+    test_a_template_naming_a_missing_column_is_refused,
+    test_a_template_not_reading_a_column_ignores_it,
+    test_every_kind_to_http_and_cdc_reads_only_what_mappings_read,
+    test_kinds_to_the_file_destination_and_row_failures_in_the_sync_logs,
 )
 from tests.test_model_read_only import (  # noqa: F401
     test_a_model_that_writes_is_refused_and_writes_nothing,
