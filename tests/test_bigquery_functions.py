@@ -11,7 +11,6 @@ outside it fails the test: add it only after finding it in that reference.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from sqlglot import exp
 
 from dialects import make_dialect
 from dialects.bigquery import BigQueryDialect
+from tests.function_allow_list import unknown_functions as unknown_in
 from tests.test_golden_sql import _render_all
 
 # From https://cloud.google.com/bigquery/docs/reference/standard-sql/functions-all (the
@@ -100,30 +100,11 @@ BIGQUERY_FUNCTIONS = frozenset(
         "STRUCT",
     }
 )
-_NAME = re.compile(r"^[A-Z_][A-Z0-9_.]*$")
-
-
-def function_names(statement: str) -> set[str]:
-    """The function names a BigQuery statement calls, as BigQuery would read them."""
-    names = set()
-    for tree in sqlglot.parse(statement, read=BigQueryDialect.sqlglot_dialect):
-        for node in tree.find_all(exp.Func) if tree is not None else ():
-            if isinstance(node, exp.Anonymous):
-                names.add(str(node.name).upper())
-                continue
-            head = node.sql(dialect=BigQueryDialect.sqlglot_dialect).split("(", 1)[0].strip()
-            if _NAME.match(head.upper()):
-                names.add(head.upper())
-    return names
 
 
 def unknown_functions(statements: Iterable[str]) -> dict[str, str]:
     """Function name -> the first statement calling it, for names outside the allow-list."""
-    found: dict[str, str] = {}
-    for statement in statements:
-        for name in function_names(statement) - BIGQUERY_FUNCTIONS:
-            found.setdefault(name, statement)
-    return found
+    return unknown_in(statements, BigQueryDialect.sqlglot_dialect, BIGQUERY_FUNCTIONS)
 
 
 def _python_built(tmp_path: Path) -> list[str]:

@@ -11,7 +11,6 @@ A name outside it fails the test: add it only after finding it in that reference
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from sqlglot import exp
 
 from dialects import make_dialect
 from dialects.databricks_sql import update_as_merge
+from tests.function_allow_list import unknown_functions as unknown_in
 from tests.test_golden_sql import _render_all
 
 # From the alphabetical list (the functions the engine uses, and a few near them).
@@ -79,31 +79,12 @@ DATABRICKS_FUNCTIONS = frozenset(
         "LEAST",
     }
 )
-_NAME = re.compile(r"^[A-Z_][A-Z0-9_.]*$")
 _READ = "databricks"  # sqlglot's own Databricks dialect, not the engine's
-
-
-def function_names(statement: str) -> set[str]:
-    """The function names a Databricks statement calls, as Databricks would read them."""
-    names = set()
-    for tree in sqlglot.parse(statement, read=_READ):
-        for node in tree.find_all(exp.Func) if tree is not None else ():
-            if isinstance(node, exp.Anonymous):
-                names.add(str(node.name).upper())
-                continue
-            head = node.sql(dialect=_READ).split("(", 1)[0].strip()
-            if _NAME.match(head.upper()):
-                names.add(head.upper())
-    return names
 
 
 def unknown_functions(statements: Iterable[str]) -> dict[str, str]:
     """Function name -> the first statement calling it, for names outside the allow-list."""
-    found: dict[str, str] = {}
-    for statement in statements:
-        for name in function_names(statement) - DATABRICKS_FUNCTIONS:
-            found.setdefault(name, statement)
-    return found
+    return unknown_in(statements, _READ, DATABRICKS_FUNCTIONS)
 
 
 def _python_built(tmp_path: Path) -> list[str]:
