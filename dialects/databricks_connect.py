@@ -29,6 +29,10 @@ CONFLICT_CLASSES = frozenset(
     {"DELTA_CONCURRENT_APPEND", "DELTA_CONCURRENT_DELETE_READ", "DELTA_CONCURRENT_DELETE_DELETE"}
     | {"DELTA_METADATA_CHANGED", "DELTA_CONCURRENT_TRANSACTION", "DELTA_CONCURRENT_WRITE"}
 )
+# The session is gone (closed from outside, expired, the driver restarted): the statement
+# never ran, and the run's connection is lost.
+LOST_SESSION_CLASSES = frozenset({"INVALID_HANDLE"})
+_LOST_SESSION = re.compile(r"invalid sessionhandle|session (was )?(closed|not found)", re.I)
 _STOPPED = re.compile(r"warehouse\b.*\b(stopped|not running|is starting|terminated)", re.I)
 _BAD_TOKEN = re.compile(r"\b401\b|unauthori[sz]ed|invalid access token|invalid_client", re.I)
 
@@ -126,6 +130,8 @@ def classify(error: BaseException) -> ErrorKind:
     if kind in CONFLICT_CLASSES or http_code(error) in (429, 503):
         return ErrorKind.TRANSIENT
     if kind in NO_CATALOG_CLASSES or _STOPPED.search(text) or _BAD_TOKEN.search(text):
+        return ErrorKind.CONNECTION
+    if kind in LOST_SESSION_CLASSES or _LOST_SESSION.search(text):
         return ErrorKind.CONNECTION
     if http_code(error) == 401 or state.startswith("08"):
         return ErrorKind.CONNECTION

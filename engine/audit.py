@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -138,6 +139,16 @@ class Audit:
             ):
                 statements.append((sql, params))
         return statements
+
+    def forget_uncommitted(self, dialect: Dialect, sync_id: str, run_ids: Iterable[int]) -> None:
+        """Delete the changelog rows of runs that died before their commit. Only where the
+        warehouse has no transactions: elsewhere those rows were rolled back with the run, and
+        there the rows are written before the commit marker, which comes last."""
+        if dialect.capabilities.transactions or "changelog" not in self.logs:
+            return
+        sql = self.sql.one("audit_delete_run", self.audit_tables)
+        for run_id in run_ids:
+            dialect.execute(sql, {"sync_id": sync_id, "sync_run_id": run_id})
 
     def run_statement(self, record: RunRecord, counters: RunCounters) -> Statement | None:
         """The ``sync_runs`` insert, if this sync writes it."""

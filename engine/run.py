@@ -282,7 +282,8 @@ def plan_sync(project: Project, sync_name: str, sample_rows: int = 5) -> PlanPre
             job.check_primary_key(state, model, resetting=False)
             commits = state.committed(sync_name)
             baseline = commits[0] if commits else None
-            planner.use_baseline(baseline, state.unconfirmed_deltas(sync_name, run_id, commits))
+            unconfirmed = state.unconfirmed_deltas(sync_name, run_id, commits)
+            planner.use_baseline(baseline, list(unconfirmed.values()))
             keys, planned = planner.plan_and_diff(
                 resend_unchanged=_must_resend(job, state, model, baseline)
             )
@@ -356,7 +357,9 @@ def run_sync(
             job.check_primary_key(state, model, resetting=full_resync or reset_cdc)
             commits = state.committed(sync_name)
             baseline = None if full_resync else (commits[0] if commits else None)
-            planner.use_baseline(baseline, state.unconfirmed_deltas(sync_name, run_id, commits))
+            unconfirmed = state.unconfirmed_deltas(sync_name, run_id, commits)
+            audit.forget_uncommitted(job.dialect, sync_name, unconfirmed)
+            planner.use_baseline(baseline, list(unconfirmed.values()))
             result.keys, planned = planner.plan_and_diff(
                 diff=not reset_cdc, resend_unchanged=_must_resend(job, state, model, baseline)
             )

@@ -216,21 +216,21 @@ class State:
 
     def unconfirmed_deltas(
         self, sync_name: str, current_run: int, commits: list[Commit]
-    ) -> list[str]:
-        """Delta tables of runs that planned after the last commit (``commits``, newest first,
-        as :meth:`committed` returns them) and never committed.
+    ) -> dict[int, str]:
+        """Delta tables, by run id, of runs that planned after the last commit (``commits``,
+        newest first, as :meth:`committed` returns them) and never committed.
 
         Such a run may have sent any key of its delta before it died, so every later run
         looks at those keys again until one commits (see ``Planner.use_baseline``).
         """
         newest = commits[0].sync_run_id if commits else None
-        return sorted(
-            name
-            for run_id, names in self.run_tables(sync_name).items()
+        return {
+            run_id: name
+            for run_id, names in sorted(self.run_tables(sync_name).items())
             if run_id != current_run and (newest is None or run_id > newest)
             for name in names
             if name.lower().endswith("_delta")
-        )
+        }
 
     def drop_unkept(self, sync_name: str, current_run: int | None = None) -> list[str]:
         """Drop run tables except the newest committed pairs, the current run's, and the

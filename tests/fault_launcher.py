@@ -152,6 +152,15 @@ def _abort_bigquery_session(dialect: Dialect) -> str:
     return "aborted 1 session"
 
 
+def _release_spark_session(dialect: Dialect) -> str:
+    """The engine's Spark Connect session is released on the server, as an administrator
+    closing it (or Databricks expiring it) would: the engine's next statement fails with
+    ``INVALID_HANDLE.SESSION_CLOSED``."""
+    session = dialect.con.session  # type: ignore[attr-defined]
+    session.client.release_session()
+    return "released 1 session"
+
+
 # How to drop a warehouse's connection from outside the engine, per dialect name. A dialect
 # without an entry fails the connection cases with a message saying what to add here.
 CONNECTION_DROPPERS: dict[str, Callable[[Dialect], str]] = {
@@ -159,6 +168,7 @@ CONNECTION_DROPPERS: dict[str, Callable[[Dialect], str]] = {
     "duckdb": _close_duckdb_handle,
     "snowflake": _end_snowflake_session,
     "bigquery": _abort_bigquery_session,
+    "spark": _release_spark_session,
 }
 
 

@@ -130,6 +130,25 @@ def test_other_errors_are_the_statements_or_transient() -> None:
     assert classify(ValueError("engine bug")) is ErrorKind.TERMINAL
 
 
+@pytest.mark.parametrize(
+    "error",
+    [
+        _server_error(
+            "[INVALID_HANDLE.SESSION_CLOSED] The handle 0a1b is invalid. Session was "
+            "closed. SQLSTATE: HY000"
+        ),
+        _server_error(
+            "[INVALID_HANDLE.SESSION_NOT_FOUND] The handle 0a1b is invalid. Session "
+            "not found. SQLSTATE: HY000"
+        ),
+        exc.RequestError("INVALID_STATE: Invalid SessionHandle: 0a1b", {"http-code": 400}),
+    ],
+)
+def test_a_session_that_is_gone_is_a_lost_connection(error: Exception) -> None:
+    """Databricks' INVALID_HANDLE (closed, expired, driver restarted) is not the SQL's fault."""
+    assert classify(error) is ErrorKind.CONNECTION
+
+
 def test_grants_name_the_catalog_the_schemas_and_the_warehouse(tmp_path: Path) -> None:
     dialect = DatabricksDialect({**SETTINGS, "catalog": "sales"}, tmp_path)
     grants = dialect.grant_statements("etl@example.com", ["hightouch_planner", "hightouch_audit"])
