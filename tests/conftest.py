@@ -444,10 +444,10 @@ EACH_WAREHOUSE = ["duckdb", "postgres", "snowflake", "spark"]
 WAREHOUSES_ENV = "LIGHTNING_TEST_WAREHOUSES"
 # A warehouse test costs 5-30 s on local Spark (each statement is a Spark job), so by default
 # Spark runs this subset, which proves the Databricks dialect's SQL: the core run, delta and
-# modes, bad input, locks, and one scenario per fault class. LIGHTNING_TEST_WAREHOUSES=spark
-# (or a list naming spark) runs every warehouse test on Spark. The kill and the dropped
-# connection right after the changelog insert are here: without transactions, the sync-log
-# rows of a run that never committed are deleted by the next run.
+# modes, bad input, locks, the mapping kinds, and one scenario per fault class.
+# LIGHTNING_TEST_WAREHOUSES=spark (or a list naming spark) runs every warehouse test on Spark.
+# The kill and the dropped connection right after the changelog insert are here: without
+# transactions, the sync-log rows of a run that never committed are deleted by the next run.
 SPARK_BY_DEFAULT = frozenset(
     {
         "test_run_basics.py::test_first_run_sends_every_row_then_only_the_delta[spark]",
@@ -467,6 +467,10 @@ SPARK_BY_DEFAULT = frozenset(
         "test_bad_input.py::test_token_revoked_mid_run[spark]",
         "test_fault_matrix.py::test_sigkill[spark-after_diff]",
         "test_fault_matrix.py::test_sigkill[spark-after_changelog]",
+        "test_mappings_run.py::test_every_kind_to_http_and_cdc_reads_only_what_mappings_read[spark]",
+        "test_mappings_run.py::test_a_template_not_reading_a_column_ignores_it[spark]",
+        "test_mappings_run.py::test_kinds_to_the_file_destination_and_row_failures_in_the_sync_logs[spark]",
+        "test_mappings_run.py::test_a_template_naming_a_missing_column_is_refused[spark]",
         "test_fault_matrix.py::test_warehouse_connection_dropped[spark-after_changelog]",
         "test_fault_matrix.py::test_sigterm_sigint[spark-mid_delivery-SIGTERM]",
         "test_fault_matrix.py::test_destination_resets_connections[spark-body-3]",
