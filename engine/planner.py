@@ -413,10 +413,13 @@ class Planner:
         columns = self.model.sent_columns
         if payload is not None:
             left = mappings_left_to_python(self.dialect, self.model, self.sync)
-            reads = [self.model.reads_of(self.sync.mappings.index(m), m) for m in left]
-            columns = list(
-                dict.fromkeys([*(read_columns or []), *(c for r in reads for _, c in r)])
-            )
+            read = [
+                column
+                for index, mapping in enumerate(self.sync.mappings)
+                if mapping in left
+                for _, column in self.model.reads_of(index, mapping)
+            ]
+            columns = list(dict.fromkeys([*(read_columns or []), *read]))
         exprs: dict[str, Any] = {
             "model_columns": [stored[column] for column in columns],
             "payload": payload if payload is not None else exp.Null(),
