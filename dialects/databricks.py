@@ -73,6 +73,15 @@ SIDE_EFFECT_FUNCTIONS = {
     "vector_search": "queries a vector search index",
     "secret": "reads a secret",
     "try_secret": "reads a secret",
+    "remote_query": "runs SQL on an external database",
+    "read_files": "reads files from cloud storage",
+    "read_kafka": "reads a stream outside the warehouse",
+    "read_kinesis": "reads a stream outside the warehouse",
+    "read_pubsub": "reads a stream outside the warehouse",
+    "read_pulsar": "reads a stream outside the warehouse",
+    "reflect": "calls a Java method",
+    "try_reflect": "calls a Java method",
+    "java_method": "calls a Java method",
 }
 
 
@@ -230,6 +239,23 @@ class DatabricksDialect(Dialect):
     def table_columns(self, table: exp.Table) -> list[tuple[str, str]]:
         rows = self.fetchall(_COLUMNS, {"schema": table.db, "name": table.name})
         return [(str(name), str(kind).upper()) for name, kind in rows]
+
+    def view_definition(self, table: exp.Table) -> str | None:
+        # Unity Catalog's information_schema.views holds a view's query as its owner wrote it
+        # (https://docs.databricks.com/aws/en/sql/language-manual/information-schema/views),
+        # in the named catalog's information_schema, or the current one's.
+        catalog = table.args.get("catalog")
+        views = exp.Table(
+            this=exp.to_identifier("views"),
+            db=exp.to_identifier("information_schema"),
+            catalog=catalog.copy() if isinstance(catalog, exp.Identifier) else None,
+        ).sql(self.sqlglot_dialect)
+        rows = self.fetchall(
+            f"SELECT view_definition FROM {views} WHERE table_name = :name "
+            "AND table_schema = COALESCE(:schema, current_schema())",
+            {"name": table.name.lower(), "schema": table.db.lower() or None},
+        )
+        return str(rows[0][0]) if rows and rows[0][0] else None
 
     def query_columns(self, sql: str) -> list[tuple[str, str]]:
         # DESCRIBE QUERY compiles the query without running it.

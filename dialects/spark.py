@@ -37,6 +37,7 @@ _MATCHED = "_lightning_matched"
 _CHANGES = re.compile(r"\b(DELETE|UPDATE|MERGE)\b", re.IGNORECASE)
 _RELATION_CACHE = "spark.sql.filesourceTableRelationCacheSize"
 _NO_SCHEMA = frozenset({"SCHEMA_NOT_FOUND", "NO_SUCH_DATABASE", "NO_SUCH_NAMESPACE"})
+_NOT_FOUND = _NO_SCHEMA | {"TABLE_OR_VIEW_NOT_FOUND"}
 
 
 class SparkDialect(DatabricksDialect):
@@ -105,9 +106,7 @@ class SparkDialect(DatabricksDialect):
 
     # -- statements plain Spark does not have -----------------------------------------------
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> None:
-        tree = (
-            sqlglot.parse_one(sql, read=self.sqlglot_dialect) if _CHANGES.search(sql) else None
-        )
+        tree = sqlglot.parse_one(sql, read=self.sqlglot_dialect) if _CHANGES.search(sql) else None
         if not isinstance(tree, exp.Delete | exp.Update | exp.Merge):
             super().execute(sql, params)
             return
@@ -199,6 +198,17 @@ class SparkDialect(DatabricksDialect):
                 return []
             raise
         return [str(row[1]) for row in rows if not row[2]]  # (namespace, name, isTemporary)
+
+    def view_definition(self, table: exp.Table) -> str | None:
+        # A view's query is the "View Text" row of DESCRIBE TABLE EXTENDED; a table has none,
+        # and a name that is neither is left to the model's own run to report.
+        try:
+            rows = self.fetchall(f"DESCRIBE TABLE EXTENDED {table.sql(self.sqlglot_dialect)}")
+        except Exception as error:  # noqa: BLE001 - not there: the run itself says so
+            if error_class(error) in _NOT_FOUND:
+                return None
+            raise
+        return next((str(row[1]) for row in rows if row[0] == "View Text"), None)
 
     def table_columns(self, table: exp.Table) -> list[tuple[str, str]]:
         rows = self.fetchall(f"DESCRIBE TABLE {table.sql(self.sqlglot_dialect)}")

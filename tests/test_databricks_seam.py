@@ -100,3 +100,27 @@ def test_the_row_hash_tells_where_a_null_is(dialect: DatabricksDialect) -> None:
     hashed = dialect.row_hash([a, b], ["STRING", "STRING"]).sql(dialect.sqlglot_dialect)
     rows = dialect.fetchall(f"SELECT {hashed} FROM VALUES ('x', NULL), (NULL, 'x') AS t(a, b)")
     assert rows[0][0] != rows[1][0]
+
+
+def test_a_views_query_is_read_from_unity_catalogs_information_schema(
+    dialect: DatabricksDialect,
+) -> None:
+    """``view_definition`` asks Unity Catalog's ``information_schema.views`` (which plain
+    Spark lacks: a table of that name and shape stands in for it here) for the view's query,
+    in the named schema or the current one, names in lower case as Unity Catalog keeps them."""
+    dialect.execute("CREATE SCHEMA IF NOT EXISTS information_schema")
+    dialect.execute(
+        "CREATE TABLE information_schema.views (table_catalog STRING, table_schema STRING, "
+        "table_name STRING, view_definition STRING)"
+    )
+    dialect.execute(
+        "INSERT INTO information_schema.views VALUES "
+        "('sales', 'crm', 'active_users', 'SELECT * FROM crm.users WHERE active'), "
+        "('sales', 'default', 'active_users', 'SELECT 1 AS id')"
+    )
+    assert (
+        dialect.view_definition(exp.to_table("CRM.Active_Users"))
+        == "SELECT * FROM crm.users WHERE active"
+    )
+    assert dialect.view_definition(exp.to_table("active_users")) == "SELECT 1 AS id"
+    assert dialect.view_definition(exp.to_table("crm.users")) is None  # a table, not a view

@@ -80,7 +80,7 @@ ON_SNOWFLAKE = {
         "SEQ.NEXTVAL, which advances a sequence",
     ),
     "select \"nextval\"('seq') as id, email, name from users": (
-        "select seq.\"NEXTVAL\" as id, email, name from users",
+        'select seq."NEXTVAL" as id, email, name from users',
         "advances a sequence",
     ),
     "select id, email, setval('seq', 100) as name from users": (
@@ -134,7 +134,42 @@ ON_BIGQUERY = {
         "vector_search(), which reads an index outside the query",
     ),
 }
-BY_WAREHOUSE = {"snowflake": ON_SNOWFLAKE, "bigquery": ON_BIGQUERY}
+# Spark SQL and Databricks have no sequences, no setval and no setseed: their cases put the
+# calls that reach outside the query (Databricks' SQL function reference: AI functions,
+# http_request, secret, remote_query, read_files; Spark's reflect and java_method) in the
+# same places and spellings. Like BigQuery, they have no RETURNING, data-modifying WITH or
+# locking clause, which are refused as written all the same.
+ON_DATABRICKS = {
+    "select nextval('seq') as id, email, name from users": (
+        "select reflect('java.lang.System', 'getProperty', 'user.home') as id, email, name "
+        "from users",
+        "reflect(), which calls a Java method",
+    ),
+    "select NEXTVAL('seq') as id, email, name from users": (
+        "select id, email, AI_QUERY('endpoint', name) as name from users",
+        "ai_query(), which calls a model serving endpoint",
+    ),
+    "select \"nextval\"('seq') as id, email, name from users": (
+        "select id, email, `http_request`(conn => 'crm', method => 'GET', path => '/') as name "
+        "from users",
+        "http_request(), which sends an HTTP request",
+    ),
+    "select id, email, setval('seq', 100) as name from users": (
+        "select id, email, secret('scope', 'key') as name from users",
+        "secret(), which reads a secret",
+    ),
+    "with x as (select id, (select nextval('seq')) as n from users) "
+    "select u.id, u.email, u.name from users as u join x on x.id = u.id": (
+        "with x as (select id, (select java_method('java.lang.Thread', 'sleep', 1000L)) as n "
+        "from users) select u.id, u.email, u.name from users as u join x on x.id = u.id",
+        "java_method(), which calls a Java method",
+    ),
+    "select id, email, name, setseed(0.5) as s from users": (
+        "select * from read_files('{tmp}/data.csv', format => 'csv')",
+        "read_files(), which reads files from cloud storage",
+    ),
+}
+BY_WAREHOUSE = {"snowflake": ON_SNOWFLAKE, "bigquery": ON_BIGQUERY, "spark": ON_DATABRICKS}
 
 
 def _case(ws: Workspace, sql: str, what: str) -> tuple[str, str]:
@@ -223,6 +258,9 @@ REFUSED_ON = {
 }
 
 
+NO_SEQUENCES = {"bigquery", "spark"}  # neither BigQuery nor Spark SQL / Databricks has them
+
+
 def case_ids(cases: list[tuple[str, str]]) -> list[str]:
     return [sql[:60] for sql, _ in cases]
 
@@ -235,8 +273,8 @@ def _snowflake(ws: Workspace, sql: str) -> list[tuple[Any, ...]]:
 
 
 def _sequence_value(ws: Workspace) -> Any:
-    if ws.kind == "bigquery":
-        return None  # BigQuery has no sequences
+    if ws.kind in NO_SEQUENCES:
+        return None
     if isinstance(ws, SnowflakeWorkspace):
         with ws.connection().cursor() as cursor:
             rows = cursor.execute("SHOW SEQUENCES").fetchall()
@@ -275,8 +313,8 @@ def _relations(ws: Workspace) -> list[Any]:
 def _setup(ws: Workspace, scratch: Path) -> None:
     ws.users(ROWS)
     scratch.mkdir()
-    if ws.kind == "bigquery":
-        return  # BigQuery has no sequences
+    if ws.kind in NO_SEQUENCES:
+        return
     ws.sql("CREATE SEQUENCE seq START 1")
     if ws.kind == "snowflake":
         _snowflake(ws, "SELECT seq.nextval")
@@ -350,6 +388,18 @@ VIEWS = {
         (
             "CREATE VIEW v AS SELECT id, email, name FROM users WHERE id < (SELECT seq.nextval)",
             "seq.nextval, which advances a sequence",
+        ),
+    ],
+    "spark": [
+        (
+            "CREATE VIEW v AS SELECT id, email, reflect('java.util.UUID', 'randomUUID') AS name "
+            "FROM users",
+            "reflect(), which calls a Java method",
+        ),
+        (
+            "CREATE VIEW v AS SELECT id, email, name FROM users "
+            "WHERE java_method('java.lang.Math', 'abs', id) >= 0",
+            "java_method(), which calls a Java method",
         ),
     ],
 }
@@ -478,6 +528,15 @@ ORDINARY_ON_BIGQUERY = {
 }
 
 
+# Spark SQL's: a quote in a string is escaped with a backslash (two quotes end one string
+# and begin the next, which Spark joins).
+ORDINARY_ON_SPARK = {
+    "select id, email, 'nextval(''seq''); delete from users' as name from users": (
+        "select id, email, 'nextval(\\'seq\\'); delete from users' as name from users"
+    ),
+}
+
+
 @pytest.mark.each_warehouse
 @pytest.mark.parametrize(
     ("sql", "expected"),
@@ -511,9 +570,10 @@ def test_ordinary_queries_still_run(
     ws: Workspace, sql: str, expected: dict[str, dict[str, str]]
 ) -> None:
     ws.users(ROWS)
-    if ws.kind == "bigquery":
-        sql = ORDINARY_ON_BIGQUERY.get(sql, sql)
-    else:
+    sql = {"bigquery": ORDINARY_ON_BIGQUERY, "spark": ORDINARY_ON_SPARK}.get(ws.kind, {}).get(
+        sql, sql
+    )
+    if ws.kind not in NO_SEQUENCES:
         ws.sql("CREATE SEQUENCE seq START 1")
     ws.simple_project(model={"sql": sql})
     result = ws.cli("run", "s")
