@@ -34,6 +34,16 @@ CANNOT_RUN = {
         "does not have"
     ),
 }
+# Warehouse tests Spark could run that are not made to run there yet (a gap, not a limit of
+# Spark): deselected on Spark like CANNOT_RUN, with what is missing.
+NOT_YET_ON_SPARK = {
+    "test_every_payload_is_strict_json_with_the_models_values": (
+        "the payload property has no table of Spark's column types and insert forms yet"
+    ),
+    "test_every_type_and_edge_value_at_once": (
+        "the payload property has no table of Spark's column types and edge values yet"
+    ),
+}
 
 
 def _spark_range(table: sqlglot.exp.Table) -> sqlglot.exp.Expr:
