@@ -492,8 +492,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """On Spark, the tests that need what Spark lacks are not run (``CANNOT_RUN`` in
-    tests/spark_workspace.py says why for each, ``NOT_YET_ON_SPARK`` what is missing); outside CI and without
-    ``LIGHTNING_TEST_WAREHOUSES``, Spark runs only ``SPARK_BY_DEFAULT``."""
+    tests/spark_workspace.py says why for each, ``NOT_YET_ON_SPARK`` what is missing);
+    outside CI and without ``LIGHTNING_TEST_WAREHOUSES``, Spark runs ``SPARK_BY_DEFAULT``."""
     from tests.spark_workspace import CANNOT_RUN, NOT_YET_ON_SPARK
 
     every_test = bool(os.environ.get(WAREHOUSES_ENV) or os.environ.get("CI") == "true")
