@@ -144,30 +144,6 @@ class HttpSyncSettings(BaseModel):
     rate_limit_per_second: float | None = Field(default=None, gt=0)
     match_column: str | None = None
 
-    @model_validator(mode="after")
-    def _batch_requests(self) -> HttpSyncSettings:
-        if self.batch_size == 1:
-            return self
-        for op in OPS:
-            spec: RequestSpec | None = getattr(self, op)
-            if spec is None:
-                continue
-            if "{row_id}" in spec.path or spec.reads_row():
-                raise ValueError(
-                    f"{op}: the path or a header reads the row ({{row_id}} or row.<column>) "
-                    f"but batch_size is {self.batch_size}: a batch goes to one URL. Fix: "
-                    "address rows in the body, or set batch_size: 1"
-                )
-            body = spec.body
-            if body is not None and body.template is not None:
-                if "row" in spec_globals(body.template):
-                    raise ValueError(
-                        f"{op}.body.template reads row, but with batch_size "
-                        f"{self.batch_size} a body holds a batch. Fix: loop over them, "
-                        "{% for row in rows %}...{% endfor %}"
-                    )
-        return self
-
     def specs(self) -> dict[str, RequestSpec]:
         """The triggers given, by name."""
         return {op: spec for op in OPS if (spec := getattr(self, op)) is not None}
@@ -323,6 +299,8 @@ def check_trigger_use(settings: HttpSyncSettings, sync: SyncConfig, sync_name: s
     match column, so its request reads nothing else; a cleared removal sends the mapped
     fields as null, which a body column or template cannot."""
     where = f"syncs.{sync_name}.http"
+    if settings.batch_size > 1:
+        _check_batch_requests(settings, where)
     removal_ops = []
     if sync.mode == "mirror" and sync.delete_behavior == "delete":
         removal_ops.append("removed")
@@ -355,6 +333,24 @@ def check_trigger_use(settings: HttpSyncSettings, sync: SyncConfig, sync_name: s
                     f"the record by {{row_id}}, or set http.match_column: {column} (a unique "
                     "column)."
                 )
+
+
+def _check_batch_requests(settings: HttpSyncSettings, where: str) -> None:
+    """A batch goes to one URL with one set of headers, and its body holds ``rows``."""
+    for op, spec in settings.specs().items():
+        if "{row_id}" in spec.path or spec.reads_row():
+            raise DestinationConfigError(
+                f"{where}.{op}: the path or a header reads the row ({{row_id}} or "
+                f"row.<column>) but batch_size is {settings.batch_size}: a batch goes to one "
+                "URL. Fix: address rows in the body, or set batch_size: 1."
+            )
+        body = spec.body
+        if body is not None and body.template is not None and "row" in spec_globals(body.template):
+            raise DestinationConfigError(
+                f"{where}.{op}.body.template: reads row, but with batch_size "
+                f"{settings.batch_size} a body holds a batch of rows. Fix: loop over them, "
+                "{% for row in rows %}...{% endfor %}."
+            )
 
 
 def templated_requests(settings: HttpSyncSettings) -> dict[str, Any]:
