@@ -21,7 +21,7 @@ NO_CHANGE = {"added": 0, "changed": 0, "removed": 0}
 
 
 @pytest.fixture
-def sink() -> Iterator[HttpSink]:
+def wire_sink() -> Iterator[HttpSink]:
     with HttpSink(record_requests=True) as server:
         yield server
 
@@ -76,7 +76,8 @@ TRIGGERS = {
 }
 
 
-def test_per_trigger_templates_reach_the_wire_encoded(ws: Workspace, sink: HttpSink) -> None:
+def test_per_trigger_templates_reach_the_wire_encoded(ws: Workspace, wire_sink: HttpSink) -> None:
+    sink = wire_sink
     people(
         ws,
         [
@@ -124,8 +125,9 @@ def test_per_trigger_templates_reach_the_wire_encoded(ws: Workspace, sink: HttpS
 
 
 def test_a_batch_body_loops_over_rows_and_loses_trailing_commas(
-    ws: Workspace, sink: HttpSink
+    ws: Workspace, wire_sink: HttpSink
 ) -> None:
+    sink = wire_sink
     people(ws, [[i, f"u{i}@x", f"n{i}", None, None] for i in range(1, 6)])
     body = (
         '{"run": "{{ context.sync_run_id }}", "users": [\n'
@@ -155,7 +157,10 @@ def test_a_batch_body_loops_over_rows_and_loses_trailing_commas(
     assert counts(ws) == NO_CHANGE
 
 
-def test_template_errors_fail_their_rows_in_the_sync_logs(ws: Workspace, sink: HttpSink) -> None:
+def test_template_errors_fail_their_rows_in_the_sync_logs(
+    ws: Workspace, wire_sink: HttpSink
+) -> None:
+    sink = wire_sink
     people(
         ws,
         [
@@ -191,7 +196,8 @@ def test_template_errors_fail_their_rows_in_the_sync_logs(ws: Workspace, sink: H
     assert [r.path for r in sink.requests] == ["/users/ok%40x"]
 
 
-def test_hostile_templates_are_bounded_per_row(ws: Workspace, sink: HttpSink) -> None:
+def test_hostile_templates_are_bounded_per_row(ws: Workspace, wire_sink: HttpSink) -> None:
+    sink = wire_sink
     people(ws, [[1, "a@x", "ada", None, None]])
     http = {
         "added": {
@@ -217,7 +223,8 @@ def test_hostile_templates_are_bounded_per_row(ws: Workspace, sink: HttpSink) ->
     assert "templates cannot include files" in reason
 
 
-def test_first_run_skip_sends_nothing_then_only_changes(ws: Workspace, sink: HttpSink) -> None:
+def test_first_run_skip_sends_nothing_then_only_changes(ws: Workspace, wire_sink: HttpSink) -> None:
+    sink = wire_sink
     people(ws, [[1, "a@x", "ada", None, None], [2, "b@x", "bo", None, None]])
     http = {
         "added": {"method": "PUT", "path": "/users/{row_id}"},
@@ -242,7 +249,8 @@ def test_first_run_skip_sends_nothing_then_only_changes(ws: Workspace, sink: Htt
     ]
 
 
-def test_match_column_null_or_shared_fails_those_rows(ws: Workspace, sink: HttpSink) -> None:
+def test_match_column_null_or_shared_fails_those_rows(ws: Workspace, wire_sink: HttpSink) -> None:
+    sink = wire_sink
     people(
         ws,
         [
