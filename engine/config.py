@@ -217,6 +217,8 @@ class SyncConfig(BaseModel):
     mode: Mode = "upsert"
     delete_behavior: DeleteBehavior = "do_nothing"
     on_duplicate_keys: Literal["reject", "fail"] = "reject"
+    # skip: the first run records every current row as sent and sends none of them.
+    first_run: Literal["backfill", "skip"] = "backfill"
     sync_logs: list[SyncLogTable] | Literal[False] = Field(
         default_factory=lambda: list(DEFAULT_SYNC_LOGS)
     )

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from engine.config import Mapping
+from engine.config import Mapping, SyncConfig
 from engine.templates import TemplateFailed, render
 
 _SKIP = object()
@@ -79,6 +79,25 @@ class MappedRow:
             return _SKIP if value is None and mapping.skip_nulls else value
         row = {written: values[column] for written, column in reads}
         return render(mapping.template, row, context)  # type: ignore[arg-type]
+
+
+def run_variables(
+    sync: SyncConfig, sync_name: str, run_id: int, now: dt.datetime
+) -> dict[str, Any]:
+    """The run's variables (``context`` in templates) but ``operation``, set per row."""
+    return {
+        "model_id": sync.model,
+        "model_name": sync.model,
+        "sync_id": sync_name,
+        "sync_run_id": str(run_id),
+        "current_timestamp": now.isoformat() + "Z",
+    }
+
+
+def skips_first_run(sync: SyncConfig, commits: Sequence[Any], full_resync: bool) -> bool:
+    """``first_run: skip`` on a sync never committed: its first run records the current
+    rows as the baseline (as ``--reset-cdc`` does) and sends none of them."""
+    return sync.first_run == "skip" and not commits and not full_resync
 
 
 def _put(out: dict[str, Any], path: list[str], value: Any) -> None:

@@ -21,6 +21,7 @@ from sqlglot import exp
 from dialects.base import Dialect, WarehouseError
 from engine.config import Mapping, SyncConfig
 from engine.model import BoundModel
+from engine.run_tables import RunTables, acted_ops
 from engine.sql import SqlRenderer, quoted_column
 from engine.state import Commit, State, run_table_name
 
@@ -54,42 +55,6 @@ class PlanResult:
     def total(self) -> int:
         """Planned ops in all."""
         return sum(self.planned.values())
-
-
-def acted_ops(sync: SyncConfig) -> dict[str, bool]:
-    """Which planned ops this sync sends (SPEC section 3, modes and delete behaviors)."""
-    sends_removals = sync.mode == "mirror" and sync.delete_behavior != "do_nothing"
-    return {
-        "send_added": True,
-        "send_changed": sync.mode != "insert",
-        "send_removed": sends_removals,
-        "resend_unchanged": sync.mode == "all",
-    }
-
-
-@dataclass
-class RunTables:
-    """The tables one run reads and writes."""
-
-    stage: exp.Expr
-    plan: exp.Table
-    rejections: exp.Table
-    delta: exp.Table
-    prev_plan: exp.Expr
-    prev_rejections: exp.Expr
-    unconfirmed: exp.Expr
-
-    def as_dict(self) -> dict[str, exp.Expr]:
-        """For template substitution."""
-        return {
-            "stage": self.stage,
-            "plan": self.plan,
-            "rejections": self.rejections,
-            "delta": self.delta,
-            "prev_plan": self.prev_plan,
-            "prev_rejections": self.prev_rejections,
-            "unconfirmed": self.unconfirmed,
-        }
 
 
 class Planner:
@@ -138,6 +103,12 @@ class Planner:
             prev_plan=exp.select("*").from_(plan.copy()).where(exp.false()),
             prev_rejections=exp.select("*").from_(rejections.copy()).where(exp.false()),
             unconfirmed=exp.select("*").from_(rejections.copy()).where(exp.false()),
+            match_rejects=exp.select(
+                quoted_column("row_id"),
+                exp.alias_(exp.cast(exp.Null(), exp.DataType.build("text")), "reason"),
+            )
+            .from_(plan.copy())
+            .where(exp.false()),
         )
 
     @contextmanager
@@ -297,6 +268,10 @@ class Planner:
         params = acted_ops(self.sync)
         params["resend_unchanged"] = params["resend_unchanged"] or resend_unchanged
         with self._timed("diff"):
+            if self.model.match_column is not None:
+                self.tables.match_rejects = self.sql.parsed(
+                    self.sql.one("match_rejects", self.tables.as_dict(), self.match_reasons())
+                )
             self._run("delta", params, exprs={"model_columns": self.model.stored_columns})
             self._run("reject_invalid_keys")
             if self.keys.duplicate_keys:
@@ -308,6 +283,11 @@ class Planner:
                 self.rejected_before_send[str(op)] = int(rejected)
         rejected = self.count_rejections()
         return planned, rejected
+
+    def match_reasons(self) -> dict[str, exp.Expr]:
+        """Why a key's match value fails its row (see match_rejects.sql)."""
+        reason = f"match column {self.model.match_column!r} is not unique (another key has it)"
+        return {"duplicate_reason": exp.Literal.string(reason)}
 
     def fill_duplicate_fields(self) -> None:
         """Give each rejected duplicated key in the delta one copy's model values (see

@@ -34,6 +34,7 @@ from engine.delivery import CancelFlag, Deliverer, DeliveryReport, storable_erro
 from engine.destinations import build_destination
 from engine.destinations.base import Destination, FatalDestinationError, RunContext
 from engine.interrupts import RunInterrupted, interruptible, restore, saved_handlers
+from engine.mapping_values import run_variables, skips_first_run
 from engine.model import BoundModel, bind_model
 from engine.planner import KeyStats, Planner
 from engine.sql import SqlRenderer
@@ -356,6 +357,8 @@ def run_sync(
             state.drop_unkept(sync_name, current_run=run_id)
             job.check_primary_key(state, model, resetting=full_resync or reset_cdc)
             commits = state.committed(sync_name)
+            if skips_first_run(job.sync, commits, full_resync):
+                reset_cdc, result.kind = True, "first_run_skip"
             baseline = None if full_resync else (commits[0] if commits else None)
             unconfirmed = state.unconfirmed_deltas(sync_name, run_id, commits)
             audit.forget_uncommitted(job.dialect, sync_name, unconfirmed)
@@ -492,13 +495,7 @@ def _deliver(
         heartbeat=lambda: state.heartbeat(job.sync_name, run_id),
         cancel=cancel,
         redact=job.redactor.redact,
-        variables={
-            "model_id": job.sync.model,
-            "model_name": job.sync.model,
-            "sync_id": job.sync_name,
-            "sync_run_id": str(run_id),
-            "current_timestamp": utcnow().isoformat() + "Z",
-        },
+        variables=(variables := run_variables(job.sync, job.sync_name, run_id, utcnow())),
     )
     context = RunContext(
         job.sync_name,
@@ -506,6 +503,7 @@ def _deliver(
         job.sync.mode,
         job.sync.delete_behavior,
         [m.to for m in job.sync.mappings],
+        variables,
     )
 
     async def main() -> DeliveryReport:

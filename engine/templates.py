@@ -12,7 +12,9 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from liquid import BoundTemplate, Environment
+import orjson
+from liquid import BoundTemplate, Environment, RenderContext
+from liquid.builtin.tags.for_tag import ForNode
 from liquid.exceptions import LiquidError, TemplateNotFoundError
 
 #: Bounds on one rendering (a row's template).
@@ -20,6 +22,9 @@ LOOP_ITERATIONS = 10_000
 OUTPUT_CHARACTERS = 100_000
 LOCAL_NAMESPACE = 100_000
 CONTEXT_DEPTH = 30
+#: Bounds on a request body (one rendering per batch of rows).
+BODY_LOOP_ITERATIONS = 1_000_000
+BODY_OUTPUT_CHARACTERS = 16_000_000
 
 
 class _BoundedEnvironment(Environment):
@@ -29,7 +34,22 @@ class _BoundedEnvironment(Environment):
     context_depth_limit = CONTEXT_DEPTH
 
 
+class _BodyEnvironment(_BoundedEnvironment):
+    """Request bodies: a batch of rows renders larger (bounds still hold)."""
+
+    loop_iteration_limit = BODY_LOOP_ITERATIONS
+    output_stream_limit = BODY_OUTPUT_CHARACTERS
+
+
+def _json(value: Any) -> str:
+    """The ``json`` filter: a value as JSON text (``"a \\"quoted\\" name"``, ``null``)."""
+    return orjson.dumps(value, default=str).decode()
+
+
 _ENVIRONMENT = _BoundedEnvironment()
+_BODY_ENVIRONMENT = _BodyEnvironment()
+for _environment in (_ENVIRONMENT, _BODY_ENVIRONMENT):
+    _environment.filters["json"] = _json
 
 
 class TemplateFailed(Exception):
@@ -45,9 +65,10 @@ def _one_line(error: LiquidError) -> str:
 
 
 @lru_cache(maxsize=256)
-def parsed(source: str) -> BoundTemplate:
-    """The template, parsed (raises LiquidError on a syntax error)."""
-    return _ENVIRONMENT.from_string(source)
+def parsed(source: str, body: bool = False) -> BoundTemplate:
+    """The template, parsed (raises LiquidError on a syntax error); ``body`` gives it the
+    bounds of a request body."""
+    return (_BODY_ENVIRONMENT if body else _ENVIRONMENT).from_string(source)
 
 
 def parse_error(source: str) -> str | None:
@@ -73,10 +94,41 @@ def row_columns(source: str) -> list[str] | None:
     return names
 
 
-def render(source: str, row: dict[str, Any], context: dict[str, Any]) -> str:
-    """The template's output for one row; TemplateFailed when it raises or hits a bound."""
+def loop_columns(source: str, over: str = "rows") -> list[str] | None:
+    """The columns a template reads from ``row`` and from the loop variables of its
+    ``{% for x in rows %}`` loops (``x.<name>``); None when it reads a row whole, by a
+    computed name, or ``rows`` other than by looping over it."""
+    template = parsed(source)
+    context = RenderContext(template)
+    roots = {"row"}
+    pending = list(template.nodes)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ForNode) and str(node.expression.iterable) == over:
+            roots.add(node.expression.identifier)
+        pending.extend(node.children(context, include_partials=False))
+    names: list[str] = []
+    for root, variables in template.analyze(include_partials=False).variables.items():
+        for variable in variables:
+            segments = variable.segments
+            if root == over and len(segments) > 1:
+                return None
+            if root not in roots:
+                continue
+            if len(segments) < 2 or not isinstance(segments[1], str):
+                return None
+            if segments[1] not in names:
+                names.append(segments[1])
+    return names
+
+
+def render(
+    source: str, row: dict[str, Any], context: dict[str, Any], body: bool = False, **more: Any
+) -> str:
+    """The template's output for one row (``more``: other variables, e.g. ``rows``; ``body``:
+    with the bounds of a request body); TemplateFailed when it raises or hits a bound."""
     try:
-        return parsed(source).render(row=row, context=context)
+        return parsed(source, body).render(row=row, context=context, **more)
     except LiquidError as error:
         raise TemplateFailed(_one_line(error)) from None
     except (RecursionError, MemoryError, ValueError, TypeError, ArithmeticError) as error:

@@ -1,6 +1,7 @@
 -- The diff (SPEC section 3): the last committed rejections and the keys of runs that died
 -- after planning take precedence, then the plans.
--- Only the ops this sync acts on are kept; fields are joined back from the stage.
+-- Only the ops this sync acts on are kept; fields are joined back from the stage. A key
+-- rejected for its match value (shared with another key) keeps its fields.
 CREATE TABLE __delta__ AS
 WITH changes AS (
     -- Keys whose plan rows differ (or that only one plan has); equal rows drop out here,
@@ -77,10 +78,12 @@ SELECT
     ROW_NUMBER() OVER (ORDER BY a.op_type, a.row_id) AS _lightning_seq,
     a.row_id AS _lightning_row_id,
     a.op_type AS _lightning_op,
-    a.reject_reason AS _lightning_reject_reason,
+    COALESCE(a.reject_reason, CASE WHEN a.op_type <> 'removed' THEN m.reason END)
+        AS _lightning_reject_reason,
     a.match_value AS _lightning_match,
     s.__model_columns__
 FROM acted AS a
+LEFT JOIN __match_rejects__ AS m ON m.row_id = a.row_id
 LEFT JOIN __stage__ AS s
     ON s._lightning_row_id = a.row_id
     AND a.reject_reason IS NULL

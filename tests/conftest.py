@@ -471,6 +471,8 @@ SPARK_BY_DEFAULT = frozenset(
         "test_mappings_run.py::test_a_template_not_reading_a_column_ignores_it[spark]",
         "test_mappings_run.py::test_kinds_to_the_file_destination_and_row_failures_in_the_sync_logs[spark]",
         "test_mappings_run.py::test_a_template_naming_a_missing_column_is_refused[spark]",
+        "test_http_templates.py::test_per_trigger_templates_reach_the_wire_encoded[spark]",
+        "test_http_templates.py::test_match_column_null_or_shared_fails_those_rows[spark]",
         "test_fault_matrix.py::test_warehouse_connection_dropped[spark-after_changelog]",
         "test_fault_matrix.py::test_sigterm_sigint[spark-mid_delivery-SIGTERM]",
         "test_fault_matrix.py::test_destination_resets_connections[spark-body-3]",

@@ -94,6 +94,11 @@ from tests.test_hostile_answers import (  # noqa: F401
     test_contentstack_hostile_error_bodies_are_stored_bounded,
     test_hostile_error_bodies_are_stored_bounded_and_runs_keep_committing,
 )
+from tests.test_http_templates import (  # noqa: F401
+    test_match_column_null_or_shared_fails_those_rows,
+    test_per_trigger_templates_reach_the_wire_encoded,
+    wire_sink,
+)
 from tests.test_http_unreachable import (  # noqa: F401
     test_unreachable_destination_aborts_the_run_and_the_next_run_retries,
 )

@@ -216,6 +216,20 @@ def test_email_match_is_normalized_and_put_replaces(ws: Workspace, cs: FakeConte
     assert cs.profile("email", "a@x.com") == {"email": "a@x.com", "first_name": "F1", "plan": "pro"}
 
 
+def test_a_shared_match_value_fails_those_users_before_sending(
+    ws: Workspace, cs: FakeContentstack
+) -> None:
+    rows = some_users(3)
+    rows[1] = (2, "b@x", "ext-1", "F2", "pro", None, "u2")  # the external_id of user 1
+    users(ws, rows)
+    project(ws, cs)
+    run_ok(ws)
+    got = statuses(ws)
+    shared = ("failed", "match column 'external_id' is not unique (another key has it)")
+    assert got["1"] == got["2"] == shared and got["3"] == ("succeeded", None)
+    assert [r.raw_path.rsplit("/", 1)[-1] for r in cs.requests_for("dal")] == ["ext-3"]
+
+
 # -- modes ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("create_on_write", [True, False])
 @pytest.mark.parametrize("mode", ["update", "upsert"])

@@ -71,6 +71,7 @@ def _render_all(dialect_name: str, tmp_path: Path) -> dict[str, str]:
         "fields_json": planner.fields_json("d", removed_aware=True),
         "payload": planner.payload_json("d") or exp.Null(),
         "unconfirmed_row_id": exp.column("_lightning_row_id", quoted=True),
+        **planner.match_reasons(),
     }
     rendered = {}
     for name in TEMPLATES:

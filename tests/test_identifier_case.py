@@ -96,6 +96,7 @@ def _rendered_statements(dialect: Dialect) -> dict[str, list[str]]:
         "fields_json": planner.fields_json("d", removed_aware=True),
         "payload": planner.payload_json("d") or exp.Null(),
         "unconfirmed_row_id": exp.column("_lightning_row_id", quoted=True),
+        **planner.match_reasons(),
     }
     rendered = {name: renderer.statements(name, tables, exprs) for name in TEMPLATES}
     rendered["delta_stream (as streamed)"] = [planner.stream_sql(payload_json=True)]

@@ -105,6 +105,8 @@ class RunContext:
     mode: str
     delete_behavior: str
     mapped_fields: list[str] = field(default_factory=list)
+    # The run variables templates see as ``context`` (see engine.config.VARIABLES).
+    variables: dict[str, Any] = field(default_factory=dict)
 
     def cleared_fields(self) -> dict[str, Any]:
         """Every mapped field null, nested as mapped (``address.city`` clears the city)."""

@@ -6,7 +6,9 @@ like a credential (see :mod:`engine.secrets`). A base URL or header the client c
 refused when the sync is loaded (:mod:`engine.destinations.http_checks`); credentials in the
 URL (``https://user:password@host``) are sent as ``Authorization: Basic``.
 Sync settings (under ``http:``): ``added``/``changed``/``removed`` requests
-(``{method, path}``), ``batch_size``, ``concurrency``, ``rate_limit_per_second``.
+(``{method, path, headers, body}``, see :mod:`engine.destinations.http_requests`),
+``batch_size``, ``concurrency``, ``rate_limit_per_second``, ``match_column`` (a unique
+column addressing records: a NULL or duplicated value fails its rows before sending).
 
 Contract: with ``batch_size: 1`` added and changed rows send the mapped fields as one JSON
 object; with a larger batch, a JSON array of objects each also carrying ``"row_id"`` (the
@@ -29,11 +31,11 @@ from __future__ import annotations
 
 import base64
 from pathlib import Path
-from typing import Literal
-from urllib.parse import quote, unquote, urlsplit, urlunsplit
+from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from engine.config import DestinationConfig, SyncConfig
 from engine.destinations.base import (
@@ -59,43 +61,18 @@ from engine.destinations.http_client import (
     describe_failure,
     shared_cause,
 )
+from engine.destinations.http_requests import (
+    HttpSyncSettings,
+    RequestFailed,
+    RequestRenderer,
+    RequestSpec,
+    check_trigger_use,
+    templated_requests,
+)
 from engine.destinations.json_encoding import dumps
 from engine.secrets import mask_userinfo
 
 AUTH_STATUS = frozenset({401, 403})
-
-
-class RequestSpec(BaseModel):
-    """One op's request: a method and a path relative to ``base_url``."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "PUT"
-    path: str
-
-
-class HttpSyncSettings(BaseModel):
-    """The ``http:`` block of a sync."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    added: RequestSpec | None = None
-    changed: RequestSpec | None = None
-    removed: RequestSpec | None = None
-    batch_size: int = Field(default=1, ge=1, le=10_000)
-    concurrency: int = Field(default=8, ge=1, le=256)
-    rate_limit_per_second: float | None = Field(default=None, gt=0)
-
-    @model_validator(mode="after")
-    def _batch_paths(self) -> HttpSyncSettings:
-        if self.batch_size > 1:
-            for op in ("added", "changed", "removed"):
-                spec = getattr(self, op)
-                if spec is not None and "{row_id}" in spec.path:
-                    raise ValueError(
-                        f"{op}.path uses {{row_id}} but batch_size is {self.batch_size}: a "
-                        "batch goes to one URL. Fix: drop {row_id} from the path or set "
-                        "batch_size: 1"
-                    )
-        return self
 
 
 class SecretHeader(BaseModel):
@@ -181,6 +158,11 @@ class HttpDestination(Destination):
         except ValidationError as error:
             raise _settings_error(error, f"syncs.{sync_name}.http") from error
         self._check_requests(sync_name)
+        check_trigger_use(self.sync_settings, sync, sync_name)
+        match = self.sync_settings.match_column
+        self._renderers = {
+            op: RequestRenderer(op, spec, match) for op, spec in self.sync_settings.specs().items()
+        }
         self._sender: HttpSender | None = None
         self._context: RunContext | None = None
 
@@ -206,6 +188,38 @@ class HttpDestination(Destination):
     def batch_size(self) -> int:
         return self.sync_settings.batch_size
 
+    def match_column(self) -> str | None:
+        return self.sync_settings.match_column
+
+    def source_columns(self) -> list[tuple[str, str]]:
+        where = f"syncs.{self.sync_name}.http"
+        columns = [
+            (f"{where}.{op}.{part}", column)
+            for op, spec in self.sync_settings.specs().items()
+            for part, column in spec.columns()
+        ]
+        if self.sync_settings.match_column is not None:
+            columns.append((f"{where}.match_column", self.sync_settings.match_column))
+        return columns
+
+    def sent_settings(self) -> dict[str, Any]:
+        return templated_requests(self.sync_settings)
+
+    def check_row(self, row: DeltaRow) -> str | None:
+        if row.op_type == "removed" or self._context is None:
+            return None
+        match = self.sync_settings.match_column
+        if match is not None and row.model_row.get(match) is None:
+            return f"match column {match!r} is empty (NULL): the row cannot be addressed"
+        op, spec, _ = self._request_for(row)
+        if spec.body is None or spec.body.column is None:
+            return None
+        try:
+            self._renderers[op].body([row], {}, batch=False)
+        except RequestFailed as failed:
+            return str(failed)
+        return None
+
     def concurrency(self) -> int:
         return self.sync_settings.concurrency
 
@@ -227,21 +241,23 @@ class HttpDestination(Destination):
             self._sender = None
 
     # -- building requests ------------------------------------------------------------------
-    def _request_for(self, row: DeltaRow) -> tuple[RequestSpec, bool]:
-        """The request spec for a row's op, and whether it carries the mapped fields."""
+    def _request_for(self, row: DeltaRow) -> tuple[str, RequestSpec, bool]:
+        """The trigger whose request a row's op sends, its spec, and whether it carries the
+        mapped fields."""
         assert self._context is not None
         if row.op_type == "removed":
-            if self._context.delete_behavior == "clear":
-                spec = self.sync_settings.changed
-                assert spec is not None
-                return spec, True
-            spec = self.sync_settings.removed
-            assert spec is not None
-            return spec, False
-        as_added = row.op_type == "added" and self._context.mode != "update"
-        spec = self.sync_settings.added if as_added else self.sync_settings.changed
+            clear = self._context.delete_behavior == "clear"
+            op = "changed" if clear else "removed"
+        else:
+            as_added = row.op_type == "added" and self._context.mode != "update"
+            op, clear = ("added" if as_added else "changed"), True
+        spec = getattr(self.sync_settings, op)
         assert spec is not None
-        return spec, True
+        return op, spec, clear
+
+    def _context_for(self, op_type: str) -> dict[str, Any]:
+        assert self._context is not None
+        return {**self._context.variables, "operation": op_type}
 
     def _payload(self, row: DeltaRow) -> bytes:
         """The mapped fields as a JSON object (every one null for a cleared removal)."""
@@ -270,25 +286,39 @@ class HttpDestination(Destination):
 
     async def _send_one(self, row: DeltaRow) -> Outcome:
         assert self._sender is not None
-        spec, with_body = self._request_for(row)
-        path = spec.path.replace("{row_id}", quote(row.row_id, safe=""))
-        body: bytes | None
-        if self.sync_settings.batch_size > 1:  # a row isolated from a batch: still an array
+        op, spec, with_body = self._request_for(row)
+        renderer, context = self._renderers[op], self._context_for(row.op_type)
+        batched = self.sync_settings.batch_size > 1  # a row isolated from a batch: an array
+        try:
+            path = renderer.path(row, context)
+            headers = renderer.headers(row, context)
+            body = renderer.body([row], context, batch=batched)
+        except RequestFailed as failed:
+            return Outcome(row.row_id, False, str(failed))
+        if body is None and batched:
             body = b"[" + self._item(row, with_body) + b"]"
-        else:
+        elif body is None:
             body = self._payload(row) if with_body else None
-        result = await self._sender.send(spec.method, path, body)
+        result = await self._sender.send(spec.method, path, body, headers)
         return self._outcome(row, spec, path, result)
 
     async def _send_batch(self, rows: list[DeltaRow]) -> list[Outcome]:
         assert self._sender is not None
-        spec, with_body = self._request_for(rows[0])
-        body = b"[" + b",".join([self._item(row, with_body) for row in rows]) + b"]"
-        result = await self._sender.send(spec.method, spec.path, body)
+        op, spec, with_body = self._request_for(rows[0])
+        renderer, context = self._renderers[op], self._context_for(rows[0].op_type)
+        try:
+            path = renderer.path(None, context)
+            headers = renderer.headers(None, context)
+            body = renderer.body(rows, context, batch=True)
+        except RequestFailed as failed:
+            return [Outcome(row.row_id, False, str(failed)) for row in rows]
+        if body is None:
+            body = b"[" + b",".join([self._item(row, with_body) for row in rows]) + b"]"
+        result = await self._sender.send(spec.method, path, body, headers)
         if isinstance(result, Sent) and result.response.is_success:
             return [Outcome(row.row_id, True) for row in rows]
         self._raise_on_auth(result)
-        cause = shared_cause(result, spec.path, self._not_found_is_row(rows[0], spec))
+        cause = shared_cause(result, path, self._not_found_is_row(rows[0], spec))
         if cause is None and isinstance(result, Sent) and 400 <= result.response.status_code < 500:
             # A client error may come from one row: halve until the bad rows are isolated.
             middle = len(rows) // 2

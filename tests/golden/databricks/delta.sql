@@ -1,6 +1,7 @@
 /* The diff (SPEC section 3): the last committed rejections and the keys of runs that died */
 /* after planning take precedence, then the plans. */
-/* Only the ops this sync acts on are kept; fields are joined back from the stage. */
+/* Only the ops this sync acts on are kept; fields are joined back from the stage. A key */
+/* rejected for its match value (shared with another key) keeps its fields. */
 CREATE TABLE `hightouch_planner`.`s_1700000000000000_delta` AS
 WITH `changes` AS (
   SELECT
@@ -120,13 +121,22 @@ SELECT
   ROW_NUMBER() OVER (ORDER BY `a`.`op_type` NULLS LAST, `a`.`row_id` NULLS LAST) AS `_lightning_seq`,
   `a`.`row_id` AS `_lightning_row_id`,
   `a`.`op_type` AS `_lightning_op`,
-  `a`.`reject_reason` AS `_lightning_reject_reason`,
+  COALESCE(`a`.`reject_reason`, CASE WHEN `a`.`op_type` <> 'removed' THEN `m`.`reason` END) AS `_lightning_reject_reason`,
   `a`.`match_value` AS `_lightning_match`,
   `s`.`_lightning_col_0`,
   `s`.`_lightning_col_1`,
   `s`.`_lightning_col_2`,
   `s`.`_lightning_col_3`
 FROM `acted` AS `a`
+LEFT JOIN (
+  SELECT
+    `row_id`,
+    CAST(NULL AS STRING) AS `reason`
+  FROM `hightouch_planner`.`s_1700000000000000_plan`
+  WHERE
+    FALSE
+) AS `m`
+  ON `m`.`row_id` = `a`.`row_id`
 LEFT JOIN `hightouch_planner`.`s_1700000000000000_stage` AS `s`
   ON `s`.`_lightning_row_id` = `a`.`row_id`
   AND `a`.`reject_reason` IS NULL

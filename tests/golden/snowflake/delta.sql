@@ -1,6 +1,7 @@
 /* The diff (SPEC section 3): the last committed rejections and the keys of runs that died */
 /* after planning take precedence, then the plans. */
-/* Only the ops this sync acts on are kept; fields are joined back from the stage. */
+/* Only the ops this sync acts on are kept; fields are joined back from the stage. A key */
+/* rejected for its match value (shared with another key) keeps its fields. */
 CREATE TABLE "HIGHTOUCH_PLANNER"."S_1700000000000000_DELTA" AS
 WITH "CHANGES" AS (
   SELECT
@@ -120,13 +121,22 @@ SELECT
   ROW_NUMBER() OVER (ORDER BY "A"."OP_TYPE", "A"."ROW_ID") AS "_LIGHTNING_SEQ",
   "A"."ROW_ID" AS "_LIGHTNING_ROW_ID",
   "A"."OP_TYPE" AS "_LIGHTNING_OP",
-  "A"."REJECT_REASON" AS "_LIGHTNING_REJECT_REASON",
+  COALESCE("A"."REJECT_REASON", CASE WHEN "A"."OP_TYPE" <> 'removed' THEN "M"."REASON" END) AS "_LIGHTNING_REJECT_REASON",
   "A"."MATCH_VALUE" AS "_LIGHTNING_MATCH",
   "S"."_LIGHTNING_COL_0",
   "S"."_LIGHTNING_COL_1",
   "S"."_LIGHTNING_COL_2",
   "S"."_LIGHTNING_COL_3"
 FROM "ACTED" AS "A"
+LEFT JOIN (
+  SELECT
+    "ROW_ID",
+    CAST(NULL AS VARCHAR) AS "REASON"
+  FROM "HIGHTOUCH_PLANNER"."S_1700000000000000_PLAN"
+  WHERE
+    FALSE
+) AS "M"
+  ON "M"."ROW_ID" = "A"."ROW_ID"
 LEFT JOIN "LIGHTNING_STAGE_1700000000000000" AS "S"
   ON "S"."_LIGHTNING_ROW_ID" = "A"."ROW_ID"
   AND "A"."REJECT_REASON" IS NULL
