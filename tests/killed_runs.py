@@ -61,3 +61,16 @@ def _sent_rows(ws: Workspace) -> dict[str, set[str]]:
             if line.strip():
                 sent[path.stem].add(json.loads(line)["row_id"])
     return sent
+
+
+def killed_before_write(ws: Workspace, kill_at: int, writes_per_run: int) -> None:
+    """The delta run killed before write ``kill_at`` (``writes_per_run`` + 1: not killed, and
+    the run made exactly the writes counted), then nothing claimed and nothing lost."""
+    counted = ws.root / "writes.txt"
+    killed = delta_run_killed_at(ws, kill_at, counted)
+    if kill_at > writes_per_run:
+        assert killed.returncode == 0, (killed.stdout[-2000:], killed.stderr[-2000:])
+        assert int(counted.read_text()) == writes_per_run, "update the writes per delta run"
+    else:
+        assert killed.returncode == 137, (killed.stdout[-2000:], killed.stderr[-2000:])
+    assert_nothing_claimed_and_nothing_lost(ws)

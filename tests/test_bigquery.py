@@ -41,7 +41,7 @@ from sqlglot import exp
 from dialects.bigquery import BigQueryDialect
 from tests import bigquery_emulator
 from tests.conftest import BigQueryWorkspace, Workspace
-from tests.killed_runs import assert_nothing_claimed_and_nothing_lost, delta_run_killed_at
+from tests.killed_runs import killed_before_write
 from tests.test_bad_input import (  # noqa: F401 - collected here, run on BigQuery
     test_destination_rejects_every_row,
     test_duplicate_keys_fail_the_run,
@@ -385,14 +385,7 @@ def test_a_run_killed_before_any_write_claims_nothing_and_loses_nothing(
     A kill before a read leaves what a kill before the next write leaves, so one case per write
     covers a kill between any two jobs; the last case is not killed, and checks that the run
     made exactly the writes counted here."""
-    counted = ws.root / "writes.txt"
-    killed = delta_run_killed_at(ws, kill_at, counted)
-    if kill_at > WRITES_PER_DELTA_RUN:
-        assert killed.returncode == 0, (killed.stdout[-2000:], killed.stderr[-2000:])
-        assert int(counted.read_text()) == WRITES_PER_DELTA_RUN, "update WRITES_PER_DELTA_RUN"
-    else:
-        assert killed.returncode == 137, (killed.stdout[-2000:], killed.stderr[-2000:])
-    assert_nothing_claimed_and_nothing_lost(ws)
+    killed_before_write(ws, kill_at, WRITES_PER_DELTA_RUN)
 
 
 def test_a_model_calling_outside_the_query_is_refused_before_anything_runs(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import Workspace
-from tests.killed_runs import assert_nothing_claimed_and_nothing_lost, delta_run_killed_at
+from tests.killed_runs import killed_before_write
 
 EACH_WAREHOUSE = ["spark"]  # a Spark test: the whole set under CI=true (see tests/conftest.py)
 pytestmark = pytest.mark.each_warehouse
@@ -23,11 +23,4 @@ WRITES_PER_DELTA_RUN = 20
 def test_a_run_killed_before_any_write_claims_nothing_and_loses_nothing(
     ws: Workspace, kill_at: int
 ) -> None:
-    counted = ws.root / "writes.txt"
-    killed = delta_run_killed_at(ws, kill_at, counted)
-    if kill_at > WRITES_PER_DELTA_RUN:
-        assert killed.returncode == 0, (killed.stdout[-2000:], killed.stderr[-2000:])
-        assert int(counted.read_text()) == WRITES_PER_DELTA_RUN, "update WRITES_PER_DELTA_RUN"
-    else:
-        assert killed.returncode == 137, (killed.stdout[-2000:], killed.stderr[-2000:])
-    assert_nothing_claimed_and_nothing_lost(ws)
+    killed_before_write(ws, kill_at, WRITES_PER_DELTA_RUN)
