@@ -82,7 +82,9 @@ class SparkCursor:
         schema = self._frame.schema
         from pyspark.sql.pandas.types import to_arrow_schema
 
-        return to_arrow_schema(schema).empty_table()
+        # A TIMESTAMP column is an instant: Arrow needs its zone, the session's (UTC: see
+        # SparkDialect.setup_statements).
+        return to_arrow_schema(schema, timezone="UTC").empty_table()
 
     def fetchall_arrow(self) -> Any:
         return self._frame.toArrow()

@@ -494,9 +494,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """On Spark, the tests that need what Spark lacks are not run (``CANNOT_RUN`` in
-    tests/spark_workspace.py says why for each, ``NOT_YET_ON_SPARK`` what is missing);
+    tests/spark_workspace.py says why for each; ``ON_SPARK_ELSEWHERE``: run by another module);
     outside CI and without ``LIGHTNING_TEST_WAREHOUSES``, Spark runs ``SPARK_BY_DEFAULT``."""
-    from tests.spark_workspace import CANNOT_RUN, NOT_YET_ON_SPARK
+    from tests.spark_workspace import CANNOT_RUN, ON_SPARK_ELSEWHERE
 
     every_test = bool(os.environ.get(WAREHOUSES_ENV) or os.environ.get("CI") == "true")
     kept, left_out = [], []
@@ -505,7 +505,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         on_spark = callspec is not None and callspec.params.get("warehouse") == "spark"
         name = f"{item.path.name}::{item.name}"
         original = getattr(item, "originalname", item.name)
-        cannot_run = original in CANNOT_RUN or original in NOT_YET_ON_SPARK
+        cannot_run = original in CANNOT_RUN or item.path.name in ON_SPARK_ELSEWHERE
         chosen = every_test or name in SPARK_BY_DEFAULT
         (left_out if on_spark and (cannot_run or not chosen) else kept).append(item)
     if left_out:

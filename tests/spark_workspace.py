@@ -34,15 +34,10 @@ CANNOT_RUN = {
         "does not have"
     ),
 }
-# Warehouse tests Spark could run that are not made to run there yet (a gap, not a limit of
-# Spark): deselected on Spark like CANNOT_RUN, with what is missing.
-NOT_YET_ON_SPARK = {
-    "test_every_payload_is_strict_json_with_the_models_values": (
-        "the payload property has no table of Spark's column types and insert forms yet"
-    ),
-    "test_every_type_and_edge_value_at_once": (
-        "the payload property has no table of Spark's column types and edge values yet"
-    ),
+# Test files whose warehouse tests another module runs on Spark: deselected here on Spark.
+ON_SPARK_ELSEWHERE = {
+    # Each example is three full runs (about 20 s on Spark): fewer examples there.
+    "test_payload_property.py": "tests/test_spark_payload.py",
 }
 
 

@@ -124,3 +124,14 @@ def test_a_views_query_is_read_from_unity_catalogs_information_schema(
     )
     assert dialect.view_definition(exp.to_table("active_users")) == "SELECT 1 AS id"
     assert dialect.view_definition(exp.to_table("crm.users")) is None  # a table, not a view
+
+
+def test_a_delta_with_an_instant_column_is_paged_to_its_end(dialect: DatabricksDialect) -> None:
+    """The last, empty page of a read whose columns include a TIMESTAMP (an instant) is built
+    from the query's schema with its time zone, as a page with rows is."""
+    dialect.execute("CREATE SCHEMA IF NOT EXISTS s")
+    dialect.execute("CREATE TABLE s.t (k BIGINT, at TIMESTAMP)")
+    dialect.execute("INSERT INTO s.t VALUES (1, TIMESTAMP '2024-01-02 03:04:05')")
+    batches = list(dialect.stream("SELECT k, at FROM s.t", None, 10))
+    assert [b["k"] for b in batches] == [[1]]
+    assert list(dialect.stream("SELECT k, at FROM s.t WHERE k > 1", None, 10)) == []

@@ -153,6 +153,7 @@ class Kind:
     # BigQuery's insert: its parameter(s) where they differ, and the SQL around them.
     bigquery_param: Callable[[Any], Any] | None = None
     bigquery_insert: str = "CAST({mark} AS {ddl})"
+    spark: str | None = None  # Spark SQL's (and Databricks') type
 
 
 def _float_text(value: float) -> str:
@@ -299,6 +300,7 @@ KINDS = [
         expect_number,
         snowflake="BIGINT",
         bigquery="INT64",
+        spark="BIGINT",
     ),
     Kind(
         "int38",
@@ -319,6 +321,7 @@ KINDS = [
         expect_number,
         _decimal_text,
         snowflake="NUMBER(38,10)",
+        spark="DECIMAL(38,10)",
     ),
     Kind(
         "bignumeric",
@@ -374,6 +377,7 @@ KINDS = [
         snowflake_param=_snowflake_float_text,
         bigquery="FLOAT64",
         bigquery_param=_snowflake_float_text,  # BigQuery reads 'NaN', 'inf', '-inf' too
+        spark="DOUBLE",
     ),
     Kind("real", "FLOAT", "real", st.floats(width=32), expect_number, _float_text),
     Kind(
@@ -384,6 +388,7 @@ KINDS = [
         lambda v: v,
         snowflake="BOOLEAN",
         bigquery="BOOL",
+        spark="BOOLEAN",
     ),
     Kind(
         "text",
@@ -393,6 +398,7 @@ KINDS = [
         lambda v: v,
         snowflake="VARCHAR",
         bigquery="STRING",
+        spark="STRING",
     ),
     Kind(
         "date",
@@ -403,6 +409,7 @@ KINDS = [
         lambda v: v.isoformat(),
         snowflake="DATE",
         bigquery="DATE",
+        spark="DATE",
     ),
     Kind(
         "ts",
@@ -413,6 +420,7 @@ KINDS = [
         str,
         snowflake="TIMESTAMP_NTZ",
         bigquery="DATETIME",
+        spark="TIMESTAMP_NTZ",
     ),
     Kind(
         "tstz",
@@ -423,6 +431,7 @@ KINDS = [
         str,
         snowflake="TIMESTAMP_TZ",
         bigquery="TIMESTAMP",
+        spark="TIMESTAMP",  # Spark's and Databricks' TIMESTAMP: an instant (session zone UTC)
     ),
     Kind(
         "tsltz",
@@ -461,6 +470,7 @@ KINDS = [
         _or_null(lambda v: bytes(v).hex()),
         snowflake="BINARY",
         bigquery="BYTES",
+        spark="BINARY",
     ),
     Kind(
         "json",
@@ -724,6 +734,9 @@ def native(ws: Workspace) -> Iterator[tuple[Any, str]]:
     if ws.kind == "bigquery":
         yield _BigQueryClient(ws), "?"
         return
+    if ws.kind == "spark":
+        yield _SparkClient(ws), "?"
+        return
     import psycopg
     from psycopg.types.string import TextLoader
 
@@ -767,6 +780,22 @@ class _BigQueryClient:
         return _Rows([tuple(row.values()) for row in job.result()])
 
 
+class _SparkClient:
+    """The workspace's Spark session, SQL as written (Spark's types and backticks) with ``?``
+    placeholders bound as named parameters, returning rows with ``fetchall``."""
+
+    def __init__(self, ws: Any):
+        self.dialect = ws.dialect()
+
+    def execute(self, statement: str, params: Any = None) -> Any:
+        parts = statement.split("?")
+        named = "".join(
+            part + (f":p{i}" if i < len(parts) - 1 else "") for i, part in enumerate(parts)
+        )
+        values = {f"p{i}": value for i, value in enumerate(params or [])}
+        return _Rows(self.dialect.fetchall(named, values or None))
+
+
 @dataclass
 class _Rows:
     rows: list[tuple[Any, ...]]
@@ -781,6 +810,7 @@ def _ddl(kind: Kind, ws: Workspace) -> str | None:
         "postgres": kind.postgres,
         "snowflake": kind.snowflake,
         "bigquery": kind.bigquery,
+        "spark": kind.spark,
     }[ws.kind]
 
 
@@ -802,7 +832,9 @@ def _placed(kind: Kind, ws: Workspace, mark: str, value: Any) -> tuple[str, list
 def fill_model(ws: Workspace, kinds: list[Kind], rows: list[list[Any]]) -> list[list[Any]]:
     """Replace table ``m`` (id plus one column per kind); return the rows as the client
     reads them back."""
-    quote, key = ("`", "id INT64") if ws.kind == "bigquery" else ('"', "id BIGINT PRIMARY KEY")
+    quote, key = {"bigquery": ("`", "id INT64"), "spark": ("`", "id BIGINT")}.get(
+        ws.kind, ('"', "id BIGINT PRIMARY KEY")
+    )
     columns = ", ".join(f"{quote}{k.name}{quote} {_ddl(k, ws)}" for k in kinds)
     with native(ws) as (con, mark):
         con.execute("DROP TABLE IF EXISTS m")
@@ -927,9 +959,11 @@ def check_sync_of(ws: Workspace, kinds: list[Kind], generated: list[list[Any]]) 
             wrong = {k: (v, got[k]) for k, v in want.items() if not same(v, got[k])}
             assert not wrong, f"{sync} row {row_id}: field: (expected, sent) {wrong}"
     with native(ws) as (con, _mark):
-        as_text = {"snowflake": "TO_JSON(fields)", "bigquery": "TO_JSON_STRING(fields)"}.get(
-            ws.kind, "CAST(fields AS VARCHAR)"
-        )
+        as_text = {
+            "snowflake": "TO_JSON(fields)",
+            "bigquery": "TO_JSON_STRING(fields)",
+            "spark": "fields",  # a STRING holding JSON
+        }.get(ws.kind, "CAST(fields AS VARCHAR)")
         logged = con.execute(
             f"SELECT {as_text} FROM hightouch_audit.sync_changelog "
             f"WHERE sync_run_id IN ({', '.join(map(str, run_ids))})"
