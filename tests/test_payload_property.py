@@ -781,8 +781,8 @@ class _BigQueryClient:
 
 
 class _SparkClient:
-    """The workspace's Spark session, SQL as written (Spark's types and backticks) with ``?``
-    placeholders bound as named parameters, returning rows with ``fetchall``."""
+    """The workspace's Spark session (its connection's cursor), SQL as written (Spark's types
+    and backticks) with ``?`` placeholders bound as named parameters; rows by ``fetchall``."""
 
     def __init__(self, ws: Any):
         self.dialect = ws.dialect()
@@ -793,7 +793,12 @@ class _SparkClient:
             part + (f":p{i}" if i < len(parts) - 1 else "") for i, part in enumerate(parts)
         )
         values = {f"p{i}": value for i, value in enumerate(params or [])}
-        return _Rows(self.dialect.fetchall(named, values or None))
+        # The session's own cursor: an instant (TIMESTAMP) reads back with its zone.
+        cursor = self.dialect.con.cursor()
+        try:
+            return _Rows(cursor.execute(named, values or None).fetchall())
+        finally:
+            cursor.close()
 
 
 @dataclass
