@@ -13,6 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar
@@ -82,6 +83,44 @@ class Capabilities:
     read_only_sessions: bool = True
 
 
+@dataclass(frozen=True)
+class ArrayForms:
+    """How a warehouse reads an array column as one row per element (a sync's
+    ``array_expansion``): SQL expressions over ``__v__`` in the dialect's sqlglot syntax. The
+    engine UNNESTs the array (sqlglot writes each warehouse's form: UNNEST, FLATTEN, LATERAL
+    VIEW EXPLODE), so NULL and empty arrays give no rows.
+
+    Attributes:
+        native: column types (lower case, fnmatch patterns) of the warehouse's own arrays.
+        json: column types of JSON values.
+        text: column types of text, read as the JSON it holds.
+        json_array: a JSON value as an array UNNEST reads; NULL unless the value is a JSON
+            array (an object or a scalar gives no rows).
+        json_element: an element of ``json_array`` as text: a string as itself, a number,
+            boolean, object or array as its JSON text, a JSON null as NULL.
+        text_to_json: text as the JSON value it holds (text that is not JSON is an error).
+        native_element: an element of a native array as the generated column holds it.
+    """
+
+    native: tuple[str, ...]
+    json: tuple[str, ...]
+    text: tuple[str, ...]
+    json_array: str
+    json_element: str = "__v__"
+    text_to_json: str = "__v__"
+    native_element: str = "__v__"
+
+
+@dataclass(frozen=True)
+class ArrayElements:
+    """An array column ready to UNNEST: ``array``, and ``element``, the unnested value as the
+    generated column holds it."""
+
+    kind: str  # native | json | text
+    array: exp.Expr
+    element: exp.Expr
+
+
 class JsonText(str):
     """A value a warehouse holds as JSON, handed over as its text (``Dialect.stream``):
     sent as the JSON value it holds, not as a string."""
@@ -138,6 +177,9 @@ class Dialect(ABC):
         self.project_dir = project_dir
         self._con: Any = None  # the driver's connection, set by connect()
         self._hash_version: str | None = None
+
+    # How an array column is read one row per element; None: array expansion is unsupported.
+    array_forms: ClassVar[ArrayForms | None] = None
 
     # -- connection -------------------------------------------------------------------------
     @abstractmethod
@@ -261,6 +303,34 @@ class Dialect(ABC):
         handle the type: that value is then written by Python (same result, more CPU) and
         spliced into the object. The formats are the README's "Value formats"."""
         return None
+
+    def array_elements(
+        self, value: exp.Expr, type_name: str, element: exp.Expr
+    ) -> ArrayElements | None:
+        """An array column (``value``, of column type ``type_name``) as :attr:`array_forms`
+        expands it, ``element`` being the unnested value; None where the type holds no array
+        (nor JSON, nor text)."""
+        forms = self.array_forms
+        kind = type_name.lower()
+        if forms is None:
+            return None
+        read = self.sqlglot_dialect
+        if any(fnmatchcase(kind, pattern) for pattern in forms.native):
+            return ArrayElements(
+                "native", value.copy(), substituted(forms.native_element, element, read)
+            )
+        if any(fnmatchcase(kind, pattern) for pattern in forms.text):
+            value = substituted(forms.text_to_json, value, read)
+            found = "text"
+        elif any(fnmatchcase(kind, pattern) for pattern in forms.json):
+            found = "json"
+        else:
+            return None
+        return ArrayElements(
+            found,
+            substituted(forms.json_array, value, read),
+            substituted(forms.json_element, element, read),
+        )
 
     def view_definition(self, table: exp.Table) -> str | None:
         """The query a view is defined as (None: not a view, or the warehouse won't say), so
