@@ -45,6 +45,7 @@ SNOWFLAKE = ArrayForms(
     json_element="CAST(__v__ AS VARCHAR)",
     text_to_json="PARSE_JSON(__v__)",
     native_element="CAST(__v__ AS VARCHAR)",
+    element_column="value",  # FLATTEN's VALUE (sql_templates/snowflake/array_expansion.sql)
 )
 
 # JSON_QUERY_ARRAY gives the elements as JSON (NULL for anything but an array; JSON_TYPE

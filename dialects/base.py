@@ -100,6 +100,9 @@ class ArrayForms:
             boolean, object or array as its JSON text, a JSON null as NULL.
         text_to_json: text as the JSON value it holds (text that is not JSON is an error).
         native_element: an element of a native array as the generated column holds it.
+        element_column: the column of the unnested rows (``expanded``) holding the element:
+            the one array_expansion.sql names, or the warehouse's own where the dialect has
+            its own template (sql_templates/<dialect>/array_expansion.sql).
     """
 
     native: tuple[str, ...]
@@ -109,6 +112,7 @@ class ArrayForms:
     json_element: str = "__v__"
     text_to_json: str = "__v__"
     native_element: str = "__v__"
+    element_column: str = "_lightning_element"
 
 
 @dataclass(frozen=True)

@@ -77,9 +77,11 @@ def expanded_query(
             f"the column that would hold the elements of {written!r}. Fix: rename that column "
             "in the model's SQL (the name _ht_<column>_element is the engine's)."
         )
-    elements = dialect.array_elements(
-        user_column(column, "model_row"), kind, quoted_column("value", "expanded")
-    )
+    forms = dialect.array_forms
+    elements = None
+    if forms is not None:  # the unnested rows are ``expanded`` in array_expansion.sql
+        unnested = quoted_column(forms.element_column, "expanded")
+        elements = dialect.array_elements(user_column(column, "model_row"), kind, unnested)
     if elements is None:
         raise ArrayExpansionError(
             f"{where}: column {written!r} of model {model_name!r} is {kind}, which holds no "
