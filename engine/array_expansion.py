@@ -24,7 +24,7 @@ from engine.column_names import ColumnNameError, ColumnNames
 from engine.config import SyncConfig
 from engine.sql import SqlRenderer, quoted_column, user_column, verbatim
 
-README_SECTION = "the README's \"Array expansion\""
+README_SECTION = 'the README\'s "Array expansion"'
 
 
 class ArrayExpansionError(Exception):

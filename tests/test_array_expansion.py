@@ -44,9 +44,7 @@ def people(ws: Workspace, kind: str, rows: list[tuple[int, str, Elements]]) -> N
     """Replace the ``people`` table: (id, name, emails), emails of the given kind."""
     if kind == "json" and ws.kind in ("spark", "databricks"):
         pytest.skip("Spark and Databricks hold JSON as text: the text kind covers them")
-    ws.sql(
-        f"CREATE OR REPLACE TABLE people (id BIGINT, name VARCHAR, emails {COLUMN_TYPES[kind]})"
-    )
+    ws.sql(f"CREATE OR REPLACE TABLE people (id BIGINT, name VARCHAR, emails {COLUMN_TYPES[kind]})")
     selects = [f"SELECT {i}, '{name}', {literal(kind, elements)}" for i, name, elements in rows]
     ws.sql("INSERT INTO people " + " UNION ALL ".join(selects))
 
@@ -153,7 +151,10 @@ def test_a_duplicated_element_is_a_duplicated_key_and_a_null_element_a_null_key(
 
 
 @pytest.mark.each_warehouse
-def test_the_element_as_the_key_and_the_match_field(ws: Workspace, cs: FakeContentstack) -> None:
+def test_the_element_as_the_key_and_the_match_field(
+    ws: Workspace,
+    cs: FakeContentstack,  # noqa: F811 - the fixture imported above
+) -> None:
     people(ws, "text", [(1, "ada", ["A@x.com", "b@x.com"]), (2, "bob", ["c@x.com"])])
     destination = {
         "type": "contentstack",
@@ -242,3 +243,21 @@ def test_array_expansion_settings_are_checked(tmp_path: Path, setting: Any, expe
     with pytest.raises(ConfigError) as error:
         load_project(tmp_path / "lightning.yml")
     assert expected in str(error.value)
+
+
+@pytest.mark.each_warehouse
+def test_turning_expansion_on_changes_the_key_and_asks_for_a_resync(ws: Workspace) -> None:
+    people(ws, "text", [(1, "ada", ["a@x", "b@x"])])
+    project(ws, mappings=[{"from": "name", "to": "name"}])
+    config = yaml.safe_load(ws.project_file.read_text())
+    del config["syncs"]["s"]["array_expansion"]
+    ws.write_project(config)
+    assert list(sent(ws, run(ws), "added")) == ["1"]
+    project(ws, mappings=[{"from": "name", "to": "name"}])
+    refused = ws.cli("run", "s")
+    said = " ".join((refused.stdout + refused.stderr).split())
+    assert refused.exit_code != 0
+    assert "changed from id to id, _ht_emails_element" in said and "--full-resync" in said
+    resent = ws.cli("run", "s", "--full-resync", "--json")
+    assert resent.exit_code == 0, resent.stderr
+    assert set(sent(ws, resent.json(), "added")) == {"1|a@x", "1|b@x"}

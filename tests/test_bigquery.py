@@ -42,6 +42,12 @@ from dialects.bigquery import BigQueryDialect
 from tests import bigquery_emulator
 from tests.conftest import BigQueryWorkspace, Workspace
 from tests.killed_runs import assert_nothing_claimed_and_nothing_lost, delta_run_killed_at
+from tests.test_array_expansion import (  # noqa: F401
+    test_a_bad_array_expansion_names_its_key_path_and_fix,
+    test_a_duplicated_element_is_a_duplicated_key_and_a_null_element_a_null_key,
+    test_one_row_per_element_and_a_removed_element_is_removed,
+    test_the_element_as_the_key_and_the_match_field,
+)
 from tests.test_bad_input import (  # noqa: F401 - collected here, run on BigQuery
     test_destination_rejects_every_row,
     test_duplicate_keys_fail_the_run,
@@ -58,12 +64,6 @@ from tests.test_bad_input import (  # noqa: F401 - collected here, run on BigQue
     test_primary_key_column_missing,
     test_token_revoked_mid_run,
     test_unknown_column_in_a_mapping,
-)
-from tests.test_array_expansion import (  # noqa: F401
-    test_a_bad_array_expansion_names_its_key_path_and_fix,
-    test_a_duplicated_element_is_a_duplicated_key_and_a_null_element_a_null_key,
-    test_one_row_per_element_and_a_removed_element_is_removed,
-    test_the_element_as_the_key_and_the_match_field,
 )
 from tests.test_column_names import (  # noqa: F401
     test_a_column_the_warehouse_folded_matches_its_lower_case_name,
