@@ -15,10 +15,13 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import sqlglot
 from sqlglot import exp
+
+if TYPE_CHECKING:
+    from dialects.array_forms import ArrayElements, ArrayForms
 
 # Catalog queries every warehouse answers the same way, in DuckDB's SQL like the templates
 # (rendered for each dialect, placeholders in its driver's style).
@@ -138,6 +141,9 @@ class Dialect(ABC):
         self.project_dir = project_dir
         self._con: Any = None  # the driver's connection, set by connect()
         self._hash_version: str | None = None
+
+    # How an array column is read one row per element; None: array expansion is unsupported.
+    array_forms: ClassVar[ArrayForms | None] = None
 
     # -- connection -------------------------------------------------------------------------
     @abstractmethod
@@ -261,6 +267,17 @@ class Dialect(ABC):
         handle the type: that value is then written by Python (same result, more CPU) and
         spliced into the object. The formats are the README's "Value formats"."""
         return None
+
+    def array_elements(
+        self, value: exp.Expr, type_name: str, element: exp.Expr
+    ) -> ArrayElements | None:
+        """An array column (``value``, of column type ``type_name``) as :attr:`array_forms`
+        expands it, ``element`` being the unnested value; None where the type holds no array
+        (nor JSON, nor text), or the warehouse has no array expansion."""
+        forms = self.array_forms
+        if forms is None:
+            return None
+        return forms.elements(value, type_name, element, self.sqlglot_dialect)
 
     def view_definition(self, table: exp.Table) -> str | None:
         """The query a view is defined as (None: not a view, or the warehouse won't say), so

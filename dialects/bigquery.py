@@ -43,6 +43,7 @@ from typing import Any
 
 from sqlglot import exp
 
+from dialects import array_forms as arrays
 from dialects.base import Capabilities, Dialect, ErrorKind, WarehouseError
 from dialects.bigquery_catalog import BigQueryCatalog
 from dialects.bigquery_connect import (
@@ -76,6 +77,7 @@ class BigQueryDialect(BigQueryCatalog, Dialect):
     """The BigQuery dialect (``type: bigquery``)."""
 
     name = "bigquery"
+    array_forms = arrays.BIGQUERY
     sqlglot_dialect = "lightningbigquery"
     hash_name = "bigquery-farm-fingerprint"
     hash_probe = _HASH_PROBE

@@ -36,6 +36,7 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
+from dialects import array_forms as arrays
 from dialects.base import Capabilities, Dialect, ErrorKind, WarehouseError
 from dialects.databricks_connect import (
     SETTINGS,
@@ -103,6 +104,7 @@ class DatabricksDialect(Dialect):
     """The Databricks dialect (``type: databricks``)."""
 
     name = "databricks"
+    array_forms = arrays.DATABRICKS
     sqlglot_dialect = SQLGLOT_DIALECT
     hash_name = "xxhash64"
     hash_probe = _HASH_PROBE

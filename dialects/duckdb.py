@@ -20,6 +20,7 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
+from dialects import array_forms as arrays
 from dialects.base import (
     Capabilities,
     Dialect,
@@ -139,6 +140,7 @@ class DuckDBDialect(Dialect):
     """The DuckDB dialect (``type: duckdb``; settings ``path``, ``memory_limit``, ``threads``)."""
 
     name = "duckdb"
+    array_forms = arrays.DUCKDB
     sqlglot_dialect = "duckdb"
     hash_name = "duckdb-hash"
     hash_probe = _HASH_PROBE

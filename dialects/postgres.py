@@ -27,6 +27,7 @@ from typing import Any
 from sqlglot import exp
 from sqlglot.dialects.postgres import Postgres
 
+from dialects import array_forms as arrays
 from dialects.base import Capabilities, Dialect, ErrorKind, WarehouseError, substituted
 
 MIN_SERVER_VERSION = 140000  # hash_record_extended came with PostgreSQL 14
@@ -210,6 +211,7 @@ class PostgresDialect(Dialect):
     """The PostgreSQL dialect (``type: postgres``)."""
 
     name = "postgres"
+    array_forms = arrays.POSTGRES
     sqlglot_dialect = "lightningpostgres"
     hash_name = "postgres-hash_record_extended"
     hash_probe = _HASH_PROBE

@@ -42,6 +42,7 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
+from dialects import array_forms as arrays
 from dialects.base import Capabilities, Dialect, ErrorKind, JsonText, WarehouseError
 from dialects.snowflake_connect import NO_WAREHOUSE, classify, connect_arguments, connect_error
 from dialects.snowflake_read_only import SIDE_EFFECT_COLUMNS, SIDE_EFFECT_FUNCTIONS
@@ -83,6 +84,7 @@ class SnowflakeDialect(Dialect):
     """The Snowflake dialect (``type: snowflake``)."""
 
     name = "snowflake"
+    array_forms = arrays.SNOWFLAKE
     sqlglot_dialect = "lightningsnowflake"
     hash_name = "snowflake-hash"
     hash_probe = _HASH_PROBE

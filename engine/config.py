@@ -204,6 +204,13 @@ class Mapping(_Strict):
         return [self.model_dump(by_alias=True, exclude_defaults=True) | {"kind": self.kind}]
 
 
+class ArrayExpansion(_Strict):
+    """``array_expansion``: one row per element of the model's array ``column`` (see
+    engine/array_expansion.py)."""
+
+    column: str = Field(min_length=1)
+
+
 class SyncConfig(BaseModel):
     """A sync: model -> destination, with a mode, mappings and sync-log choice.
 
@@ -223,6 +230,7 @@ class SyncConfig(BaseModel):
         default_factory=lambda: list(DEFAULT_SYNC_LOGS)
     )
     mappings: list[Mapping] = Field(default_factory=list)
+    array_expansion: ArrayExpansion | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -18,6 +18,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError
 
 from dialects.base import Dialect, ErrorKind, WarehouseError
+from engine.array_expansion import ArrayExpansionError, expanded_query, key_columns
 from engine.column_names import ColumnNameError, ColumnNames
 from engine.config import Mapping, ModelConfig, SyncConfig
 from engine.read_only import NotReadOnly, check_read_only, check_views
@@ -198,28 +199,14 @@ def bind_model(
     mappings (a match column, an audiences column).
     """
     query = parse_model(name, model, dialect)
-    try:
-        check_views(query, dialect)
-        described = dialect.query_columns(query.sql(dialect=dialect.sqlglot_dialect))
-    except NotReadOnly as found:
-        where = "table" if model.table is not None else "sql"
-        raise ModelError(
-            f"models.{name}.{where} does not only read: it reads {found}. Fix: read the "
-            "tables behind that view, or a view that only reads."
-        ) from None
-    except Exception as error:  # noqa: BLE001 - classified by the dialect
-        wrapped = error if isinstance(error, WarehouseError) else dialect.wrap(error, "")
-        if wrapped.kind is not ErrorKind.SQL:  # the warehouse failed, not the model's SQL
-            raise WarehouseError(
-                f"Reading model {name!r} from {dialect.describe()} failed: "
-                f"{str(wrapped).lstrip(': ')}",
-                wrapped.kind,
-                error,
-            ) from error
-        raise ModelError(
-            f"models.{name} failed in the warehouse: {str(wrapped).lstrip(': ').rstrip('.!')}. "
-            "Fix the model's SQL (run it in your warehouse's console to see the full error)."
-        ) from error
+    described = _describe(name, model, query, dialect)
+    if sync.array_expansion is not None:
+        try:
+            query = expanded_query(name, sync_name, sync, query, described, dialect)
+        except ArrayExpansionError as error:
+            raise ModelError(str(error)) from None
+        where = f"syncs.{sync_name}.array_expansion"
+        described = _describe(name, model, query, dialect, expanded=where)
     columns = [c for c, _ in described]
     if len(set(columns)) != len(columns):
         dupes = sorted({c for c in columns if columns.count(c) > 1})
@@ -230,6 +217,7 @@ def bind_model(
     names = ColumnNames(name, columns)
     try:
         keys = [names.resolve(f"models.{name}.primary_key", key) for key in model.key_columns]
+        keys = key_columns(sync, keys)
         hashed: list[str] = []
         reads = mapping_reads(sync_name, sync, names)
         used = [column for pairs in reads for _, column in pairs]
@@ -251,6 +239,38 @@ def bind_model(
         warehouse_names=names.warehouse_names,
         mapping_reads=reads,
     )
+
+
+def _describe(
+    name: str, model: ModelConfig, query: exp.Query, dialect: Dialect, expanded: str = ""
+) -> list[tuple[str, str]]:
+    """The (column, type) pairs of the model's query, after holding the views it reads to
+    the models' rule; ``expanded``: the setting that wrapped the query (its views are held
+    already)."""
+    try:
+        if not expanded:
+            check_views(query, dialect)
+        return dialect.query_columns(query.sql(dialect=dialect.sqlglot_dialect))
+    except NotReadOnly as found:
+        where = "table" if model.table is not None else "sql"
+        raise ModelError(
+            f"models.{name}.{where} does not only read: it reads {found}. Fix: read the "
+            "tables behind that view, or a view that only reads."
+        ) from None
+    except Exception as error:  # noqa: BLE001 - classified by the dialect
+        wrapped = error if isinstance(error, WarehouseError) else dialect.wrap(error, "")
+        if wrapped.kind is not ErrorKind.SQL:  # the warehouse failed, not the model's SQL
+            raise WarehouseError(
+                f"Reading model {name!r} from {dialect.describe()} failed: "
+                f"{str(wrapped).lstrip(': ')}",
+                wrapped.kind,
+                error,
+            ) from error
+        raise ModelError(
+            f"{expanded or f'models.{name}'} failed in the warehouse: "
+            f"{str(wrapped).lstrip(': ').rstrip('.!')}. "
+            "Fix the model's SQL (run it in your warehouse's console to see the full error)."
+        ) from error
 
 
 def mapping_reads(

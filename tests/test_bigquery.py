@@ -42,6 +42,12 @@ from dialects.bigquery import BigQueryDialect
 from tests import bigquery_emulator
 from tests.conftest import BigQueryWorkspace, Workspace
 from tests.killed_runs import killed_before_write
+from tests.test_array_expansion import (  # noqa: F401
+    test_a_bad_array_expansion_names_its_key_path_and_fix,
+    test_a_duplicated_element_is_a_duplicated_key_and_a_null_element_a_null_key,
+    test_one_row_per_element_and_a_removed_element_is_removed,
+    test_the_element_as_the_key_and_the_match_field,
+)
 from tests.test_bad_input import (  # noqa: F401 - collected here, run on BigQuery
     test_destination_rejects_every_row,
     test_duplicate_keys_fail_the_run,

@@ -69,6 +69,8 @@ BIGQUERY_FUNCTIONS = frozenset(
         "PARSE_JSON",
         "JSON_VALUE",
         "JSON_QUERY",
+        "JSON_QUERY_ARRAY",
+        "JSON_TYPE",
         # numbering (numbering_functions) and navigation (navigation_functions)
         "ROW_NUMBER",
         "RANK",
@@ -98,6 +100,8 @@ BIGQUERY_FUNCTIONS = frozenset(
         "ARRAY_LENGTH",
         "GENERATE_ARRAY",
         "STRUCT",
+        # the UNNEST operator (query-syntax#unnest_operator): array_expansion
+        "UNNEST",
     }
 )
 

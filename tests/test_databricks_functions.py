@@ -63,6 +63,7 @@ DATABRICKS_FUNCTIONS = frozenset(
         "STRUCT",
         "MAP",
         "ARRAY",
+        "EXPLODE",  # a table-valued generator function (array_expansion)
         # window
         "ROW_NUMBER",
         "RANK",

@@ -15,6 +15,7 @@ import sqlglot
 from sqlglot import exp
 
 from dialects import REGISTRY, make_dialect
+from engine.array_expansion import expanded_query
 from engine.config import ModelConfig, SyncConfig
 from engine.model import BoundModel, parse_model
 from engine.planner import Planner
@@ -24,6 +25,16 @@ from engine.state import State
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("LIGHTNING_UPDATE_GOLDEN") == "1"
 TEMPLATES = sorted(p.stem for p in TEMPLATE_DIR.glob("*.sql"))
+# A type of each kind of array column the dialect expands (array_expansion.sql, rendered per
+# kind as tests/golden/<dialect>/array_expansion_<kind>.sql): native, JSON, text.
+ARRAY_TYPES = {
+    "duckdb": {"native": "VARCHAR[]", "json": "JSON", "text": "VARCHAR"},
+    "postgres": {"native": "text[]", "json": "jsonb", "text": "text"},
+    "snowflake": {"native": "ARRAY", "json": "VARIANT", "text": "TEXT"},
+    "bigquery": {"native": "ARRAY<STRING>", "json": "JSON", "text": "STRING"},
+    "databricks": {"native": "ARRAY<STRING>", "text": "STRING"},
+    "spark": {"native": "ARRAY<STRING>", "text": "STRING"},
+}
 
 
 def _render_all(dialect_name: str, tmp_path: Path) -> dict[str, str]:
@@ -74,7 +85,19 @@ def _render_all(dialect_name: str, tmp_path: Path) -> dict[str, str]:
         **planner.match_reasons(),
     }
     rendered = {}
+    expanding = SyncConfig.model_validate(
+        {"model": "users", "destination": "d", "array_expansion": {"column": "Tags"}}
+    )
+    described = [*model.column_types.items(), ("Tags", "")]
+    for kind, array_type in ARRAY_TYPES[dialect_name].items():
+        described[-1] = ("Tags", array_type)
+        query = expanded_query("users", "s", expanding, model.query, described, dialect)
+        statement = query.sql(dialect=dialect.sqlglot_dialect)
+        pretty = sqlglot.transpile(statement, read=dialect.sqlglot_dialect, pretty=True)[0]
+        rendered[f"array_expansion_{kind}"] = pretty + ";\n"
     for name in TEMPLATES:
+        if name == "array_expansion":  # rendered above, once per kind of array column
+            continue
         # As the planner runs it: the stage is a plain table where there are no temp tables.
         temporary = dialect.capabilities.temp_tables
         statements = renderer.statements(name, tables, exprs, temporary=temporary)

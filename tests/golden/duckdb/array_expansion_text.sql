@@ -1,0 +1,12 @@
+/* A sync's array_expansion: the model with one row per element of one array column (a NULL */
+/* or empty array gives no row), the element in a generated column after the model's own. */
+/* The array and the element come from the dialect (Dialect.array_elements). */
+SELECT
+  "model_row".*,
+  "expanded"."_lightning_element" AS "_ht_Tags_element"
+FROM (
+  SELECT
+    *
+  FROM t
+) AS "model_row"
+CROSS JOIN UNNEST("model_row"."Tags" ->> '$[*]') AS "expanded"("_lightning_element");

@@ -1,0 +1,11 @@
+/* array_expansion.sql on Snowflake: FLATTEN's own VALUE column holds the element (a table */
+/* alias with column names would rename it). */
+SELECT
+  "MODEL_ROW".*,
+  CAST("EXPANDED"."VALUE" AS VARCHAR) AS "_ht_Tags_element"
+FROM (
+  SELECT
+    *
+  FROM t
+) AS "MODEL_ROW"
+CROSS JOIN TABLE(FLATTEN(INPUT => IFF(IS_ARRAY("MODEL_ROW"."Tags"), "MODEL_ROW"."Tags", NULL))) AS "EXPANDED";
