@@ -1,4 +1,4 @@
-"""Databricks SQL as the engine writes it: sqlglot's Databricks dialect with three tweaks (see
+"""Databricks SQL as the engine writes it: sqlglot's Databricks dialect with four tweaks (see
 :mod:`dialects.databricks`). The same text runs on plain Spark SQL (``type: spark``), which is
 how it is proven without a workspace.
 
@@ -8,6 +8,7 @@ how it is proven without a workspace.
   whose value is NULL (a field changed to NULL would vanish from the sync logs).
 - ``UPDATE ... FROM`` (which Databricks does not have) is a ``MERGE INTO`` whose source is the
   ``FROM`` and whose condition is the ``WHERE``.
+- A ``LATERAL VIEW``'s table alias keeps its quotes (sqlglot writes it by name).
 """
 
 from __future__ import annotations
@@ -69,6 +70,17 @@ class LightningDatabricks(Databricks):
             if isinstance(expression.this, exp.JSONObject) and expression.to.is_type("text"):
                 return self.sql(expression.this)  # already text
             return str(super().cast_sql(expression, safe_prefix))
+
+        def lateral_sql(self, expression: exp.Lateral) -> str:
+            # sqlglot writes a LATERAL VIEW's table alias by name, dropping its quotes.
+            alias = expression.args.get("alias")
+            if not expression.args.get("view") or alias is None:
+                return str(super().lateral_sql(expression))
+            table = f" {self.sql(alias, 'this')}" if alias.args.get("this") else ""
+            columns = self.expressions(alias, key="columns", flat=True)
+            columns = f" AS {columns}" if columns else ""
+            view = self.seg(f"LATERAL VIEW{' OUTER' if expression.args.get('outer') else ''}")
+            return f"{view}{self.sep()}{self.sql(expression, 'this')}{table}{columns}"
 
         def update_sql(self, expression: exp.Update) -> str:
             if expression.args.get("from_") is not None and expression.args.get("where"):

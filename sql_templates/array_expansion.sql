@@ -5,4 +5,4 @@ SELECT
     model_row.*,
     __element__
 FROM __model__ AS model_row
-CROSS JOIN UNNEST(__elements__) AS expanded(_lightning_element);
+CROSS JOIN UNNEST(__elements__) AS "expanded"("_lightning_element");

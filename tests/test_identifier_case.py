@@ -27,7 +27,7 @@ from dialects.duckdb import DuckDBDialect
 from engine.config import ModelConfig, SyncConfig
 from engine.model import BoundModel, parse_model
 from engine.planner import Planner
-from engine.sql import TEMPLATE_DIR, SqlRenderer, fold_case
+from engine.sql import TEMPLATE_DIR, SqlRenderer, fold_case, quoted_column, user_column
 from engine.state import State
 from tests.conftest import Workspace
 
@@ -97,11 +97,23 @@ def _rendered_statements(dialect: Dialect) -> dict[str, list[str]]:
         "payload": planner.payload_json("d") or exp.Null(),
         "unconfirmed_row_id": exp.column("_lightning_row_id", quoted=True),
         **planner.match_reasons(),
+        **_array_elements(dialect),
     }
     rendered = {name: renderer.statements(name, tables, exprs) for name in TEMPLATES}
     rendered["delta_stream (as streamed)"] = [planner.stream_sql(payload_json=True)]
     rendered["fields (snapshot)"] = [renderer.expression(planner.fields_json("s", False))]
     return rendered
+
+
+def _array_elements(dialect: Dialect) -> dict[str, exp.Expr]:
+    """The expressions array_expansion.sql takes, for a text column holding a JSON array."""
+    forms = dialect.array_forms
+    assert forms is not None, dialect.name
+    unnested = quoted_column(forms.element_column, "expanded")
+    text_type = forms.text[0]
+    elements = dialect.array_elements(user_column("eMail", "model_row"), text_type, unnested)
+    assert elements is not None, dialect.name
+    return {"elements": elements.array, "element": elements.element}
 
 
 def case_problems(sql: str, dialect: Dialect, user_names: set[str]) -> list[str]:

@@ -10,4 +10,4 @@ FROM (
   FROM t
 ) AS `model_row`
 LATERAL VIEW
-EXPLODE(`model_row`.`Tags`) expanded AS `_lightning_element`;
+EXPLODE(`model_row`.`Tags`) `expanded` AS `_lightning_element`;

@@ -10,4 +10,4 @@ FROM (
   FROM t
 ) AS `model_row`
 LATERAL VIEW
-EXPLODE(FROM_JSON(`model_row`.`Tags`, 'array<string>')) expanded AS `_lightning_element`;
+EXPLODE(FROM_JSON(`model_row`.`Tags`, 'array<string>')) `expanded` AS `_lightning_element`;
