@@ -30,8 +30,8 @@ from pydantic import (
     model_validator,
 )
 
+from engine.mapping_config import Mapping
 from engine.secrets import Redactor, find_secrets
-from engine.templates import parse_error
 
 PROJECT_FILE = "lightning.yml"
 PROJECT_ENV = "LIGHTNING_PROJECT"
@@ -99,109 +99,6 @@ class DestinationConfig(BaseModel):
     def settings(self) -> dict[str, Any]:
         """The destination's own settings (every key but ``type``)."""
         return {k: v for k, v in self.model_dump().items() if k != "type"}
-
-
-VARIABLES = ("model_id", "model_name", "sync_id", "sync_run_id", "operation", "current_timestamp")
-Variable = Literal[
-    "model_id", "model_name", "sync_id", "sync_run_id", "operation", "current_timestamp"
-]
-Cast = Literal["string", "number", "boolean", "timestamp"]
-_KINDS = ("from", "static", "variable", "template")
-_FIELD_PART = re.compile(r"^[^.\s][^.]*$")
-
-
-class Mapping(_Strict):
-    """One field mapping to a destination field ``to`` (``a.b`` builds a nested object).
-
-    Its value comes from exactly one of: a model column (``from``, with ``skip_nulls``), a
-    constant (``static``), a run variable (``variable``) or a Liquid ``template``; ``cast``
-    converts it, failing the row on a value that does not convert.
-    """
-
-    from_: str | None = Field(default=None, alias="from")
-    static: str | int | float | bool | None = None
-    variable: Variable | None = None
-    template: str | None = None
-    to: str
-    skip_nulls: bool = False
-    cast: Cast | None = None
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _one_kind(cls, value: Any) -> Any:
-        if not isinstance(value, dict):
-            raise ValueError(
-                f"{value!r} is not a mapping. Fix: write {{from: <model column>, to: <field>}}, "
-                "or static, variable or template in place of from."
-            )
-        given = [k for k in _KINDS if k in value or (k == "from" and "from_" in value)]
-        if len(given) != 1:
-            found = ", ".join(given) or "none of them"
-            raise ValueError(
-                f"give exactly one of from, static, variable, template (found {found}). Fix: "
-                "keep the one the field's value comes from."
-            )
-        if "skip_nulls" in value and given[0] != "from":
-            raise ValueError("skip_nulls applies to a column mapping only. Fix: remove it.")
-        if given[0] == "variable" and value["variable"] not in VARIABLES:
-            raise ValueError(
-                f"variable: {value['variable']!r} is not one of {', '.join(VARIABLES)}. "
-                "Fix: use one of those."
-            )
-        if given[0] == "static" and isinstance(value["static"], (dict, list)):
-            raise ValueError(
-                "static: must be a string, number, boolean or null. Fix: use a template "
-                "for a list or object."
-            )
-        return value
-
-    @field_validator("to")
-    @classmethod
-    def _to_path(cls, value: str) -> str:
-        if not value or not all(_FIELD_PART.match(part) for part in value.split(".")):
-            raise ValueError(
-                f"{value!r} is not a field name or dotted path. Fix: write e.g. email or "
-                "address.city."
-            )
-        return value
-
-    @field_validator("template")
-    @classmethod
-    def _parses(cls, value: str | None) -> str | None:
-        if value is not None:
-            problem = parse_error(value)
-            if problem is not None:
-                raise ValueError(f"template does not parse: {problem}. Fix the template.")
-        return value
-
-    @property
-    def kind(self) -> str:
-        """column, static, variable or template."""
-        if self.template is not None:
-            return "template"
-        if self.variable is not None:
-            return "variable"
-        if self.from_ is not None:
-            return "column"
-        return "static"
-
-    @property
-    def plain_column(self) -> bool:
-        """A column sent as is to a top-level field (the warehouse can build it)."""
-        return (
-            self.kind == "column"
-            and not self.skip_nulls
-            and self.cast is None
-            and "." not in self.to
-        )
-
-    def signature(self) -> list[Any]:
-        """What identifies the mapping in the sync's signature (a plain one as before)."""
-        if self.plain_column:
-            return [self.from_, self.to]
-        return [self.model_dump(by_alias=True, exclude_defaults=True) | {"kind": self.kind}]
 
 
 class ArrayExpansion(_Strict):

@@ -1,5 +1,5 @@
 """The value of each mapping for one row, built in Python: static values, run variables,
-templates, casts, ``skip_nulls`` and nested targets (``address.city``).
+templates, inline arrays, casts, ``skip_nulls`` and nested targets (``address.city``).
 
 Plain column mappings are usually built in the warehouse (see
 :meth:`engine.planner.Planner.payload_json`); the rest are written here and spliced in. A
@@ -10,13 +10,13 @@ fails the row with a reason naming the mapping, never the run.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Sequence
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from engine.config import Mapping, SyncConfig
+from engine.inline_arrays import inline_array
 from engine.templates import TemplateFailed, render
+from engine.value_casts import cast, put
 
 _SKIP = object()
 
@@ -59,7 +59,7 @@ class MappedRow:
             except (TemplateFailed, ValueError) as error:
                 raise MappingFailed(f"{describe(index, mapping)}: {error}") from None
             if value is not _SKIP:
-                _put(out, mapping.to.split("."), value)
+                put(out, mapping.to.split("."), value)
         return out
 
     @staticmethod
@@ -74,9 +74,14 @@ class MappedRow:
             return mapping.static
         if kind == "variable":
             return context[mapping.variable]  # type: ignore[index]
-        if kind == "column":
+        if kind in ("column", "array"):
             value = values[reads[0][1]]
-            return _SKIP if value is None and mapping.skip_nulls else value
+            if value is None:
+                return _SKIP if mapping.skip_nulls else None
+            if kind == "array":
+                where = f"column {mapping.array!r}"
+                return inline_array(value, mapping.fields or [], context, where)
+            return value
         row = {written: values[column] for written, column in reads}
         return render(mapping.template, row, context)  # type: ignore[arg-type]
 
@@ -98,79 +103,3 @@ def skips_first_run(sync: SyncConfig, commits: Sequence[Any], full_resync: bool)
     """``first_run: skip`` on a sync never committed: its first run records the current
     rows as the baseline (as ``--reset-cdc`` does) and sends none of them."""
     return sync.first_run == "skip" and not commits and not full_resync
-
-
-def _put(out: dict[str, Any], path: list[str], value: Any) -> None:
-    for part in path[:-1]:
-        out = out.setdefault(part, {})
-    out[path[-1]] = value
-
-
-def cast(value: Any, to: str) -> Any:
-    """``value`` as a string, number, boolean or timestamp (ISO 8601); ValueError if it
-    does not convert."""
-    if to == "string":
-        if isinstance(value, (dt.datetime, dt.date)):
-            return value.isoformat()
-        return str(value).lower() if isinstance(value, bool) else str(value)
-    if to == "number":
-        return _number(value)
-    if to == "boolean":
-        return _boolean(value)
-    return _timestamp(value)
-
-
-def _bad(value: Any, to: str) -> ValueError:
-    shown = repr(value if len(repr(value)) <= 60 else f"{str(value)[:57]}...")
-    return ValueError(f"cannot cast {shown} to {to}")
-
-
-def _number(value: Any) -> int | float:
-    if isinstance(value, bool):
-        raise _bad(value, "number")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, (float, Decimal)):
-        number = float(value)
-    else:
-        try:
-            exact = Decimal(str(value).strip())
-        except InvalidOperation:
-            raise _bad(value, "number") from None
-        if exact.is_finite() and exact == exact.to_integral_value() and "e" not in str(exact):
-            return int(exact)
-        number = float(exact)
-    if not math.isfinite(number):
-        raise _bad(value, "number")
-    return number
-
-
-def _boolean(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    text = str(value).strip().lower() if isinstance(value, str) else None
-    if text in ("true", "1", "yes"):
-        return True
-    if text in ("false", "0", "no"):
-        return False
-    raise _bad(value, "boolean")
-
-
-def _timestamp(value: Any) -> str:
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    if isinstance(value, dt.date):
-        return dt.datetime(value.year, value.month, value.day).isoformat()
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        try:
-            return dt.datetime.fromtimestamp(value, dt.UTC).isoformat()
-        except (OverflowError, OSError, ValueError):
-            raise _bad(value, "timestamp") from None
-    if isinstance(value, str):
-        try:
-            return dt.datetime.fromisoformat(value.strip()).isoformat()
-        except ValueError:
-            raise _bad(value, "timestamp") from None
-    raise _bad(value, "timestamp")

@@ -101,7 +101,8 @@ class BoundModel:
         """The (name as written, model column) pairs ``sync.mappings[index]`` reads."""
         if index < len(self.mapping_reads):
             return self.mapping_reads[index]
-        return [] if mapping.from_ is None else [(mapping.from_, mapping.from_)]
+        column = mapping.column
+        return [] if column is None else [(column, column)]
 
     def column(self, name: str) -> exp.Expr:
         """A model column in SQL, by its warehouse name."""
@@ -285,6 +286,8 @@ def mapping_reads(
         where = f"syncs.{sync_name}.mappings[{index}]"
         if mapping.from_ is not None:
             reads.append([(mapping.from_, names.resolve(f"{where}.from", mapping.from_))])
+        elif mapping.array is not None:
+            reads.append([(mapping.array, names.resolve(f"{where}.array", mapping.array))])
         elif mapping.template is not None:
             written = row_columns(mapping.template)
             if written is None:

@@ -275,7 +275,8 @@ def test_the_element_in_a_templated_http_path_and_as_its_match_column(ws: Worksp
             "changed": {"method": "PUT", "path": path},
             "removed": {"method": "DELETE", "path": path},
         }
-        project(ws, destination={"type": "http", "base_url": sink.url, "max_attempts": 1}, http=http)
+        destination = {"type": "http", "base_url": sink.url, "max_attempts": 1}
+        project(ws, destination=destination, http=http)
         body = run(ws)
         # a+1@x.com is the element of two keys: both rows fail, the third is sent.
         assert body["counts"]["succeeded"]["added"] == 1

@@ -10,8 +10,9 @@ import pytest
 import yaml
 
 from engine.config import ConfigError, Mapping, load_project
-from engine.mapping_values import MappedRow, MappingFailed, cast
+from engine.mapping_values import MappedRow, MappingFailed
 from engine.templates import OUTPUT_CHARACTERS, row_columns
+from engine.value_casts import cast
 
 
 def load_with(tmp_path: Path, mappings: list[Any]) -> None:
@@ -28,11 +29,14 @@ def load_with(tmp_path: Path, mappings: list[Any]) -> None:
 @pytest.mark.parametrize(
     ("mapping", "expected"),
     [
-        ({"to": "x"}, "syncs.s.mappings.0: give exactly one of from, static, variable, template"),
+        (
+            {"to": "x"},
+            "syncs.s.mappings.0: give exactly one of from, static, variable, template, array",
+        ),
         ({"from": "a", "static": 1, "to": "x"}, "found from, static). Fix: keep the one"),
         ({"static": [1, 2], "to": "x"}, "mappings.0: static: must be a string, number, boolean"),
         ({"variable": "run_id", "to": "x"}, "'run_id' is not one of model_id, model_name"),
-        ({"static": 1, "skip_nulls": True, "to": "x"}, "skip_nulls applies to a column mapping"),
+        ({"static": 1, "skip_nulls": True, "to": "x"}, "skip_nulls applies to a column or array"),
         ({"template": "{{ row.a ", "to": "x"}, "template does not parse"),
         ({"template": "{% for %}", "to": "x"}, "Fix the template."),
         ({"from": "a", "to": "address..city"}, "mappings.0.to: 'address..city' is not a field"),
