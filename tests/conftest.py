@@ -505,7 +505,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         on_spark = callspec is not None and callspec.params.get("warehouse") == "spark"
         name = f"{item.path.name}::{item.name}"
         original = getattr(item, "originalname", item.name)
-        cannot_run = original in CANNOT_RUN or item.path.name in ON_SPARK_ELSEWHERE
+        cannot_run = (
+            original in CANNOT_RUN
+            or item.name in CANNOT_RUN
+            or item.path.name in ON_SPARK_ELSEWHERE
+        )
         chosen = every_test or name in SPARK_BY_DEFAULT
         (left_out if on_spark and (cannot_run or not chosen) else kept).append(item)
     if left_out:
