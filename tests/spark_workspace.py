@@ -14,8 +14,8 @@ from tests.conftest import Workspace
 
 _INFO = "information_schema"
 # Warehouse tests (by name, or by name and parameters) that need what Spark (and Databricks)
-# does not have, with the reason: not run
-# on Spark (deselected when the tests are collected, see tests/conftest.py).
+# does not have, with the reason: not run on Spark (deselected when the tests are collected,
+# see tests/conftest.py).
 CANNOT_RUN = {
     "test_the_exact_name_wins_and_case_twins_are_refused": (
         "Spark resolves column names case-insensitively: a model cannot return both "

@@ -108,6 +108,10 @@ from tests.test_http_templates import (  # noqa: F401
 from tests.test_http_unreachable import (  # noqa: F401
     test_unreachable_destination_aborts_the_run_and_the_next_run_retries,
 )
+from tests.test_inline_arrays import (  # noqa: F401
+    test_a_bad_array_fails_its_row_with_the_mapping_named,
+    test_inline_arrays_are_sent_and_a_changed_element_changes_the_row,
+)
 from tests.test_kill import (  # noqa: F401
     test_a_killed_runs_sends_are_resent_after_the_model_reverts,
     test_sends_of_several_dead_runs_are_remembered_until_a_commit,
