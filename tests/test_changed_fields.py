@@ -152,18 +152,28 @@ def test_a_failed_changed_row_is_retried_with_every_field(
     assert sent(wire_sink)["2"].body == {"email": "b2@x"}
     wire_sink.clear_failures()
 
-    # Nothing changed since: the row the destination never took still gets its new name
-    # (with every field: the failed attempt may have reached it, so no field is known).
+    # The row the destination never took still gets its new name, whether nothing changed
+    # since or another field did (with every field: the failed attempt may have reached it,
+    # so no field is known to be there).
     retry = run_ok(ws)["sync_run_id"]
     requests = sent(wire_sink)
     assert set(requests) == {"1"}
     row = [1, "a@x", "Ada2", "ada", "L", "n"]
     assert (requests["1"].method, requests["1"].body) == ("PATCH", everything(row, retry))
+    ws.sql("UPDATE users SET name = 'Ada3' WHERE id = 1")
+    wire_sink.fail_row("1", 422, "no")
+    run_ok(ws)
+    sent(wire_sink)
+    wire_sink.clear_failures()
+    ws.sql("UPDATE users SET email = 'a2@x' WHERE id = 1")
+    retry = run_ok(ws)["sync_run_id"]
+    row = [1, "a2@x", "Ada3", "ada", "L", "n"]
+    assert {k: r.body for k, r in sent(wire_sink).items()} == {"1": everything(row, retry)}
 
     # Delivered: the next change of that row sends only its own field again.
-    ws.sql("UPDATE users SET email = 'a2@x' WHERE id = 1")
+    ws.sql("UPDATE users SET last = 'Z' WHERE id = 1")
     run_ok(ws)
-    assert {k: r.body for k, r in sent(wire_sink).items()} == {"1": {"email": "a2@x"}}
+    assert {k: r.body for k, r in sent(wire_sink).items()} == {"1": {"profile": {"full": "ADA Z"}}}
 
 
 def test_a_mapping_change_or_turning_it_on_sends_every_field_once(
