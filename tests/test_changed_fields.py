@@ -19,6 +19,13 @@ from tests.test_contentstack import cs  # noqa: F401
 from tests.test_contentstack import project as cs_project
 from tests.test_contentstack import users as cs_users
 
+
+@pytest.fixture
+def patch_sink() -> Iterator[HttpSink]:
+    with HttpSink(record_requests=True) as server:
+        yield server
+
+
 MAPPINGS: list[dict[str, Any]] = [
     {"from": "email", "to": "email"},
     {"from": "name", "to": "name"},
@@ -31,12 +38,6 @@ REQUESTS = {
     "added": {"method": "POST", "path": "/users/{row_id}"},
     "changed": {"method": "PATCH", "path": "/users/{row_id}"},
 }
-
-
-@pytest.fixture
-def wire_sink() -> Iterator[HttpSink]:
-    with HttpSink(record_requests=True, delete_missing_status=204) as server:
-        yield server
 
 
 def people(ws: Workspace, rows: list[list[Any]]) -> None:
@@ -95,11 +96,11 @@ def everything(row: list[Any], run: int) -> dict[str, Any]:
 pytestmark = pytest.mark.each_warehouse
 
 
-def test_a_changed_row_sends_only_its_changed_fields(ws: Workspace, wire_sink: HttpSink) -> None:
+def test_a_changed_row_sends_only_its_changed_fields(ws: Workspace, patch_sink: HttpSink) -> None:
     people(ws, ROWS)
-    project(ws, wire_sink)
+    project(ws, patch_sink)
     first = run_ok(ws)["sync_run_id"]
-    added = sent(wire_sink)
+    added = sent(patch_sink)
     assert {k: (r.method, r.body) for k, r in added.items()} == {
         str(row[0]): ("POST", everything(row, first)) for row in ROWS
     }
@@ -111,7 +112,7 @@ def test_a_changed_row_sends_only_its_changed_fields(ws: Workspace, wire_sink: H
     ws.sql("UPDATE users SET last = 'Q', notes = 'x' WHERE id = 3")
     ws.sql("INSERT INTO users VALUES (4, 'd@x', 'Di', 'di', 'P', 'n')")
     second = run_ok(ws)["sync_run_id"]
-    requests = sent(wire_sink)
+    requests = sent(patch_sink)
     assert {k: (r.method, r.body) for k, r in requests.items()} == {
         "1": ("PATCH", {"name": "Ada2"}),
         "2": ("PATCH", {"profile": {"full": "BOB K", "first": "bob"}}),
@@ -119,103 +120,103 @@ def test_a_changed_row_sends_only_its_changed_fields(ws: Workspace, wire_sink: H
         "4": ("POST", everything([4, "d@x", "Di", "di", "P", "n"], second)),
     }
     ws.sql("UPDATE users SET notes = 'only notes'")
-    assert not any(run_ok(ws)["counts"]["attempted"].values()) and not sent(wire_sink)
+    assert not any(run_ok(ws)["counts"]["attempted"].values()) and not sent(patch_sink)
 
 
-def test_batches_send_only_changed_fields_per_row(ws: Workspace, wire_sink: HttpSink) -> None:
+def test_batches_send_only_changed_fields_per_row(ws: Workspace, patch_sink: HttpSink) -> None:
     people(ws, ROWS)
     requests = {op: {"method": r["method"], "path": "/users"} for op, r in REQUESTS.items()}
     mappings = [{"from": "email", "to": "email"}, {"from": "name", "to": "name"}]
-    project(ws, wire_sink, mappings, http={**requests, "batch_size": 10})
+    project(ws, patch_sink, mappings, http={**requests, "batch_size": 10})
     run_ok(ws)
-    wire_sink.clear_requests()
+    patch_sink.clear_requests()
     ws.sql("UPDATE users SET name = 'N' WHERE id = 1")
     ws.sql("UPDATE users SET email = 'e@x' WHERE id = 2")
     run_ok(ws)
-    (batch,) = wire_sink.requests
+    (batch,) = patch_sink.requests
     assert batch.method == "PATCH"
     assert batch.body == [{"name": "N", "row_id": "1"}, {"email": "e@x", "row_id": "2"}]
 
 
 def test_a_failed_changed_row_is_retried_with_every_field(
-    ws: Workspace, wire_sink: HttpSink
+    ws: Workspace, patch_sink: HttpSink
 ) -> None:
     people(ws, ROWS)
-    project(ws, wire_sink)
+    project(ws, patch_sink)
     run_ok(ws)
-    sent(wire_sink)
+    sent(patch_sink)
     ws.sql("UPDATE users SET name = 'Ada2' WHERE id = 1")
     ws.sql("UPDATE users SET email = 'b2@x' WHERE id = 2")
-    wire_sink.fail_row("1", 422, "no")
+    patch_sink.fail_row("1", 422, "no")
     failed = run_ok(ws)
     assert failed["counts"]["failed"]["changed"] == 1
-    assert sent(wire_sink)["2"].body == {"email": "b2@x"}
-    wire_sink.clear_failures()
+    assert sent(patch_sink)["2"].body == {"email": "b2@x"}
+    patch_sink.clear_failures()
 
     # The row the destination never took still gets its new name, whether nothing changed
     # since or another field did (with every field: the failed attempt may have reached it,
     # so no field is known to be there).
     retry = run_ok(ws)["sync_run_id"]
-    requests = sent(wire_sink)
+    requests = sent(patch_sink)
     assert set(requests) == {"1"}
     row = [1, "a@x", "Ada2", "ada", "L", "n"]
     assert (requests["1"].method, requests["1"].body) == ("PATCH", everything(row, retry))
     ws.sql("UPDATE users SET name = 'Ada3' WHERE id = 1")
-    wire_sink.fail_row("1", 422, "no")
+    patch_sink.fail_row("1", 422, "no")
     run_ok(ws)
-    sent(wire_sink)
-    wire_sink.clear_failures()
+    sent(patch_sink)
+    patch_sink.clear_failures()
     ws.sql("UPDATE users SET email = 'a2@x' WHERE id = 1")
     retry = run_ok(ws)["sync_run_id"]
     row = [1, "a2@x", "Ada3", "ada", "L", "n"]
-    assert {k: r.body for k, r in sent(wire_sink).items()} == {"1": everything(row, retry)}
+    assert {k: r.body for k, r in sent(patch_sink).items()} == {"1": everything(row, retry)}
 
     # Delivered: the next change of that row sends only its own field again.
     ws.sql("UPDATE users SET last = 'Z' WHERE id = 1")
     run_ok(ws)
-    assert {k: r.body for k, r in sent(wire_sink).items()} == {"1": {"profile": {"full": "ADA Z"}}}
+    assert {k: r.body for k, r in sent(patch_sink).items()} == {"1": {"profile": {"full": "ADA Z"}}}
 
 
 def test_a_mapping_change_or_turning_it_on_sends_every_field_once(
-    ws: Workspace, wire_sink: HttpSink
+    ws: Workspace, patch_sink: HttpSink
 ) -> None:
     people(ws, ROWS)
-    project(ws, wire_sink, send=None)
+    project(ws, patch_sink, send=None)
     run_ok(ws)
-    sent(wire_sink)
+    sent(patch_sink)
 
     # The first run with the option compares with a plan that has no field hashes.
-    project(ws, wire_sink)
+    project(ws, patch_sink)
     ws.sql("UPDATE users SET name = 'Ada2' WHERE id = 1")
     run = run_ok(ws)["sync_run_id"]
-    assert sent(wire_sink)["1"].body == everything([1, "a@x", "Ada2", "ada", "L", "n"], run)
+    assert sent(patch_sink)["1"].body == everything([1, "a@x", "Ada2", "ada", "L", "n"], run)
     ws.sql("UPDATE users SET name = 'Ada3' WHERE id = 1")
     run_ok(ws)
-    assert sent(wire_sink)["1"].body == {"name": "Ada3"}
+    assert sent(patch_sink)["1"].body == {"name": "Ada3"}
 
     # A new mapping re-sends every row, whole.
-    project(ws, wire_sink, [*MAPPINGS, {"static": 1, "to": "version"}])
+    project(ws, patch_sink, [*MAPPINGS, {"static": 1, "to": "version"}])
     run = run_ok(ws)["sync_run_id"]
-    requests = sent(wire_sink)
+    requests = sent(patch_sink)
     assert set(requests) == {"1", "2", "3"}
     body = everything([1, "a@x", "Ada3", "ada", "L", "n"], run) | {"version": 1}
     assert requests["1"].body == body
 
 
-def test_a_changed_address_column_sends_every_field(ws: Workspace, wire_sink: HttpSink) -> None:
+def test_a_changed_address_column_sends_every_field(ws: Workspace, patch_sink: HttpSink) -> None:
     people(ws, ROWS)
     requests = {
         op: {"method": r["method"], "path": "/users/{{ row.notes }}-{row_id}"}
         for op, r in REQUESTS.items()
     }
     mappings = [{"from": "email", "to": "email"}, {"from": "name", "to": "name"}]
-    project(ws, wire_sink, mappings, http=requests)
+    project(ws, patch_sink, mappings, http=requests)
     run_ok(ws)
-    wire_sink.clear_requests()
+    patch_sink.clear_requests()
     ws.sql("UPDATE users SET notes = 'moved' WHERE id = 1")
     ws.sql("UPDATE users SET name = 'Bo2' WHERE id = 2")
     run_ok(ws)
-    bodies = {r.path: r.body for r in wire_sink.requests}
+    bodies = {r.path: r.body for r in patch_sink.requests}
     assert bodies == {
         "/users/moved-1": {"email": "a@x", "name": "Ada"},
         "/users/n-2": {"name": "Bo2"},
