@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
+import sys
 import time
 from contextlib import suppress
 from pathlib import Path
@@ -30,7 +32,7 @@ from typing import Any
 import duckdb
 import yaml
 
-from bench.common import MAPPED, MODEL_TABLE, PREV_TABLE, WORK_DIR
+from bench.common import BENCH_DIR, MAPPED, MODEL_TABLE, PREV_TABLE, WORK_DIR
 from bench.datagen import generate
 from bench.runner import run_child
 from engine.config import load_project
@@ -42,6 +44,8 @@ SYNCS = {"plain": "all_fields", "changed": "changed_fields"}
 VIEW = "bench_model"
 STREAM_PAGE_ROWS = 10_000
 MEMORY_LIMIT = "1GB"
+SECTION_START = "<!-- changed_fields: written by python -m bench.changed_fields -->"
+SECTION_END = "<!-- /changed_fields -->"
 
 
 def write_project(workdir: Path, db_path: Path) -> Path:
@@ -177,13 +181,68 @@ def run_size(n: int, seed: int, repeats: int) -> dict[str, Any]:
     return {"n": n, "expected": meta["expected"], "median": median, "runs": runs}
 
 
+def kept_section(path: Path) -> str:
+    """The changed-fields section of an existing RESULTS.md (kept when ``python -m bench``
+    rewrites the rest), or ""."""
+    if not path.exists():
+        return ""
+    text = path.read_text(encoding="utf-8")
+    start, end = text.find(SECTION_START), text.find(SECTION_END)
+    if start < 0 or end < start:
+        return ""
+    return "\n" + text[start : end + len(SECTION_END)] + "\n"
+
+
+def section(results: list[dict[str, Any]], command: str, load: str) -> str:
+    """The RESULTS.md section of one run (medians of the repetitions, seconds)."""
+    lines = [
+        SECTION_START,
+        "## send: changed_fields against the plain plan (DuckDB)",
+        "",
+        f"`{command}`: one model, 8 column mappings, 2% of the keys added, changed or removed;",
+        "both syncs in the same run, interleaved, medians of "
+        f"{len(results[0]['runs']['plain'])}. Plan = stage + plan + keys + diff; stream = the "
+        "delta read into the rows a destination is handed. Load average at the start: "
+        f"{load} (2 cores, shared).",
+        "",
+        "| N | plan plain | plan changed_fields | ratio | stream plain | stream changed_fields "
+        "| ratio | lower bound | changed-row bodies (bytes) plain / changed_fields |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for result in results:
+        m, runs = result["median"], result["runs"]
+        lines.append(
+            f"| {result['n']:,} | {m['plain']['plan_s']:.2f} | {m['changed']['plan_s']:.2f} | "
+            f"{m['ratio']['plan_s']:.2f}x | {m['plain']['stream_s']:.2f} | "
+            f"{m['changed']['stream_s']:.2f} | {m['ratio']['stream_s']:.2f}x | "
+            f"{m['lower_bound']['total_s']:.2f} | {runs['plain'][0]['changed_payload_bytes']:,} "
+            f"/ {runs['changed'][0]['changed_payload_bytes']:,} |"
+        )
+    lines.append(SECTION_END)
+    return "\n".join(lines) + "\n"
+
+
+def write_section(text: str, path: Path) -> None:
+    """Put the section in RESULTS.md, in place of the one before (or at the end)."""
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    start, end = old.find(SECTION_START), old.find(SECTION_END)
+    if start >= 0 and end > start:
+        new = old[:start] + text.rstrip("\n") + old[end + len(SECTION_END) :]
+    else:
+        new = old.rstrip("\n") + "\n\n" + text
+    path.write_text(new, encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000000,10000000")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--out", default=str(WORK_DIR / "changed_fields.json"))
+    parser.add_argument("--report", default=str(BENCH_DIR / "RESULTS.md"))
     args = parser.parse_args(argv)
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    command = "python -m bench.changed_fields " + " ".join(argv or sys.argv[1:])
     results = []
     for n in (int(s) for s in args.sizes.split(",")):
         result = run_size(n, args.seed, args.repeats)
@@ -198,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(results, indent=1), encoding="utf-8")
+    write_section(section(results, command.strip(), load), Path(args.report))
     return 0
 
 
