@@ -25,6 +25,7 @@ ENTRY_POINTS = {
     "httpx_delivery": "bench.delivery:run_bare",
     "lightning_prepare": "bench.lightning_calls:prepare",
     "lightning_plan": "bench.lightning_calls:plan",
+    "changed_fields_plan": "bench.changed_fields:measure",
     "lightning_delivery": "bench.lightning_calls:delivery",
     "pg_load": "bench.postgres:load",
     "pg_lower_bound": "bench.lower_bound:run_postgres",

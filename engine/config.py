@@ -123,6 +123,9 @@ class SyncConfig(BaseModel):
     on_duplicate_keys: Literal["reject", "fail"] = "reject"
     # skip: the first run records every current row as sent and sends none of them.
     first_run: Literal["backfill", "skip"] = "backfill"
+    # changed_fields: a changed row carries only the mapped fields whose values changed
+    # (destinations updating with PATCH only; see engine/changed_fields.py).
+    send: Literal["all_fields", "changed_fields"] = "all_fields"
     sync_logs: list[SyncLogTable] | Literal[False] = Field(
         default_factory=lambda: list(DEFAULT_SYNC_LOGS)
     )

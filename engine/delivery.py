@@ -27,6 +27,7 @@ from typing import Any
 from sqlglot import exp
 
 from dialects.base import Dialect
+from engine.changed_fields import DELTA_COLUMN, ChangedFields, changed_fields_for
 from engine.config import Mapping, SyncConfig
 from engine.destinations.base import (
     DeltaRow,
@@ -93,6 +94,7 @@ def to_delta_rows(
     payload_json: bool = False,
     left_to_python: Sequence[Mapping] = (),
     variables: dict[str, Any] | None = None,
+    changed_fields: ChangedFields | None = None,
 ) -> list[DeltaRow]:
     """Turn a streamed page of the delta (as columns) into DeltaRows: the mapped payload
     (``fields``, or with ``payload_json`` the JSON object ``payload``) plus the model columns
@@ -103,7 +105,8 @@ def to_delta_rows(
     see :func:`engine.planner.mappings_left_to_python`): they are written here (see
     :mod:`engine.mapping_values`, with the run's ``variables``) and spliced in. Without one,
     Python writes the whole payload. A row whose mapping fails carries the reason in
-    ``failure`` and is not sent.
+    ``failure`` and is not sent. With ``changed_fields`` (``send: changed_fields``) a changed
+    row whose delta names its changed field groups gets only those mappings.
     """
     stage = model.stage_columns()
     wanted = model.sent_columns if row_columns is None else row_columns
@@ -121,7 +124,14 @@ def to_delta_rows(
         for index, mapping in enumerate(sync.mappings)
         if not in_warehouse or mapping in left_to_python
     ]
-    fields, failures = _python_fields(page, model, python_side, ops, variables or {})
+    only: list[frozenset[int] | None] | None = None
+    flags = page.get(DELTA_COLUMN)
+    if changed_fields is not None and flags is not None:
+        only = [
+            changed_fields.included(flag) if op == "changed" else None
+            for op, flag in zip(ops, flags, strict=True)
+        ]
+    fields, failures = _python_fields(page, model, python_side, ops, variables or {}, only)
     payloads: list[bytes | None] = [None] * len(ids)
     if in_warehouse:
         payloads = [value.encode() for value in built]  # type: ignore[union-attr]
@@ -151,26 +161,36 @@ def _python_fields(
     mappings: list[tuple[int, Mapping]],
     ops: list[OpType],
     variables: dict[str, Any],
+    only: list[frozenset[int] | None] | None = None,
 ) -> tuple[list[dict[str, Any]], list[str | None]]:
-    """The fields Python writes for each row of a page, and each row's mapping failure."""
+    """The fields Python writes for each row of a page, and each row's mapping failure;
+    ``only[i]``: the indexes of the mappings row ``i`` sends (None: every one)."""
     stage = model.stage_columns()
     n = len(ops)
     if all(m.plain_column for _, m in mappings):  # the fast path: columns as they are
         sources = [str(m.from_) for _, m in mappings]
-        return _records(page, stage, sources, [m.to for _, m in mappings], n), [None] * n
+        records = _records(page, stage, sources, [m.to for _, m in mappings], n)
+        if only is not None:
+            targets = {index: m.to for index, m in mappings}
+            for record, included in zip(records, only, strict=True):
+                if included is not None:
+                    kept = {targets[i] for i in included if i in targets}
+                    for key in [k for k in record if k not in kept]:
+                        del record[key]
+        return records, [None] * n
     reads = [model.reads_of(index, mapping) for index, mapping in mappings]
     columns = list(dict.fromkeys(column for pairs in reads for _, column in pairs))
     values = _records(page, stage, columns, columns, n)
     builder = MappedRow(mappings, reads, variables)
     fields: list[dict[str, Any]] = []
     failures: list[str | None] = []
-    for row_values, op in zip(values, ops, strict=True):
+    for i, (row_values, op) in enumerate(zip(values, ops, strict=True)):
         if op == "removed":
             fields.append({})
             failures.append(None)
             continue
         try:
-            fields.append(builder.fields(row_values, op))
+            fields.append(builder.fields(row_values, op, None if only is None else only[i]))
             failures.append(None)
         except MappingFailed as failed:
             fields.append({})
@@ -284,6 +304,7 @@ class Deliverer:
         self._row_columns = destination.read_columns()
         self._payload_json = destination.capabilities.json_payload
         self._left_to_python = mappings_left_to_python(dialect, model, sync)
+        self._changed_fields = changed_fields_for(model, sync)
         self._checks_rows = type(destination).check_row is not Destination.check_row
         self._semaphore = asyncio.Semaphore(1)  # set per run
         self._fatal: list[str] = []  # the first fatal error ends the run
@@ -336,6 +357,7 @@ class Deliverer:
                     self._payload_json,
                     self._left_to_python,
                     self.variables,
+                    self._changed_fields,
                 )
                 current = self._start_page(rows, int(page["_lightning_seq"][-1]))
                 if in_flight is not None:

@@ -47,11 +47,16 @@ class MappedRow:
         self.reads = [list(r) for r in reads]
         self.variables = dict(variables)
 
-    def fields(self, values: dict[str, Any], operation: str) -> dict[str, Any]:
-        """The nested payload of one row (model column -> value in ``values``)."""
+    def fields(
+        self, values: dict[str, Any], operation: str, only: frozenset[int] | None = None
+    ) -> dict[str, Any]:
+        """The nested payload of one row (model column -> value in ``values``); with
+        ``only``, of the mappings with those indexes only."""
         context = {**self.variables, "operation": operation}
         out: dict[str, Any] = {}
         for (index, mapping), reads in zip(self.mappings, self.reads, strict=True):
+            if only is not None and index not in only:
+                continue
             try:
                 value = self._value(mapping, reads, values, context)
                 if value is not _SKIP and mapping.cast is not None and value is not None:

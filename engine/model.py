@@ -96,6 +96,8 @@ class BoundModel:
     warehouse_names: dict[str, str] = field(default_factory=dict)  # see engine/column_names.py
     # Per mapping: the (name as written, model column) pairs it reads (see mapping_reads).
     mapping_reads: list[list[tuple[str, str]]] = field(default_factory=list)
+    # The model columns the destination reads besides the mappings (match, path, audiences).
+    extra_columns: list[str] = field(default_factory=list)
 
     def reads_of(self, index: int, mapping: Mapping) -> list[tuple[str, str]]:
         """The (name as written, model column) pairs ``sync.mappings[index]`` reads."""
@@ -239,6 +241,7 @@ def bind_model(
         column_types=types,
         warehouse_names=names.warehouse_names,
         mapping_reads=reads,
+        extra_columns=extra,
     )
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from sqlglot import exp
 
 from dialects.base import Dialect, WarehouseError
+from engine.changed_fields import DELTA_COLUMN, changed_fields_for, no_changed_fields
 from engine.config import Mapping, SyncConfig
 from engine.model import BoundModel
 from engine.run_tables import RunTables, acted_ops
@@ -82,6 +83,9 @@ class Planner:
         # Planned ops rejected before sending (duplicated keys), by op; set by build_delta.
         self.rejected_before_send = dict.fromkeys(ALL_OPS, 0)
         self.key_as_text = not model.integer_key(dialect)
+        # send: changed_fields: the field groups, and whether the baseline holds their hashes.
+        self.changed_fields = changed_fields_for(model, sync)
+        self.baseline_field_hashes = False
         # Copy the model into a stage, or read it twice inside one transaction (measured in
         # bench/: on DuckDB the copy costs more than the second, filtered read).
         setting = dialect.settings.get("stage_model")
@@ -183,7 +187,10 @@ class Planner:
             else:
                 self.tables.stage = self.stage_query()
             with self._timed("plan"):
-                self._run("plan")
+                field_hashes = (
+                    self.changed_fields.plan_hashes(self.dialect) if self.changed_fields else []
+                )
+                self._run("plan", exprs={**no_changed_fields(), "field_hashes": field_hashes})
         except Exception as error:  # noqa: BLE001 - the model's own SQL failed on its rows
             if not self.dialect.is_driver_error(error):
                 raise
@@ -235,6 +242,12 @@ class Planner:
             prev_is_integer = self._stores_integer_key(prev_plan, "row_id")
             if not prev_is_integer:
                 self.key_as_text = True
+            if self.changed_fields is not None:
+                stored = [name for name, _ in self.dialect.table_columns(prev_plan)]
+                # A baseline read as text (its key's type changed) keeps no field hashes.
+                self.baseline_field_hashes = self.changed_fields.stored_in(stored) and not (
+                    prev_is_integer and self.key_as_text
+                )
             self.tables.prev_plan = prev_plan
             self.tables.prev_rejections = prev_rejections
             if prev_is_integer and self.key_as_text:
@@ -272,7 +285,14 @@ class Planner:
                 self.tables.match_rejects = self.sql.parsed(
                     self.sql.one("match_rejects", self.tables.as_dict(), self.match_reasons())
                 )
-            self._run("delta", params, exprs={"model_columns": self.model.stored_columns})
+            exprs: dict[str, Any] = {
+                **no_changed_fields(),
+                "model_columns": self.model.stored_columns,
+            }
+            if self.changed_fields is not None:
+                comparable = self.baseline_field_hashes and not params["resend_unchanged"]
+                exprs |= self.changed_fields.delta_exprs(comparable)
+            self._run("delta", params, exprs=exprs)
             self._run("reject_invalid_keys")
             if self.keys.duplicate_keys:
                 self.fill_duplicate_fields()
@@ -391,7 +411,15 @@ class Planner:
         stored = self.model.stage_columns()
         payload = self.payload_json("d") if payload_json else None
         columns = self.model.sent_columns
-        if payload is not None:
+        changed: list[exp.Expr] = []
+        if self.changed_fields is not None:
+            # A row sending some fields only gets them from Python (no payload), so every
+            # sent column is streamed.
+            changed = [quoted_column(DELTA_COLUMN, "d")]
+            if payload is not None:
+                unchanged = exp.Is(this=quoted_column(DELTA_COLUMN, "d"), expression=exp.Null())
+                payload = exp.Case(ifs=[exp.If(this=unchanged, true=payload)])
+        elif payload is not None:
             left = mappings_left_to_python(self.dialect, self.model, self.sync)
             read = [
                 column
@@ -403,6 +431,7 @@ class Planner:
         exprs: dict[str, Any] = {
             "model_columns": [stored[column] for column in columns],
             "payload": payload if payload is not None else exp.Null(),
+            "stream_changed_fields": changed,
         }
         return self.sql.one("delta_stream", self.tables.as_dict(), exprs)
 

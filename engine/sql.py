@@ -7,7 +7,8 @@ canonical one) and parsed by sqlglot. They use three kinds of placeholder:
 - ``__name__`` as a *column*: replaced by an expression built in Python (a row hash, the key
   as text), or, when given a list of column names, spliced in as that many quoted columns
   (``d.__model_columns__`` becomes ``d."a", d."b"``), or, when given a mapping of column
-  names to aliases, as that many aliased columns (``m.__x__`` becomes ``m."a" AS "c0"``);
+  names to aliases, as that many aliased columns (``m.__x__`` becomes ``m."a" AS "c0"``), or,
+  when given a list of expressions, as those (an empty list removes the placeholder);
 - ``:name`` as a *value*: left as a bound parameter, rendered in the driver's paramstyle.
 
 Every identifier the engine emits is quoted and folded, in one place (:func:`fold_identifiers`,
@@ -38,7 +39,7 @@ CANONICAL_DIALECT = "duckdb"
 _PLACEHOLDER = re.compile(r"^__([a-z0-9_]+)__$")
 _VERBATIM = "lightning_verbatim"  # meta flag on identifiers that are not the engine's
 
-Substitute = exp.Expr | Sequence[str] | Mapping[str, str]
+Substitute = exp.Expr | Sequence[str] | Sequence[exp.Expr] | Mapping[str, str]
 
 
 @cache
@@ -194,6 +195,8 @@ class SqlRenderer:
                             exp.alias_(user_column(col, qualifier), alias, quoted=True)
                             for col, alias in value.items()
                         )
+                    elif all(isinstance(col, exp.Expr) for col in value):
+                        spliced.extend(col.copy() for col in value)  # type: ignore[union-attr]
                     else:
                         spliced.extend(quoted_column(col, qualifier) for col in value)
                     changed = True

@@ -11,7 +11,8 @@ WITH changes AS (
         c.row_id IS NOT NULL AS in_current,
         p.row_id IS NOT NULL AS in_previous,
         c.copies AS copies,
-        COALESCE(c.match_value, p.match_value) AS match_value
+        COALESCE(c.match_value, p.match_value) AS match_value,
+        __changed_fields__
     FROM __plan__ AS c
     FULL OUTER JOIN __prev_plan__ AS p ON c.row_id = p.row_id
     WHERE c.row_id IS NULL
@@ -64,7 +65,8 @@ diff AS (
         END AS op_type,
         CASE WHEN COALESCE(t.copies, ch.copies) > 1 THEN 'primary key is not unique' END
             AS reject_reason,
-        COALESCE(t.match_value, ch.match_value) AS match_value
+        COALESCE(t.match_value, ch.match_value) AS match_value,
+        __kept_changed_fields__
     FROM changes AS ch
     FULL OUTER JOIN retries AS t ON t.row_id = ch.row_id
 ),
@@ -81,6 +83,7 @@ SELECT
     COALESCE(a.reject_reason, CASE WHEN a.op_type <> 'removed' THEN m.reason END)
         AS _lightning_reject_reason,
     a.match_value AS _lightning_match,
+    __delta_changed_fields__,
     s.__model_columns__
 FROM acted AS a
 LEFT JOIN __match_rejects__ AS m ON m.row_id = a.row_id

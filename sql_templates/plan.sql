@@ -5,6 +5,7 @@ SELECT
     _lightning_row_id AS row_id,
     CASE WHEN COUNT(*) = 1 THEN MIN(_lightning_row_hash) END AS row_hash,
     MIN(_lightning_match) AS match_value,
-    COUNT(*) AS copies
+    COUNT(*) AS copies,
+    __field_hashes__
 FROM __stage__
 GROUP BY _lightning_row_id;

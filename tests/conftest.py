@@ -477,6 +477,8 @@ SPARK_BY_DEFAULT = frozenset(
         "test_fault_matrix.py::test_sigterm_sigint[spark-mid_delivery-SIGTERM]",
         "test_fault_matrix.py::test_destination_resets_connections[spark-body-3]",
         "test_fault_matrix.py::test_model_reverted_after_a_killed_run[spark-mid_delivery]",
+        "test_changed_fields.py::test_a_changed_row_sends_only_its_changed_fields[spark]",
+        "test_changed_fields.py::test_a_failed_changed_row_is_retried_with_every_field[spark]",
     }
 )
 

@@ -65,6 +65,14 @@ from tests.test_bad_input import (  # noqa: F401 - collected here, run on BigQue
     test_token_revoked_mid_run,
     test_unknown_column_in_a_mapping,
 )
+from tests.test_changed_fields import (  # noqa: F401
+    patch_sink,
+    test_a_changed_address_column_sends_every_field,
+    test_a_changed_row_sends_only_its_changed_fields,
+    test_a_failed_changed_row_is_retried_with_every_field,
+    test_a_mapping_change_or_turning_it_on_sends_every_field_once,
+    test_contentstack_users_patch_only_changed_attributes,
+)
 from tests.test_column_names import (  # noqa: F401
     test_a_column_the_warehouse_folded_matches_its_lower_case_name,
     test_one_column_spelled_two_ways_is_refused,

@@ -16,6 +16,7 @@ from sqlglot import exp
 
 from dialects import REGISTRY, make_dialect
 from engine.array_expansion import expanded_query
+from engine.changed_fields import CHANGED_FIELDS_PLACEHOLDERS
 from engine.config import ModelConfig, SyncConfig
 from engine.model import BoundModel, parse_model
 from engine.planner import Planner
@@ -83,6 +84,8 @@ def _render_all(dialect_name: str, tmp_path: Path) -> dict[str, str]:
         "payload": planner.payload_json("d") or exp.Null(),
         "unconfirmed_row_id": exp.column("_lightning_row_id", quoted=True),
         **planner.match_reasons(),
+        # Nothing unless a sync sends changed fields only: the plain SQL is unchanged.
+        **{name: [] for name in CHANGED_FIELDS_PLACEHOLDERS},
     }
     rendered = {}
     expanding = SyncConfig.model_validate(

@@ -24,6 +24,7 @@ from sqlglot import exp
 from dialects import REGISTRY, Capabilities, make_dialect
 from dialects.base import Dialect
 from dialects.duckdb import DuckDBDialect
+from engine.changed_fields import DELTA_COLUMN, ChangedFields
 from engine.config import ModelConfig, SyncConfig
 from engine.model import BoundModel, parse_model
 from engine.planner import Planner
@@ -65,6 +66,7 @@ def _rendered_statements(dialect: Dialect) -> dict[str, list[str]]:
             "model": "users",
             "destination": "d",
             "mappings": [{"from": "eMail", "to": "email"}, {"from": 'We"ird', "to": "w"}],
+            "send": "changed_fields",  # its columns are checked too
         }
     )
     config = ModelConfig(source="wh", primary_key=["Account", "id"], sql="select * from t")
@@ -98,6 +100,9 @@ def _rendered_statements(dialect: Dialect) -> dict[str, list[str]]:
         "unconfirmed_row_id": exp.column("_lightning_row_id", quoted=True),
         **planner.match_reasons(),
         **_array_elements(dialect),
+        "field_hashes": ChangedFields(model, sync).plan_hashes(dialect),
+        **ChangedFields(model, sync).delta_exprs(comparable=True),
+        "stream_changed_fields": [exp.column(DELTA_COLUMN, table="d", quoted=True)],
     }
     rendered = {name: renderer.statements(name, tables, exprs) for name in TEMPLATES}
     rendered["delta_stream (as streamed)"] = [planner.stream_sql(payload_json=True)]
@@ -161,6 +166,9 @@ def test_model_columns_keep_their_case_and_engine_tables_fold(tmp_path: Path) ->
     assert '"HIGHTOUCH_AUDIT"."SYNC_CHANGELOG"' in upper["changelog_insert"][0]
     assert '"ROW_ID"' in upper["audit_tables"][0] and '"FIELDS"' in upper["audit_tables"][0]
     assert '"HIGHTOUCH_PLANNER"."LIGHTNING_COMMITS"' in upper["state_tables"][0]
+    # send: changed_fields: the field hashes and the delta's flags fold like the rest.
+    assert '"FIELD_HASH_1"' in upper["plan"][0]
+    assert '"_LIGHTNING_CHANGED_FIELDS"' in upper["delta_stream (as streamed)"][0]
 
 
 def test_the_check_sees_mixed_case(tmp_path: Path) -> None:

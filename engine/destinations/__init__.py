@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from engine.config import Project
+from engine.config import Project, SyncConfig
 from engine.destinations.base import Destination, DestinationConfigError
 
 # type -> "module:Class"; a module (and its client library) is imported only when used.
@@ -34,4 +34,26 @@ def build_destination(project: Project, sync_name: str) -> Destination:
     config = project.destinations[sync.destination]
     cls = destination_class(config.type)
     cls.check_sync(sync, sync_name)
-    return cls(config, sync, sync_name, Path(project.directory))
+    destination = cls(config, sync, sync_name, Path(project.directory))
+    check_send(sync, sync_name, destination)
+    return destination
+
+
+def check_send(sync: SyncConfig, sync_name: str, destination: Destination) -> None:
+    """Refuse ``send: changed_fields`` where leaving fields out would lose them (see
+    :mod:`engine.changed_fields`)."""
+    if sync.send != "changed_fields":
+        return
+    where = f"syncs.{sync_name}.send"
+    if sync.mode in ("insert", "all"):
+        what = "sends no changed rows" if sync.mode == "insert" else "re-sends every row whole"
+        raise DestinationConfigError(
+            f"{where}: changed_fields does nothing under mode {sync.mode} (it {what}). Fix: "
+            "remove send, or use mode upsert, update or mirror."
+        )
+    problem = destination.changed_fields_problem()
+    if problem is not None:
+        raise DestinationConfigError(
+            f"{where}: changed_fields needs updates with PATCH semantics (fields left out keep "
+            f"their values in the destination), but {problem}"
+        )

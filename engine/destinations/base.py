@@ -179,6 +179,15 @@ class Destination(ABC):
         static list, a write method). When they change, the next run re-sends every row."""
         return {}
 
+    def changed_fields_problem(self) -> str | None:
+        """Why this sync cannot send only the changed fields of a changed row (the rest of
+        the sentence after "but", with the fix), or None where its updates are PATCH
+        (fields left out keep their values)."""
+        return (
+            f"the {self.type_name} destination writes whole records. Fix: remove send (or "
+            "set send: all_fields)."
+        )
+
     def check_row(self, row: DeltaRow) -> str | None:
         """A reason to fail the row before sending it (a documented limit), or None."""
         return None

@@ -157,6 +157,17 @@ class ContentstackDestination(Destination):
             sent["audiences"] = sorted(settings.audiences)
         return sent
 
+    def changed_fields_problem(self) -> str | None:
+        # Both write with PATCH: the Data Activation Layer's "update some of the profile
+        # attributes"; the Edge API's leaves the attributes it is not given unchanged.
+        if self.kind == "users" and self.sync_settings.method != "PATCH":
+            where = f"syncs.{self.sync_name}.contentstack.method"
+            return (
+                f"{where} is {self.sync_settings.method}, which replaces every attribute of "
+                f"the profile. Fix: set {where}: PATCH, or remove send."
+            )
+        return None
+
     def check_row(self, row: DeltaRow) -> str | None:
         prepare = prepare_user if self.kind == "users" else prepare_edge
         prepared = prepare(row, self.sync_settings)

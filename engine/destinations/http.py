@@ -205,6 +205,24 @@ class HttpDestination(Destination):
     def sent_settings(self) -> dict[str, Any]:
         return templated_requests(self.sync_settings)
 
+    def changed_fields_problem(self) -> str | None:
+        where = f"syncs.{self.sync_name}.http.changed"
+        changed = self.sync_settings.changed
+        if changed is None:
+            return f"{where} is missing. Fix: add changed: {{method: PATCH, path: ...}}."
+        if changed.method != "PATCH":
+            return (
+                f"{where}.method is {changed.method}, which replaces the record (fields left "
+                f"out would be lost). Fix: set {where}.method: PATCH if the endpoint merges "
+                "fields, or remove send."
+            )
+        if changed.body is not None:
+            return (
+                f"{where}.body sends a column or template, not the mapped fields. Fix: remove "
+                "the changed request's body, or remove send."
+            )
+        return None
+
     def check_row(self, row: DeltaRow) -> str | None:
         if row.op_type == "removed" or self._context is None:
             return None
