@@ -144,12 +144,12 @@ class Planner:
         if self.staged:
             stats = self.build_plan()
             if diff:
-                planned, _ = self.build_delta(resend_unchanged)
+                planned = self.build_delta(resend_unchanged)
             return stats, planned
         with self.dialect.transaction():
             stats = self.build_plan()
             if diff:
-                planned, _ = self.build_delta(resend_unchanged)
+                planned = self.build_delta(resend_unchanged)
         return stats, planned
 
     def stage_query(self) -> exp.Expr:
@@ -263,8 +263,8 @@ class Planner:
             parts.append(self.sql.parsed(sql))
         return parts[0] if len(parts) == 1 else exp.union(*parts, distinct=False)
 
-    def build_delta(self, resend_unchanged: bool = False) -> tuple[dict[str, int], int]:
-        """Diff into the delta table (step 4); returns planned counts and pre-send rejections."""
+    def build_delta(self, resend_unchanged: bool = False) -> dict[str, int]:
+        """Diff into the delta table (step 4); returns planned counts by op."""
         params = acted_ops(self.sync)
         params["resend_unchanged"] = params["resend_unchanged"] or resend_unchanged
         with self._timed("diff"):
@@ -281,8 +281,7 @@ class Planner:
             for op, count, rejected in self._fetch("delta_counts"):
                 planned[str(op)] = int(count)
                 self.rejected_before_send[str(op)] = int(rejected)
-        rejected = self.count_rejections()
-        return planned, rejected
+        return planned
 
     def match_reasons(self) -> dict[str, exp.Expr]:
         """Why a key's match value fails its row (see match_rejects.sql)."""

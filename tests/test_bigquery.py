@@ -127,6 +127,9 @@ from tests.test_payload_property import (  # noqa: F401
     payload_property,
     test_every_type_and_edge_value_at_once,
 )
+from tests.test_round_trips import (  # noqa: F401
+    test_statements_per_run_do_not_grow_with_the_model,
+)
 from tests.test_run_basics import (  # noqa: F401
     test_first_run_sends_every_row_then_only_the_delta,
     test_key_type_change_between_runs_is_not_a_change,

@@ -1,0 +1,41 @@
+"""The statements a run sends the warehouse (``run --json``: ``statements``): as many for a
+10-row model as for a 200-row one, and at most STATEMENTS_PER_RUN (each is a round trip, and
+on Snowflake or BigQuery one costs 0.05-2 s). Catalog lookups and the sync's commits are read
+once per run, and the engine's tables are not created again once the catalog shows them."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import Workspace
+
+pytestmark = pytest.mark.each_warehouse
+
+# A steady run (a baseline, one committed pair to drop), transaction control included.
+STATEMENTS_PER_RUN = 30
+# The first run also lists the schemas and creates them and the engine's five tables.
+BOOTSTRAP_STATEMENTS = 8
+
+
+def _users(ws: Workspace, rows: int, version: int) -> None:
+    """``rows`` users; the names of users 1 and 2 carry ``version`` (a change when it moves)."""
+    ws.users([(i, f"u{i}@x", f"N{i}-{version if i <= 2 else 0}") for i in range(1, rows + 1)])
+
+
+def test_statements_per_run_do_not_grow_with_the_model(ws: Workspace) -> None:
+    ws.simple_project(sync={"mode": "mirror", "delete_behavior": "delete"})
+    counts: dict[int, list[int]] = {}
+    for rows, version in ((10, 0), (10, 1), (10, 2), (200, 3), (200, 4)):
+        _users(ws, rows, version)
+        run = ws.cli("run", "s", "--json")
+        assert run.exit_code == 0, run.stderr
+        report = run.json()
+        assert report["status"] == "succeeded"
+        assert report["load_statements"] == 0  # nothing failed: no outcomes to load
+        counts.setdefault(rows, []).append(report["statements"])
+    print(f"statements per run: {counts}")
+    # The third run is the first steady one: it has a baseline and drops the first run's pair.
+    steady = [counts[10][2], *counts[200]]
+    assert len(set(steady)) == 1, counts
+    assert steady[0] <= STATEMENTS_PER_RUN, counts
+    assert counts[10][0] <= STATEMENTS_PER_RUN + BOOTSTRAP_STATEMENTS, counts
