@@ -259,8 +259,8 @@ class PostgresDialect(Dialect):
         import psycopg
 
         con = psycopg.connect(self._conninfo(), autocommit=True)
-        for statement in self.setup_statements():
-            con.execute(statement)
+        # Every setting in one round trip (a query without parameters may hold several).
+        con.execute("; ".join(self.setup_statements()))
         return con
 
     def connect(self, read_only: bool = False) -> None:
