@@ -1,7 +1,7 @@
 """How long a small sync takes as a whole process: ``lightning-sync run`` from start to exit.
 
     python -m bench.startup                  # DuckDB and a throwaway PostgreSQL, 7 runs each
-    python -m bench.startup --runs 9 --postgres-dsn postgresql://...  --code /path/to/tree
+    python -m bench.startup --runs 9 --postgres-dsn postgresql://... --baseline /other/tree
 
 A 1,000-row model (id, email, name, plan) synced to a ``file`` destination; before each
 timed run 10 rows change, so every run sends a 10-row delta. Each run is its own
@@ -13,7 +13,8 @@ its ``statements`` read from the JSON. Then, once per warehouse:
 - where the run's own time goes: the run in a process of its own with each ``connect``,
   ``execute`` and ``fetchall`` of the dialect timed (its statements, slowest first).
 
-``--code DIR`` imports the engine from another source tree (to compare two commits); the
+``--baseline DIR`` also measures the engine of another source tree (e.g. ``git archive`` of
+an earlier commit), its runs taking turns with this tree's on the same project; the
 figures go to stdout and, with ``--report FILE``, into FILE between the markers
 ``<!-- startup -->`` and ``<!-- /startup -->`` (appended when missing).
 """
@@ -47,7 +48,7 @@ WATCHED = (
 )  # fmt: skip
 
 TRACE = r"""
-import json, sys, time
+import json, re, sys, time
 from dialects import dialect_class
 from engine.config import load_project
 from engine.run import run_sync
@@ -60,7 +61,8 @@ def timed(name, original):
         try:
             return original(self, *args, **kw)
         finally:
-            text = " ".join(str(args[0]).split())[:70] if args and name != "connect" else ""
+            text = " ".join(str(args[0]).split()) if args and name != "connect" else ""
+            text = re.sub(r"/\*.*?\*/", "", text).strip()[:70]
             spans.append((name, text, time.perf_counter() - started))
     return wrapper
 for name in ("connect", "execute", "fetchall", "query_columns"):
@@ -81,12 +83,17 @@ class Project:
 
     def __init__(self, root: Path, kind: str, dsn: str | None):
         self.root, self.kind, self.dsn = root, kind, dsn
+        self.changes = 0
         source: dict[str, Any] = (
-            {"type": "duckdb", "path": "wh.duckdb"} if kind == "duckdb" else {"type": "postgres", "dsn": dsn}
+            {"type": "duckdb", "path": "wh.duckdb"}
+            if kind == "duckdb"
+            else {"type": "postgres", "dsn": dsn}
         )
         config = {
             "sources": {"wh": source},
-            "models": {"users": {"source": "wh", "primary_key": "id", "sql": "select * from users"}},
+            "models": {
+                "users": {"source": "wh", "primary_key": "id", "sql": "select * from users"}
+            },
             "destinations": {"dest": {"type": "file", "path": "out"}},
             "syncs": {
                 "s": {
@@ -101,7 +108,8 @@ class Project:
         self.file.write_text(yaml.safe_dump(config), encoding="utf-8")
         self.sql(
             "DROP TABLE IF EXISTS users",
-            "CREATE TABLE users (id BIGINT, email VARCHAR(100), name VARCHAR(100), plan VARCHAR(20))",
+            "CREATE TABLE users "
+            "(id BIGINT, email VARCHAR(100), name VARCHAR(100), plan VARCHAR(20))",
             f"INSERT INTO users SELECT i, 'u' || i || '@example.com', 'name ' || i, 'free' "
             f"FROM generate_series(1, {ROWS}) AS t(i)",
         )
@@ -120,61 +128,77 @@ class Project:
             for statement in statements:
                 con.execute(statement)
 
-    def change(self, round_: int) -> None:
-        """CHANGED rows get a new plan."""
-        self.sql(f"UPDATE users SET plan = 'p{round_}' WHERE id <= {CHANGED}")
+    def change(self) -> None:
+        """CHANGED rows get a plan they never had."""
+        self.changes += 1
+        self.sql(f"UPDATE users SET plan = 'p{self.changes}' WHERE id <= {CHANGED}")
 
     def command(self, *python_flags: str) -> list[str]:
         return [sys.executable, *python_flags, "-m", "engine.cli", "run", "s", "--project",
                 str(self.file), "--json"]  # fmt: skip
 
 
-def timed_runs(project: Project, runs: int, code: Path) -> dict[str, Any]:
-    """The baseline run, then ``runs`` timed runs of a 10-row delta each."""
-    first = subprocess.run(project.command(), env=_env(code), capture_output=True, text=True)
+def timed_runs(project: Project, runs: int, codes: dict[str, Path]) -> dict[str, dict[str, Any]]:
+    """The baseline run, then ``runs`` timed runs of a 10-row delta each per source tree,
+    the trees taking turns (so a change in the machine's load hits them alike)."""
+    first = subprocess.run(
+        project.command(), env=_env(REPO), cwd=REPO, capture_output=True, text=True
+    )
     if first.returncode != 0:
         raise SystemExit(f"the first run failed:\n{first.stdout}\n{first.stderr}")
-    seconds, statements = [], []
+    figures: dict[str, dict[str, Any]] = {
+        label: {"seconds": [], "statements": []} for label in codes
+    }
     for round_ in range(runs):
-        project.change(round_)
-        started = time.perf_counter()
-        done = subprocess.run(project.command(), env=_env(code), capture_output=True, text=True)
-        seconds.append(time.perf_counter() - started)
-        if done.returncode != 0:
-            raise SystemExit(f"run {round_} failed:\n{done.stdout}\n{done.stderr}")
-        result = json.loads(done.stdout)
-        if result["counts"]["attempted"].get("changed") != CHANGED:
-            raise SystemExit(f"run {round_} did not send a {CHANGED}-row delta: {result['counts']}")
-        statements.append(result.get("statements"))
-    return {"seconds": seconds, "median": statistics.median(seconds), "statements": statements}
+        for label, code in codes.items():
+            project.change()
+            started = time.perf_counter()
+            done = subprocess.run(
+                project.command(), env=_env(code), cwd=code, capture_output=True, text=True
+            )
+            seconds = time.perf_counter() - started
+            if done.returncode != 0:
+                raise SystemExit(f"{label} run {round_} failed:\n{done.stdout}\n{done.stderr}")
+            result = json.loads(done.stdout)
+            if result["counts"]["attempted"].get("changed") != CHANGED:
+                raise SystemExit(f"{label} run {round_} sent other than {CHANGED} rows: {result}")
+            figures[label]["seconds"].append(seconds)
+            figures[label]["statements"].append(result.get("statements"))
+    for figure in figures.values():
+        figure["median"] = statistics.median(figure["seconds"])
+    return figures
 
 
 def import_times(project: Project, code: Path, repeats: int = 5) -> dict[str, float]:
     """Median cumulative import seconds of the watched modules in a whole run."""
     samples: dict[str, list[float]] = {}
-    for round_ in range(repeats):
-        project.change(100 + round_)
+    for _ in range(repeats):
+        project.change()
         done = subprocess.run(
-            project.command("-X", "importtime"), env=_env(code), capture_output=True, text=True
-        )
-        seen: dict[str, float] = {}
+            project.command("-X", "importtime"), env=_env(code), cwd=code, capture_output=True,
+            text=True,
+        )  # fmt: skip
+        seen: dict[str, float] = {"all imports": 0.0}
         for line in done.stderr.splitlines():
             if not line.startswith("import time:") or "cumulative" in line:
                 continue
-            _, cumulative, name = (part.strip() for part in line[12:].split("|"))
+            _, cumulative, raw = line[12:].split("|")
+            name = raw.strip()
+            if raw.startswith(" ") and not raw.startswith("  "):  # imported by no other module
+                seen["all imports"] += int(cumulative) / 1e6
             if name in WATCHED and name not in seen:
                 seen[name] = int(cumulative) / 1e6
-        for name in WATCHED:
+        for name in ("all imports", *WATCHED):
             samples.setdefault(name, []).append(seen.get(name, 0.0))
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
 def traced_run(project: Project, code: Path) -> dict[str, Any]:
     """One run in a process of its own, each dialect call timed."""
-    project.change(200)
+    project.change()
     done = subprocess.run(
-        [sys.executable, "-c", TRACE, str(project.file)], env=_env(code), capture_output=True,
-        text=True,
+        [sys.executable, "-c", TRACE, str(project.file)], env=_env(code), cwd=code,
+        capture_output=True, text=True,
     )  # fmt: skip
     if done.returncode != 0:
         raise SystemExit(f"the traced run failed:\n{done.stderr}")
@@ -207,12 +231,13 @@ def postgres(dsn: str | None) -> Iterator[str]:
         server.stop()
 
 
-def measure(kind: str, dsn: str | None, runs: int, code: Path) -> dict[str, Any]:
+def measure(kind: str, dsn: str | None, runs: int, codes: dict[str, Path]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix=f"startup-{kind}-") as tmp:
         project = Project(Path(tmp), kind, dsn)
-        figures = timed_runs(project, runs, code)
-        figures["imports"] = import_times(project, code)
-        figures["trace"] = traced_run(project, code)
+        figures = timed_runs(project, runs, codes)
+        for label, code in codes.items():
+            figures[label]["imports"] = import_times(project, code)
+            figures[label]["trace"] = traced_run(project, code)
         return figures
 
 
@@ -222,40 +247,42 @@ def report(results: dict[str, Any], runs: int, command: str) -> str:
         "## Small models: the whole `lightning-sync run` process",
         "",
         f"Command: `{command}`. A {ROWS:,}-row model, {CHANGED}-row delta per run, `file` "
-        f"destination; each run its own process, start to exit, median of {runs}. "
-        f"`python -c pass` alone: {results['bare_python']:.3f} s.",
+        f"destination; each run its own process, start to exit, median of {runs} (the source "
+        f"trees taking turns). `python -c pass` alone: {results['bare_python']:.3f} s.",
         "",
-        "| warehouse | median s (start to exit) | runs (s) | statements per run |",
-        "|---|---|---|---|",
+        "| warehouse | code | median s (start to exit) | runs (s) | statements per run |",
+        "|---|---|---|---|---|",
     ]
-    for kind in ("duckdb", "postgres"):
-        if kind not in results:
-            continue
-        r = results[kind]
-        spread = ", ".join(f"{s:.3f}" for s in sorted(r["seconds"]))
-        lines.append(f"| {kind} | {r['median']:.3f} | {spread} | {sorted(set(map(str, r['statements'])))[0]} |")
-    for kind in ("duckdb", "postgres"):
-        if kind not in results:
-            continue
-        r = results[kind]
-        imports = ", ".join(
-            f"{name} {seconds:.3f}" for name, seconds in r["imports"].items() if seconds >= 0.002
-        )
-        trace = r["trace"]
-        spans = trace["spans"]
-        by_kind: dict[str, float] = {}
-        for name, _, seconds in spans:
-            by_kind[name] = by_kind.get(name, 0.0) + seconds
-        slowest = sorted(spans, key=lambda span: -span[2])[:5]
-        lines += [
-            "",
-            f"**{kind}**: imports (cumulative s, median of 5): {imports}.",
-            f"In-process run {trace['total']:.3f} s: "
-            + ", ".join(f"{name} {seconds:.3f} s" for name, seconds in by_kind.items())
-            + f" ({len(spans) - 1} calls). Slowest: "
-            + "; ".join(f"`{text or name}` {seconds:.3f}" for name, text, seconds in slowest)
-            + ".",
-        ]
+    kinds = [kind for kind in ("duckdb", "postgres") if kind in results]
+    for kind in kinds:
+        for label, r in results[kind].items():
+            spread = ", ".join(f"{s:.3f}" for s in sorted(r["seconds"]))
+            counted = sorted({str(n) for n in r["statements"]})
+            lines.append(
+                f"| {kind} | {label} | {r['median']:.3f} | {spread} | {', '.join(counted)} |"
+            )
+    for kind in kinds:
+        for label, r in results[kind].items():
+            imports = ", ".join(
+                f"{name} {seconds:.3f}"
+                for name, seconds in r["imports"].items()
+                if seconds >= 0.002
+            )
+            trace = r["trace"]
+            spans = trace["spans"]
+            by_call: dict[str, float] = {}
+            for name, _, seconds in spans:
+                by_call[name] = by_call.get(name, 0.0) + seconds
+            slowest = sorted(spans, key=lambda span: -span[2])[:5]
+            lines += [
+                "",
+                f"**{kind}, {label}**: imports (cumulative s, median of 5): {imports}.",
+                f"In-process run {trace['total']:.3f} s: "
+                + ", ".join(f"{name} {seconds:.3f} s" for name, seconds in by_call.items())
+                + f" ({len(spans) - 1} statement calls). Slowest: "
+                + "; ".join(f"`{text or name}` {seconds:.3f}" for name, text, seconds in slowest)
+                + ".",
+            ]
     lines.append(END)
     return "\n".join(lines) + "\n"
 
@@ -275,18 +302,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--postgres-dsn", default=None)
     parser.add_argument("--warehouses", default="duckdb,postgres")
-    parser.add_argument("--code", type=Path, default=REPO, help="source tree to import")
+    parser.add_argument(
+        "--baseline", type=Path, default=None, help="another source tree, measured in turns"
+    )
     parser.add_argument("--report", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None, help="write all figures here")
     args = parser.parse_args(argv)
     kinds = args.warehouses.split(",")
     results: dict[str, Any] = {"bare_python": bare_python()}
+    codes = {"this tree": REPO}
+    if args.baseline is not None:
+        codes = {"baseline": args.baseline.resolve(), **codes}
     if "duckdb" in kinds:
-        results["duckdb"] = measure("duckdb", None, args.runs, args.code)
+        results["duckdb"] = measure("duckdb", None, args.runs, codes)
     if "postgres" in kinds:
         with postgres(args.postgres_dsn) as dsn:
-            results["postgres"] = measure("postgres", dsn, args.runs, args.code)
+            results["postgres"] = measure("postgres", dsn, args.runs, codes)
     command = "python -m bench.startup" + (f" --runs {args.runs}" if args.runs != 7 else "")
+    if args.baseline is not None:
+        command += " --baseline <tree of the commit before>"
     section = report(results, args.runs, command)
     print(section)
     if args.json:

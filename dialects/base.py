@@ -74,6 +74,7 @@ class Capabilities:
             it the functions with side effects the dialect lists are refused before running.
         single_writer: one process at a time can write the warehouse (a DuckDB file), so
             two runs can never take a sync's lock at once.
+        drop_many: one ``DROP TABLE`` statement can drop several tables.
     """
 
     transactions: bool
@@ -87,6 +88,7 @@ class Capabilities:
     ddl_commits: bool = False
     read_only_sessions: bool = True
     single_writer: bool = False
+    drop_many: bool = False
 
 
 class JsonText(str):

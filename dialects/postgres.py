@@ -227,6 +227,7 @@ class PostgresDialect(Dialect):
         identifier_case="lower",
         max_string_bytes=None,
         snapshot_rereads=True,  # REPEATABLE READ: a transaction reads one snapshot
+        drop_many=True,
     )
 
     # -- connection -------------------------------------------------------------------------

@@ -411,14 +411,16 @@ class Planner:
         ``keep_delta``: the run did not commit and may have sent rows; its delta tells the
         next runs which keys to look at again (see :meth:`use_baseline`).
         """
+        self.state.drop_tables(self.run_tables(keep_committed_pair, keep_delta))
+
+    def run_tables(self, keep_committed_pair: bool, keep_delta: bool = False) -> list[exp.Expr]:
+        """The tables :meth:`drop_run_tables` drops."""
         names: list[exp.Expr] = [] if keep_delta else [self.tables.delta]
         if self.staged:
             names.append(self.tables.stage)
         if not keep_committed_pair:
             names += [self.tables.plan, self.tables.rejections]
-        for table in names:
-            drop = exp.Drop(tables=[table.copy()], kind="TABLE", exists=True)
-            self.dialect.execute(self.sql.expression(drop))
+        return names
 
 
 def mappings_left_to_python(dialect: Dialect, model: BoundModel, sync: SyncConfig) -> list[Mapping]:

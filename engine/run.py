@@ -429,8 +429,7 @@ def run_sync(
                 state.release(sync_name, run_id)
         result.timings = planner.timings
         with suppress(Exception):
-            planner.drop_run_tables(keep_committed_pair=True)
-            state.drop_unkept(sync_name)
+            state.drop_unkept(sync_name, also=planner.run_tables(keep_committed_pair=True))
         result.statements = job.dialect.statements_issued
         result.load_statements = job.dialect.load_statements
         result.cost = job.dialect.cost()

@@ -20,6 +20,7 @@ import datetime as dt
 import os
 import re
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlglot import exp
@@ -147,10 +148,20 @@ class State:
 
     def drop(self, name: str) -> None:
         """Drop a planner-schema table if it exists."""
-        drop = exp.Drop(tables=[self.planner_table(name)], kind="TABLE", exists=True)
-        self.dialect.execute(self.sql.expression(drop))
-        if self._planner_tables is not None and name in self._planner_tables:
-            self._planner_tables.remove(name)
+        self.drop_tables([self.planner_table(name)])
+
+    def drop_tables(self, tables: Sequence[exp.Expr]) -> None:
+        """Drop these tables if they exist: in one statement where the warehouse can, else
+        one statement each."""
+        groups = [list(tables)] if self.dialect.capabilities.drop_many else [[t] for t in tables]
+        for group in groups:
+            if not group:
+                continue
+            drop = exp.Drop(tables=[t.copy() for t in group], kind="TABLE", exists=True)
+            self.dialect.execute(self.sql.expression(drop))
+            for dropped in group:
+                if self._planner_tables is not None and dropped.name in self._planner_tables:
+                    self._planner_tables.remove(dropped.name)
 
     # -- locks ------------------------------------------------------------------------------
     def acquire(self, sync_name: str) -> int:
@@ -221,7 +232,9 @@ class State:
             rows = self.dialect.fetchall(
                 self.sql.one("commits_select", {"commits": self.commits}), {"sync_id": sync_name}
             )
-            self._commits[sync_name] = [Commit(int(r[0]), r[1], r[2], r[3], r[4], r[5]) for r in rows]
+            self._commits[sync_name] = [
+                Commit(int(r[0]), r[1], r[2], r[3], r[4], r[5]) for r in rows
+            ]
         return list(self._commits[sync_name])
 
     def note_commit(self, sync_name: str, commit: Commit) -> None:
@@ -265,9 +278,12 @@ class State:
             if name.lower().endswith("_delta")
         }
 
-    def drop_unkept(self, sync_name: str, current_run: int | None = None) -> list[str]:
+    def drop_unkept(
+        self, sync_name: str, current_run: int | None = None, also: Sequence[exp.Expr] = ()
+    ) -> list[str]:
         """Drop run tables except the newest committed pairs, the current run's, and the
-        deltas of runs that died after the last commit (their keys are not confirmed yet)."""
+        deltas of runs that died after the last commit (their keys are not confirmed yet);
+        and the tables ``also`` names, with them."""
         commits = self.committed(sync_name)
         newest = commits[0].sync_run_id if commits else None
         keep = {c.sync_run_id for c in commits[:KEEP_COMMITTED]}
@@ -282,6 +298,6 @@ class State:
                     continue
                 is_stage = name.lower().endswith("_stage")
                 if run_id not in keep or is_delta or is_stage:
-                    self.drop(name)
                     dropped.append(name)
+        self.drop_tables([*also, *(self.planner_table(name) for name in dropped)])
         return dropped

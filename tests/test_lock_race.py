@@ -3,8 +3,9 @@
 PostgreSQL's LOCK TABLE keeps that from happening, and so does DuckDB's one writing process
 per file (there the read-back is skipped, and so are these tests); Snowflake has no such
 statement, so every run reads the lock rows back once its own is committed and the lowest
-(run id, owner) keeps the lock. The race is made certain here: the other run's row is inserted just before this
-run's own, inside its transaction, as a run that saw no lock either would have done.
+(run id, owner) keeps the lock. The race is made certain here: the other run's row is
+inserted just before this run's own, inside its transaction, as a run that saw no lock
+either would have done.
 """
 
 from __future__ import annotations

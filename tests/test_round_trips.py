@@ -12,7 +12,7 @@ from tests.conftest import Workspace
 pytestmark = pytest.mark.each_warehouse
 
 # A steady run (a baseline, one committed pair to drop), transaction control included.
-STATEMENTS_PER_RUN = 34
+STATEMENTS_PER_RUN = 32
 # The first run also lists the schemas and creates them and the engine's five tables.
 BOOTSTRAP_STATEMENTS = 8
 
