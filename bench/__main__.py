@@ -25,6 +25,7 @@ from bench.common import (
 )
 from bench.delivery import sink_process
 from bench.runner import run_child
+from bench.startup import startup_section
 
 # Plan-method calls of one N: method -> (child entry point, its arguments, extra env).
 Calls = dict[str, tuple[str, dict[str, Any], dict[str, str] | None]]
@@ -615,7 +616,8 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m bench " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
     chart_rel = os.path.relpath(chart_path, md_path.parent)
     md_path.parent.mkdir(parents=True, exist_ok=True)
-    md_path.write_text(report.markdown(results, command.strip(), chart_rel))
+    markdown = report.markdown(results, command.strip(), chart_rel)
+    md_path.write_text(markdown + startup_section(md_path))  # python -m bench.startup's, kept
     _say(f"\nWrote {json_path}, {chart_path} and {md_path} in {results['elapsed_s']} s.")
     for check in results["targets"]["checks"]:
         measured = "-" if check["measured"] is None else f"{check['measured']:.2f}"

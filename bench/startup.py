@@ -287,6 +287,14 @@ def report(results: dict[str, Any], runs: int, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def startup_section(path: Path) -> str:
+    """The section this script wrote into ``path`` (with a blank line before it), or ""."""
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    if BEGIN not in text or END not in text:
+        return ""
+    return "\n" + BEGIN + text.split(BEGIN, 1)[1].split(END, 1)[0] + END + "\n"
+
+
 def write_report(path: Path, section: str) -> None:
     text = path.read_text(encoding="utf-8") if path.exists() else ""
     if BEGIN in text and END in text:
