@@ -257,7 +257,7 @@ def report(results: dict[str, Any], runs: int, command: str) -> str:
     for kind in kinds:
         for label, r in results[kind].items():
             spread = ", ".join(f"{s:.3f}" for s in sorted(r["seconds"]))
-            counted = sorted({str(n) for n in r["statements"]})
+            counted = sorted({"not counted" if n is None else str(n) for n in r["statements"]})
             lines.append(
                 f"| {kind} | {label} | {r['median']:.3f} | {spread} | {', '.join(counted)} |"
             )
