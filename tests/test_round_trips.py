@@ -5,9 +5,13 @@ once per run, and the engine's tables are not created again once the catalog sho
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from tests.conftest import Workspace
+from tests.fakes.http_sink import HttpSink
+from tests.test_semantics import http_project
 
 pytestmark = pytest.mark.each_warehouse
 
@@ -15,6 +19,12 @@ pytestmark = pytest.mark.each_warehouse
 STATEMENTS_PER_RUN = 32
 # The first run also lists the schemas and creates them and the engine's five tables.
 BOOTSTRAP_STATEMENTS = 8
+
+
+@pytest.fixture
+def sink() -> Iterator[HttpSink]:
+    with HttpSink() as server:
+        yield server
 
 
 def _users(ws: Workspace, rows: int, version: int) -> None:
@@ -39,3 +49,23 @@ def test_statements_per_run_do_not_grow_with_the_model(ws: Workspace) -> None:
     assert len(set(steady)) == 1, counts
     assert steady[0] <= STATEMENTS_PER_RUN, counts
     assert counts[10][0] <= STATEMENTS_PER_RUN + BOOTSTRAP_STATEMENTS, counts
+
+
+def test_failed_rows_are_loaded_by_statements_counted_apart(ws: Workspace, sink: HttpSink) -> None:
+    ws.users([(i, f"u{i}@x", f"N{i}-0") for i in range(1, 6)])
+    http_project(ws, sink)
+    reports = []
+    for version in range(1, 5):
+        _users(ws, 5, version)
+        if version == 3:
+            sink.fail_row("2", 400, "invalid")
+        if version == 4:
+            sink.clear_failures()
+        run = ws.cli("run", "s", "--json")
+        assert run.exit_code == 0, run.stderr
+        reports.append(run.json())
+    failing, healed = reports[2], reports[3]
+    assert failing["counts"]["failed"]["changed"] == 1
+    assert failing["load_statements"] >= 1  # the failed row's outcome, loaded
+    assert healed["load_statements"] == 0
+    assert failing["statements"] == healed["statements"], (failing, healed)
