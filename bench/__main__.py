@@ -12,8 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import datagen, lightning_calls, machine, postgres, report
-from bench.changed_fields import kept_section
+from bench import datagen, lightning_calls, machine, postgres, report, sections
 from bench.common import (
     BENCH_DIR,
     KEY,
@@ -616,8 +615,8 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m bench " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
     chart_rel = os.path.relpath(chart_path, md_path.parent)
     md_path.parent.mkdir(parents=True, exist_ok=True)
-    kept = kept_section(md_path)  # the changed-fields section (bench/changed_fields.py)
-    md_path.write_text(report.markdown(results, command.strip(), chart_rel) + kept)
+    markdown = report.markdown(results, command.strip(), chart_rel)
+    md_path.write_text(markdown + sections.kept_sections(md_path))  # the other benchmarks'
     _say(f"\nWrote {json_path}, {chart_path} and {md_path} in {results['elapsed_s']} s.")
     for check in results["targets"]["checks"]:
         measured = "-" if check["measured"] is None else f"{check['measured']:.2f}"

@@ -32,6 +32,7 @@ from typing import Any
 import duckdb
 import yaml
 
+from bench import sections
 from bench.common import BENCH_DIR, MAPPED, MODEL_TABLE, PREV_TABLE, WORK_DIR
 from bench.datagen import generate
 from bench.runner import run_child
@@ -44,8 +45,7 @@ SYNCS = {"plain": "all_fields", "changed": "changed_fields"}
 VIEW = "bench_model"
 STREAM_PAGE_ROWS = 10_000
 MEMORY_LIMIT = "1GB"
-SECTION_START = "<!-- changed_fields: written by python -m bench.changed_fields -->"
-SECTION_END = "<!-- /changed_fields -->"
+SECTION_START, SECTION_END = sections.CHANGED_FIELDS
 
 
 def write_project(workdir: Path, db_path: Path) -> Path:
@@ -181,18 +181,6 @@ def run_size(n: int, seed: int, repeats: int) -> dict[str, Any]:
     return {"n": n, "expected": meta["expected"], "median": median, "runs": runs}
 
 
-def kept_section(path: Path) -> str:
-    """The changed-fields section of an existing RESULTS.md (kept when ``python -m bench``
-    rewrites the rest), or ""."""
-    if not path.exists():
-        return ""
-    text = path.read_text(encoding="utf-8")
-    start, end = text.find(SECTION_START), text.find(SECTION_END)
-    if start < 0 or end < start:
-        return ""
-    return "\n" + text[start : end + len(SECTION_END)] + "\n"
-
-
 def section(results: list[dict[str, Any]], command: str, load: str) -> str:
     """The RESULTS.md section of one run (medians of the repetitions, seconds)."""
     lines = [
@@ -222,17 +210,6 @@ def section(results: list[dict[str, Any]], command: str, load: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(text: str, path: Path) -> None:
-    """Put the section in RESULTS.md, in place of the one before (or at the end)."""
-    old = path.read_text(encoding="utf-8") if path.exists() else ""
-    start, end = old.find(SECTION_START), old.find(SECTION_END)
-    if start >= 0 and end > start:
-        new = old[:start] + text.rstrip("\n") + old[end + len(SECTION_END) :]
-    else:
-        new = old.rstrip("\n") + "\n\n" + text
-    path.write_text(new, encoding="utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000000,10000000")
@@ -257,7 +234,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(results, indent=1), encoding="utf-8")
-    write_section(section(results, command.strip(), load), Path(args.report))
+    sections.write(
+        Path(args.report), section(results, command.strip(), load), sections.CHANGED_FIELDS
+    )
     return 0
 
 

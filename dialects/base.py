@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -27,6 +27,10 @@ if TYPE_CHECKING:
 # (rendered for each dialect, placeholders in its driver's style).
 _SCHEMAS = "SELECT schema_name FROM information_schema.schemata"
 _TABLES = "SELECT table_name FROM information_schema.tables WHERE table_schema = :schema"
+_SCHEMA_TABLES = (
+    "SELECT table_schema, table_name FROM information_schema.tables "
+    "WHERE table_schema IN (:schema0, :schema1)"
+)
 _COLUMNS = (
     "SELECT column_name, data_type FROM information_schema.columns "
     "WHERE table_schema = :schema AND table_name = :name ORDER BY ordinal_position"
@@ -71,6 +75,9 @@ class Capabilities:
         read_only_sessions: a connection can be made read-only, so the warehouse itself
             refuses what a query writes through a function (``lightning-sync sql``); without
             it the functions with side effects the dialect lists are refused before running.
+        single_writer: one process at a time can write the warehouse (a DuckDB file), so
+            two runs can never take a sync's lock at once.
+        drop_many: one ``DROP TABLE`` statement can drop several tables.
     """
 
     transactions: bool
@@ -83,6 +90,8 @@ class Capabilities:
     snapshot_rereads: bool = False
     ddl_commits: bool = False
     read_only_sessions: bool = True
+    single_writer: bool = False
+    drop_many: bool = False
 
 
 class JsonText(str):
@@ -132,9 +141,12 @@ class Dialect(ABC):
     hash_probe: ClassVar[str]
     # Names the engine (and the sync, once known) to the warehouse where it can tag queries.
     label: str = "lightning-sync"
-    # Statements sent since connect(), where the dialect counts them (each one costs a round
-    # trip and warehouse time); None where it does not.
+    # Statements sent since connect() (each one costs a round trip and warehouse time; see
+    # :meth:`count_statement`); None before connect().
     statements_issued: int | None = None
+    # Statements that loaded rows' outcomes (:meth:`loading`), counted apart.
+    load_statements: int = 0
+    _loading: bool = False
 
     def __init__(self, settings: dict[str, Any], project_dir: Path):
         self.settings = settings
@@ -172,6 +184,26 @@ class Dialect(ABC):
         """A short human description of the target (file path, host/database) for messages."""
 
     # -- statements -------------------------------------------------------------------------
+    def count_statement(self) -> None:
+        """One more statement (or catalog request) sent to the warehouse: in
+        ``statements_issued``, or in ``load_statements`` inside :meth:`loading`. Every dialect
+        counts what its statement and catalog methods send, transaction control included; not
+        the session settings of a new connection, nor the pages of a streamed read."""
+        if self._loading:
+            self.load_statements += 1
+        else:
+            self.statements_issued = (self.statements_issued or 0) + 1
+
+    @contextmanager
+    def loading(self) -> Iterator[None]:
+        """Statements sent inside are loads of rows' outcomes (counted apart: their number
+        grows with the failures, the run's own statements do not)."""
+        self._loading = True
+        try:
+            yield
+        finally:
+            self._loading = False
+
     @abstractmethod
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> None:
         """Run one statement that returns nothing."""
@@ -212,6 +244,23 @@ class Dialect(ABC):
         """Names of the tables in a schema (empty if the schema does not exist)."""
         rows = self.fetchall(self._catalog_sql(_TABLES), {"schema": schema})
         return [str(row[0]) for row in rows]
+
+    def schema_tables(self, schemas: Sequence[str]) -> dict[str, list[str]]:
+        """Names of the tables of each schema (none for a missing one), in one catalog read
+        where the warehouse has one for several schemas."""
+        return self._tables_by_schema(self._catalog_sql(_SCHEMA_TABLES), schemas)
+
+    def _tables_by_schema(self, sql: str, schemas: Sequence[str]) -> dict[str, list[str]]:
+        """``sql`` (rows of schema and table name, for ``:schema0``, ``:schema1``) by schema;
+        more than two schemas are read by list_tables, one at a time."""
+        if len(schemas) != 2:
+            return {schema: self.list_tables(schema) for schema in schemas}
+        found: dict[str, list[str]] = {schema: [] for schema in schemas}
+        named = {schema.lower(): schema for schema in schemas}
+        rows = self.fetchall(sql, {"schema0": schemas[0], "schema1": schemas[1]})
+        for schema, name in rows:
+            found[named.get(str(schema).lower(), str(schema))].append(str(name))
+        return found
 
     def list_schemas(self) -> list[str]:
         """Names of the schemas of the current database."""

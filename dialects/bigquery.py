@@ -204,7 +204,7 @@ class BigQueryDialect(BigQueryCatalog, Dialect):
 
     def _job(self, sql: str, params: dict[str, Any] | None, dry_run: bool = False) -> Any:
         """Run one query job to its end; raise its error even where the call reported none."""
-        self._count_request()
+        self.count_statement()
         if not sql.lstrip().upper().startswith("BEGIN"):  # a script's parts are qualified
             sql = self._in_data_project(sql)
         job = self.con.query(sql, job_config=self._config(sql, params, dry_run))
@@ -288,7 +288,7 @@ class BigQueryDialect(BigQueryCatalog, Dialect):
             write_disposition=bigquery.WriteDisposition.WRITE_APPEND,
             labels=self._labels(),
         )
-        self._count_request()
+        self.count_statement()
         job = self.con.load_table_from_file(
             data, self._table_id(table), job_config=config, location=self.location
         )

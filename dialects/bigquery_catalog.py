@@ -4,6 +4,7 @@ dataset elsewhere is refused naming both locations."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
@@ -29,14 +30,12 @@ class BigQueryCatalog:
 
         def _job(self, sql: str, params: dict[str, Any] | None, dry_run: bool = False) -> Any: ...
 
-    def _count_request(self) -> None:
-        """One more request to BigQuery (a job or an API call) in ``statements_issued``."""
-        self.statements_issued = (self.statements_issued or 0) + 1
+        def count_statement(self) -> None: ...
 
     def _check_model_dataset(self, name: str) -> None:
         from google.api_core.exceptions import NotFound
 
-        self._count_request()
+        self.count_statement()  # an API call
         try:
             found = self.con.get_dataset(f"{self.project}.{name}")
         except NotFound as error:
@@ -62,7 +61,7 @@ class BigQueryCatalog:
         name = (target.db or target.name) if isinstance(target, exp.Table) else ""
         dataset = bigquery.Dataset(f"{self.project}.{name}")
         dataset.location = self.location
-        self._count_request()
+        self.count_statement()  # an API call
         made = self.con.create_dataset(dataset, exists_ok=True)
         self._check_location(made, "the engine's")
 
@@ -86,7 +85,7 @@ class BigQueryCatalog:
         return f"{project}.{dataset}.{table.name}"
 
     def list_schemas(self) -> list[str]:
-        self._count_request()
+        self.count_statement()  # an API call
         # Only the location's datasets: one elsewhere is not visible to the jobs (creating it
         # then says where it is, see _create_dataset).
         return [
@@ -95,17 +94,20 @@ class BigQueryCatalog:
             if str(d._properties.get("location") or self.location).lower() == self.location.lower()
         ]
 
+    def schema_tables(self, schemas: Sequence[str]) -> dict[str, list[str]]:
+        return {schema: self.list_tables(schema) for schema in schemas}  # an API call each
+
     def list_tables(self, schema: str) -> list[str]:
         from google.api_core.exceptions import NotFound
 
-        self._count_request()
+        self.count_statement()  # an API call
         try:
             return [t.table_id for t in self.con.list_tables(f"{self.project}.{schema}")]
         except NotFound:
             return []
 
     def table_columns(self, table: exp.Table) -> list[tuple[str, str]]:
-        self._count_request()
+        self.count_statement()  # an API call
         return [column_type(field) for field in self.con.get_table(self._table_id(table)).schema]
 
     def query_columns(self, sql: str) -> list[tuple[str, str]]:
@@ -115,6 +117,7 @@ class BigQueryCatalog:
     def view_definition(self, table: exp.Table) -> str | None:
         from google.api_core.exceptions import NotFound
 
+        self.count_statement()  # an API call
         try:
             found = self.con.get_table(self._table_id(table))
         except NotFound:

@@ -62,6 +62,10 @@ _UNHASHABLE = ("MAP", "VARIANT")  # xxhash64 refuses these: hashed as their JSON
 # Unity Catalog's information_schema, of the current catalog.
 _SCHEMAS = "SELECT schema_name FROM information_schema.schemata"
 _TABLES = "SELECT table_name FROM information_schema.tables WHERE table_schema = :schema"
+_SCHEMA_TABLES = (
+    "SELECT table_schema, table_name FROM information_schema.tables "
+    "WHERE table_schema IN (:schema0, :schema1)"
+)
 _COLUMNS = (
     "SELECT column_name, full_data_type FROM information_schema.columns "
     "WHERE table_schema = :schema AND table_name = :name ORDER BY ordinal_position"
@@ -148,9 +152,9 @@ class DatabricksDialect(Dialect):
         check and on the principal's privileges."""
         try:
             self._con = self._open()
-            self.statements_issued = 0
             for statement in self.setup_statements():
                 self.execute(statement)
+            self.statements_issued = 0  # the session's settings are not the run's
         except WarehouseError:
             raise
         except Exception as error:  # noqa: BLE001 - classified below
@@ -162,7 +166,7 @@ class DatabricksDialect(Dialect):
 
     # -- statements -------------------------------------------------------------------------
     def _run(self, cursor: Any, sql: str, params: dict[str, Any] | None) -> Any:
-        self.statements_issued = (self.statements_issued or 0) + 1
+        self.count_statement()
         names = placeholder_names(sql) if params else frozenset()
         if not names:
             return cursor.execute(sql)
@@ -237,6 +241,9 @@ class DatabricksDialect(Dialect):
 
     def list_tables(self, schema: str) -> list[str]:
         return [str(row[0]) for row in self.fetchall(_TABLES, {"schema": schema})]
+
+    def schema_tables(self, schemas: Sequence[str]) -> dict[str, list[str]]:
+        return self._tables_by_schema(_SCHEMA_TABLES, schemas)
 
     def table_columns(self, table: exp.Table) -> list[tuple[str, str]]:
         rows = self.fetchall(_COLUMNS, {"schema": table.db, "name": table.name})

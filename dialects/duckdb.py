@@ -162,6 +162,7 @@ class DuckDBDialect(Dialect):
         identifier_case="preserve",
         max_string_bytes=None,
         snapshot_rereads=True,  # MVCC: a transaction reads one snapshot
+        single_writer=True,  # one process at a time opens the file for writing
     )
 
     @property
@@ -191,6 +192,7 @@ class DuckDBDialect(Dialect):
             raise self._connect_error(error) from error
         for statement in self.setup_statements():
             self._con.execute(statement)
+        self.statements_issued = 0
 
     def _connect_error(self, error: BaseException) -> WarehouseError:
         kind = self.classify_error(error)
@@ -214,9 +216,11 @@ class DuckDBDialect(Dialect):
         )
 
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> None:
+        self.count_statement()
         self.con.execute(sql, _bound(sql, params))
 
     def fetchall(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        self.count_statement()
         return list(self.con.execute(sql, _bound(sql, params)).fetchall())
 
     def stream(
@@ -226,6 +230,7 @@ class DuckDBDialect(Dialect):
         # free for writes while this read is open (it must read persistent tables only).
         # Pages come through Arrow (fast) unless a column has a type Arrow hands over
         # differently from DuckDB's own values (see _ARROW_ALTERED).
+        self.count_statement()
         cursor = self.con.cursor()
         try:
             for statement in self.setup_statements():
@@ -256,6 +261,7 @@ class DuckDBDialect(Dialect):
 
         data = pa.table({name: [row[i] for row in rows] for i, name in enumerate(columns)})
         view = "__lightning_bulk_rows"
+        self.count_statement()
         self.con.register(view, data)
         try:
             insert = exp.insert(
@@ -269,15 +275,16 @@ class DuckDBDialect(Dialect):
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        self.con.execute("BEGIN TRANSACTION")
+        self.execute("BEGIN TRANSACTION")
         try:
             yield
         except BaseException:
-            self.con.execute("ROLLBACK")
+            self.execute("ROLLBACK")
             raise
-        self.con.execute("COMMIT")
+        self.execute("COMMIT")
 
     def query_columns(self, sql: str) -> list[tuple[str, str]]:
+        self.count_statement()
         relation = self.con.sql(sql)
         return [
             (name, str(kind)) for name, kind in zip(relation.columns, relation.types, strict=True)

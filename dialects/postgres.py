@@ -229,6 +229,7 @@ class PostgresDialect(Dialect):
         identifier_case="lower",
         max_string_bytes=None,
         snapshot_rereads=True,  # REPEATABLE READ: a transaction reads one snapshot
+        drop_many=True,
     )
 
     # -- connection -------------------------------------------------------------------------
@@ -261,8 +262,8 @@ class PostgresDialect(Dialect):
         import psycopg
 
         con = psycopg.connect(self._conninfo(), autocommit=True)
-        for statement in self.setup_statements():
-            con.execute(statement)
+        # Every setting in one round trip (a query without parameters may hold several).
+        con.execute("; ".join(self.setup_statements()))
         return con
 
     def connect(self, read_only: bool = False) -> None:
@@ -279,6 +280,7 @@ class PostgresDialect(Dialect):
                 ErrorKind.CONNECTION,
                 error,
             ) from error
+        self.statements_issued = 0
         version = int(self._con.info.server_version)
         if version < MIN_SERVER_VERSION:
             self.close()
@@ -291,14 +293,17 @@ class PostgresDialect(Dialect):
 
     # -- statements -------------------------------------------------------------------------
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> None:
+        self.count_statement()
         self.con.execute(*_with_params(sql, params))
 
     def fetchall(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        self.count_statement()
         return list(self.con.execute(*_with_params(sql, params)).fetchall())
 
     def stream(
         self, sql: str, params: dict[str, Any] | None, batch_rows: int
     ) -> Iterator[dict[str, list[Any]]]:
+        self.count_statement()  # the read (its transaction and pages are not counted)
         con = self._open()
         try:
             with con.transaction(), con.cursor(name="lightning_delta_stream") as cursor:
@@ -319,25 +324,28 @@ class PostgresDialect(Dialect):
         target = exp.Schema(
             this=table.copy(), expressions=[exp.to_identifier(c, quoted=True) for c in columns]
         ).sql(self.sqlglot_dialect)
+        self.count_statement()
         with self.con.cursor() as cursor, cursor.copy(f"COPY {target} FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        self.con.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        self.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
         try:
             yield
         except BaseException:
             if not self.con.closed:
-                self.con.execute("ROLLBACK")
+                self.execute("ROLLBACK")
             raise
-        self.con.execute("COMMIT")
+        self.execute("COMMIT")
 
     def query_columns(self, sql: str) -> list[tuple[str, str]]:
         # Read-only (and rolled back), so that whatever of the model the server runs to
         # describe it, or a view it reads that locks rows, cannot write; inside a transaction
         # psycopg makes this a savepoint, and leaving it restores read-write.
+        for _ in range(4):  # begin (or a savepoint), read-only, describe, roll back
+            self.count_statement()
         with self.con.transaction(force_rollback=True):
             self.con.execute("SET LOCAL transaction_read_only = on")
             cursor = self.con.execute(f"SELECT * FROM ({sql}) AS lightning_described LIMIT 0")

@@ -67,6 +67,10 @@ _TABLES = (
     "SELECT table_name FROM information_schema.tables "
     "WHERE table_schema = :schema AND table_catalog = CURRENT_DATABASE()"
 )
+_SCHEMA_TABLES = (
+    "SELECT table_schema, table_name FROM information_schema.tables "
+    "WHERE table_schema IN (:schema0, :schema1) AND table_catalog = CURRENT_DATABASE()"
+)
 _SCHEMAS = (
     "SELECT schema_name FROM information_schema.schemata WHERE catalog_name = CURRENT_DATABASE()"
 )
@@ -138,7 +142,7 @@ class SnowflakeDialect(Dialect):
 
     # -- statements -------------------------------------------------------------------------
     def _run(self, cursor: Any, sql: str, params: dict[str, Any] | None) -> Any:
-        self.statements_issued = (self.statements_issued or 0) + 1
+        self.count_statement()
         if not params or ":" not in sql:
             return cursor.execute(sql)
         text, names = numbered(sql)
@@ -246,6 +250,9 @@ class SnowflakeDialect(Dialect):
     def list_tables(self, schema: str) -> list[str]:
         return [str(row[0]) for row in self.fetchall(_TABLES, {"schema": schema})]
 
+    def schema_tables(self, schemas: Sequence[str]) -> dict[str, list[str]]:
+        return self._tables_by_schema(_SCHEMA_TABLES, schemas)
+
     def list_schemas(self) -> list[str]:
         return [str(row[0]) for row in self.fetchall(_SCHEMAS)]
 
@@ -292,7 +299,7 @@ class SnowflakeDialect(Dialect):
         return query.sql(self.sqlglot_dialect) if query is not None else None
 
     def query_columns(self, sql: str) -> list[tuple[str, str]]:
-        self.statements_issued = (self.statements_issued or 0) + 1
+        self.count_statement()
         # DESCRIBE compiles the query without running it, and reports its columns as the
         # query names them (duplicates included, which a wrapping SELECT * would rename).
         with self.con.cursor() as cursor:

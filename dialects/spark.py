@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import sqlglot
@@ -188,6 +189,9 @@ class SparkDialect(DatabricksDialect):
     # -- catalog: SHOW and DESCRIBE ---------------------------------------------------------
     def list_schemas(self) -> list[str]:
         return [str(row[0]) for row in self.fetchall("SHOW SCHEMAS")]
+
+    def schema_tables(self, schemas: Sequence[str]) -> dict[str, list[str]]:
+        return {schema: self.list_tables(schema) for schema in schemas}  # no information_schema
 
     def list_tables(self, schema: str) -> list[str]:
         name = exp.to_identifier(schema, quoted=True).sql(self.sqlglot_dialect)

@@ -148,12 +148,12 @@ class Planner:
         if self.staged:
             stats = self.build_plan()
             if diff:
-                planned, _ = self.build_delta(resend_unchanged)
+                planned = self.build_delta(resend_unchanged)
             return stats, planned
         with self.dialect.transaction():
             stats = self.build_plan()
             if diff:
-                planned, _ = self.build_delta(resend_unchanged)
+                planned = self.build_delta(resend_unchanged)
         return stats, planned
 
     def stage_query(self) -> exp.Expr:
@@ -276,8 +276,8 @@ class Planner:
             parts.append(self.sql.parsed(sql))
         return parts[0] if len(parts) == 1 else exp.union(*parts, distinct=False)
 
-    def build_delta(self, resend_unchanged: bool = False) -> tuple[dict[str, int], int]:
-        """Diff into the delta table (step 4); returns planned counts and pre-send rejections."""
+    def build_delta(self, resend_unchanged: bool = False) -> dict[str, int]:
+        """Diff into the delta table (step 4); returns planned counts by op."""
         params = acted_ops(self.sync)
         params["resend_unchanged"] = params["resend_unchanged"] or resend_unchanged
         with self._timed("diff"):
@@ -301,8 +301,7 @@ class Planner:
             for op, count, rejected in self._fetch("delta_counts"):
                 planned[str(op)] = int(count)
                 self.rejected_before_send[str(op)] = int(rejected)
-        rejected = self.count_rejections()
-        return planned, rejected
+        return planned
 
     def match_reasons(self) -> dict[str, exp.Expr]:
         """Why a key's match value fails its row (see match_rejects.sql)."""
@@ -441,14 +440,16 @@ class Planner:
         ``keep_delta``: the run did not commit and may have sent rows; its delta tells the
         next runs which keys to look at again (see :meth:`use_baseline`).
         """
+        self.state.drop_tables(self.run_tables(keep_committed_pair, keep_delta))
+
+    def run_tables(self, keep_committed_pair: bool, keep_delta: bool = False) -> list[exp.Expr]:
+        """The tables :meth:`drop_run_tables` drops."""
         names: list[exp.Expr] = [] if keep_delta else [self.tables.delta]
         if self.staged:
             names.append(self.tables.stage)
         if not keep_committed_pair:
             names += [self.tables.plan, self.tables.rejections]
-        for table in names:
-            drop = exp.Drop(tables=[table.copy()], kind="TABLE", exists=True)
-            self.dialect.execute(self.sql.expression(drop))
+        return names
 
 
 def mappings_left_to_python(dialect: Dialect, model: BoundModel, sync: SyncConfig) -> list[Mapping]:

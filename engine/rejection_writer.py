@@ -43,6 +43,10 @@ class RejectionWriter:
         """Write the rows; see the module doc for what happens when the warehouse refuses."""
         if not rows:
             return
+        with self.dialect.loading():
+            self._write(rows)
+
+    def _write(self, rows: Sequence[tuple[Any, ...]]) -> None:
         try:
             self.dialect.bulk_insert(self.table, self.columns, rows)
         except Exception as error:  # noqa: BLE001 - classified below

@@ -38,7 +38,7 @@ from engine.mapping_values import run_variables, skips_first_run
 from engine.model import BoundModel, bind_model
 from engine.planner import KeyStats, Planner
 from engine.sql import SqlRenderer
-from engine.state import AUDIT_SCHEMA, PLANNER_SCHEMA, State, utcnow
+from engine.state import AUDIT_SCHEMA, PLANNER_SCHEMA, Commit, State, utcnow
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -70,7 +70,8 @@ class RunResult:
     keys: KeyStats = field(default_factory=KeyStats)
     timings: dict[str, float] = field(default_factory=dict)
     delivery: DeliveryReport | None = None
-    statements: int | None = None  # issued to the warehouse, where the dialect counts them
+    statements: int | None = None  # sent to the warehouse (Dialect.count_statement)
+    load_statements: int = 0  # of them apart: loads of rows' outcomes (grow with failures)
     cost: dict[str, int] | None = None  # jobs and bytes, where the warehouse reports them
 
     def as_dict(self) -> dict[str, Any]:
@@ -92,7 +93,11 @@ class RunResult:
                 },
                 "timings": {k: round(v, 4) for k, v in self.timings.items()},
             }
-            | ({} if self.statements is None else {"statements": self.statements})
+            | (
+                {}
+                if self.statements is None
+                else {"statements": self.statements, "load_statements": self.load_statements}
+            )
             | ({} if self.cost is None else {"cost": self.cost})
         )
 
@@ -382,7 +387,8 @@ def run_sync(
                 )
             if result.delivery is not None and result.delivery.fatal_error:
                 result.status, result.error = "failed", result.delivery.fatal_error
-            statements.append((state.commit_statement(), _commit_params(job, planner, model)))
+            commit_params = _commit_params(job, planner, model)
+            statements.append((state.commit_statement(), commit_params))
             record = RunRecord(
                 sync_name,
                 run_id,
@@ -401,6 +407,7 @@ def run_sync(
                 for sql, params in statements:
                     job.dialect.execute(sql, params)
             committed = result.committed = True
+            state.note_commit(sync_name, _commit_of(commit_params))
         except BaseException as error:
             # An interrupt can land between the COMMIT and the line that notes it: ask the
             # warehouse, or a committed run would be logged as failed and its tables dropped.
@@ -421,11 +428,11 @@ def run_sync(
             with suppress(Exception):
                 state.release(sync_name, run_id)
         result.timings = planner.timings
-        result.statements = job.dialect.statements_issued
-        result.cost = job.dialect.cost()
         with suppress(Exception):
-            planner.drop_run_tables(keep_committed_pair=True)
-            state.drop_unkept(sync_name)
+            state.drop_unkept(sync_name, also=planner.run_tables(keep_committed_pair=True))
+        result.statements = job.dialect.statements_issued
+        result.load_statements = job.dialect.load_statements
+        result.cost = job.dialect.cost()
         return result
 
 
@@ -442,10 +449,23 @@ def _commit_params(job: SyncJob, planner: Planner, model: BoundModel) -> dict[st
     }
 
 
+def _commit_of(params: dict[str, Any]) -> Commit:
+    """The commit marker :func:`_commit_params` wrote."""
+    return Commit(
+        params["sync_run_id"],
+        params["plan_table"],
+        params["rejections_table"],
+        params["primary_key"],
+        params["hash_version"],
+        params["mapping_signature"],
+    )
+
+
 def _commit_landed(state: State, sync_name: str, run_id: int) -> bool:
     """Whether the run's commit marker is in the warehouse (False when it cannot be read)."""
     with suppress(Exception):
-        return any(commit.sync_run_id == run_id for commit in state.committed(sync_name))
+        commits = state.committed(sync_name, fresh=True)
+        return any(commit.sync_run_id == run_id for commit in commits)
     return False
 
 

@@ -9,6 +9,9 @@
   (run id, owner) keeps the lock and any other run withdraws its row and stops.
 - ``sync_run_id`` is max(now in microseconds, the largest id seen + 1): a BIGINT, unique
   across syncs and increasing within a sync.
+- Within one run (one ``State``), the sync's commits and the planner schema's tables are
+  read once, after the lock is taken (nothing else changes them while it is held), and kept
+  up to date as the run commits and drops tables: a round trip each, not one per use.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import datetime as dt
 import os
 import re
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlglot import exp
@@ -31,6 +35,11 @@ KEEP_COMMITTED = 2
 # A run's tables in the planner schema; "stage" only where there are no session temporary
 # tables (a stage is never kept past its run).
 RUN_TABLE_KINDS = ("plan", "rejections", "delta", "stage")
+# The tables ensure_schemas makes, by schema.
+STATE_TABLES = {
+    PLANNER_SCHEMA: ("lightning_commits", "lightning_locks"),
+    AUDIT_SCHEMA: ("sync_changelog", "sync_snapshot", "sync_runs"),
+}
 
 
 class SyncLockedError(Exception):
@@ -85,6 +94,8 @@ class State:
         self.sql = renderer
         self.commits = table(PLANNER_SCHEMA, "lightning_commits", dialect)
         self.locks = table(PLANNER_SCHEMA, "lightning_locks", dialect)
+        self._commits: dict[str, list[Commit]] = {}  # by sync, newest first (see module doc)
+        self._planner_tables: list[str] | None = None
 
     def planner_table(self, name: str) -> exp.Table:
         """A table in the planner schema."""
@@ -96,7 +107,10 @@ class State:
 
     # -- schemas and tables -----------------------------------------------------------------
     def ensure_schemas(self) -> None:
-        """Create both schemas and the state and sync-log tables if missing."""
+        """Create both schemas and the state and sync-log tables if missing: one catalog read
+        when they all exist (no DDL is sent, not even IF NOT EXISTS)."""
+        if self._state_tables_exist():
+            return
         existing = set(self.dialect.list_schemas())
         for schema in (PLANNER_SCHEMA, AUDIT_SCHEMA):
             if fold_case(schema, self.dialect) in existing:
@@ -115,6 +129,15 @@ class State:
         for statement in self.sql.statements("audit_tables", tables=self.audit_tables()):
             self.dialect.execute(statement)
 
+    def _state_tables_exist(self) -> bool:
+        folded = {fold_case(schema, self.dialect): schema for schema in STATE_TABLES}
+        found = self.dialect.schema_tables(list(folded))
+        return all(
+            {fold_case(name, self.dialect).lower() for name in STATE_TABLES[schema]}
+            <= {name.lower() for name in found.get(folded_name, [])}
+            for folded_name, schema in folded.items()
+        )
+
     def audit_tables(self) -> dict[str, exp.Expr]:
         """The three sync-log tables by template name."""
         return {
@@ -125,8 +148,20 @@ class State:
 
     def drop(self, name: str) -> None:
         """Drop a planner-schema table if it exists."""
-        drop = exp.Drop(tables=[self.planner_table(name)], kind="TABLE", exists=True)
-        self.dialect.execute(self.sql.expression(drop))
+        self.drop_tables([self.planner_table(name)])
+
+    def drop_tables(self, tables: Sequence[exp.Expr]) -> None:
+        """Drop these tables if they exist: in one statement where the warehouse can, else
+        one statement each."""
+        groups = [list(tables)] if self.dialect.capabilities.drop_many else [[t] for t in tables]
+        for group in groups:
+            if not group:
+                continue
+            drop = exp.Drop(tables=[t.copy() for t in group], kind="TABLE", exists=True)
+            self.dialect.execute(self.sql.expression(drop))
+            for dropped in group:
+                if self._planner_tables is not None and dropped.name in self._planner_tables:
+                    self._planner_tables.remove(dropped.name)
 
     # -- locks ------------------------------------------------------------------------------
     def acquire(self, sync_name: str) -> int:
@@ -136,9 +171,9 @@ class State:
             serialize = self.dialect.exclusive_lock(self.locks)
             if serialize is not None:  # before any read: the read must see the winner's row
                 self.dialect.execute(serialize)
-            held = self.dialect.fetchall(
-                self.sql.one("lock_select", tables), {"sync_id": sync_name}
-            )
+            rows = self.dialect.fetchall(self.sql.one("lock_state", tables), {"sync_id": sync_name})
+            largest = rows[0][3] or 0
+            held = [row[:3] for row in rows if row[1] is not None]
             if held:
                 run_id, owner, heartbeat = held[0]
                 stale = heartbeat is None or utcnow() - heartbeat > LOCK_TIMEOUT
@@ -151,7 +186,6 @@ class State:
                         f"expires at {expires:%H:%M:%S} UTC."
                     )
                 self.dialect.execute(self.sql.one("lock_steal", tables), {"sync_id": sync_name})
-            largest = self.dialect.fetchall(self.sql.one("max_run_id", tables))[0][0] or 0
             now = utcnow()
             micros = int(now.replace(tzinfo=dt.UTC).timestamp() * 1_000_000)
             run_id = max(micros, int(largest) + 1)
@@ -159,7 +193,8 @@ class State:
                 self.sql.one("lock_insert", tables),
                 {"sync_id": sync_name, "sync_run_id": run_id, "owner": owner_tag(), "now": now},
             )
-        self._confirm_lock(sync_name, run_id, tables)
+        if serialize is None and not self.dialect.capabilities.single_writer:
+            self._confirm_lock(sync_name, run_id, tables)
         return run_id
 
     def _confirm_lock(self, sync_name: str, run_id: int, tables: dict[str, exp.Table]) -> None:
@@ -190,12 +225,21 @@ class State:
         )
 
     # -- commits ----------------------------------------------------------------------------
-    def committed(self, sync_name: str) -> list[Commit]:
-        """The sync's committed runs, newest first."""
-        rows = self.dialect.fetchall(
-            self.sql.one("commits_select", {"commits": self.commits}), {"sync_id": sync_name}
-        )
-        return [Commit(int(r[0]), r[1], r[2], r[3], r[4], r[5]) for r in rows]
+    def committed(self, sync_name: str, fresh: bool = False) -> list[Commit]:
+        """The sync's committed runs, newest first: read once per run (call it with the lock
+        held), or from the warehouse again with ``fresh``."""
+        if fresh or sync_name not in self._commits:
+            rows = self.dialect.fetchall(
+                self.sql.one("commits_select", {"commits": self.commits}), {"sync_id": sync_name}
+            )
+            self._commits[sync_name] = [
+                Commit(int(r[0]), r[1], r[2], r[3], r[4], r[5]) for r in rows
+            ]
+        return list(self._commits[sync_name])
+
+    def note_commit(self, sync_name: str, commit: Commit) -> None:
+        """This run's commit marker was written (its transaction committed)."""
+        self._commits[sync_name] = [commit, *self.committed(sync_name)]
 
     def commit_statement(self) -> str:
         """The commit marker insert."""
@@ -207,8 +251,10 @@ class State:
             rf"^{re.escape(sync_name.lower())}_(\d+)_({'|'.join(RUN_TABLE_KINDS)})$",
             re.IGNORECASE,
         )
+        if self._planner_tables is None:
+            self._planner_tables = self.dialect.list_tables(fold_case(PLANNER_SCHEMA, self.dialect))
         found: dict[int, list[str]] = {}
-        for name in self.dialect.list_tables(fold_case(PLANNER_SCHEMA, self.dialect)):
+        for name in list(self._planner_tables):
             match = pattern.match(name)
             if match:
                 found.setdefault(int(match.group(1)), []).append(name)
@@ -232,9 +278,12 @@ class State:
             if name.lower().endswith("_delta")
         }
 
-    def drop_unkept(self, sync_name: str, current_run: int | None = None) -> list[str]:
+    def drop_unkept(
+        self, sync_name: str, current_run: int | None = None, also: Sequence[exp.Expr] = ()
+    ) -> list[str]:
         """Drop run tables except the newest committed pairs, the current run's, and the
-        deltas of runs that died after the last commit (their keys are not confirmed yet)."""
+        deltas of runs that died after the last commit (their keys are not confirmed yet);
+        and the tables ``also`` names, with them."""
         commits = self.committed(sync_name)
         newest = commits[0].sync_run_id if commits else None
         keep = {c.sync_run_id for c in commits[:KEEP_COMMITTED]}
@@ -249,6 +298,6 @@ class State:
                     continue
                 is_stage = name.lower().endswith("_stage")
                 if run_id not in keep or is_delta or is_stage:
-                    self.drop(name)
                     dropped.append(name)
+        self.drop_tables([*also, *(self.planner_table(name) for name in dropped)])
         return dropped

@@ -9,13 +9,14 @@ an error of that row, never a hang.
 
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import Any
+from functools import cache, lru_cache
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from liquid import BoundTemplate, Environment, RenderContext
-from liquid.builtin.tags.for_tag import ForNode
-from liquid.exceptions import LiquidError, TemplateNotFoundError
+
+if TYPE_CHECKING:
+    from liquid import BoundTemplate, Environment
+    from liquid.exceptions import LiquidError
 
 #: Bounds on one rendering (a row's template).
 LOOP_ITERATIONS = 10_000
@@ -27,29 +28,26 @@ BODY_LOOP_ITERATIONS = 1_000_000
 BODY_OUTPUT_CHARACTERS = 16_000_000
 
 
-class _BoundedEnvironment(Environment):
-    loop_iteration_limit = LOOP_ITERATIONS
-    output_stream_limit = OUTPUT_CHARACTERS
-    local_namespace_limit = LOCAL_NAMESPACE
-    context_depth_limit = CONTEXT_DEPTH
-
-
-class _BodyEnvironment(_BoundedEnvironment):
-    """Request bodies: a batch of rows renders larger (bounds still hold)."""
-
-    loop_iteration_limit = BODY_LOOP_ITERATIONS
-    output_stream_limit = BODY_OUTPUT_CHARACTERS
-
-
 def _json(value: Any) -> str:
     """The ``json`` filter: a value as JSON text (``"a \\"quoted\\" name"``, ``null``)."""
     return orjson.dumps(value, default=str).decode()
 
 
-_ENVIRONMENT = _BoundedEnvironment()
-_BODY_ENVIRONMENT = _BodyEnvironment()
-for _environment in (_ENVIRONMENT, _BODY_ENVIRONMENT):
-    _environment.filters["json"] = _json
+@cache
+def _environment(body: bool) -> Environment:
+    """Liquid's environment with the bounds above (``body``: a request body's); Liquid is
+    imported on first use, so a project without templates never loads it."""
+    from liquid import Environment
+
+    class BoundedEnvironment(Environment):
+        loop_iteration_limit = BODY_LOOP_ITERATIONS if body else LOOP_ITERATIONS
+        output_stream_limit = BODY_OUTPUT_CHARACTERS if body else OUTPUT_CHARACTERS
+        local_namespace_limit = LOCAL_NAMESPACE
+        context_depth_limit = CONTEXT_DEPTH
+
+    environment = BoundedEnvironment()
+    environment.filters["json"] = _json
+    return environment
 
 
 class TemplateFailed(Exception):
@@ -58,6 +56,8 @@ class TemplateFailed(Exception):
 
 def _one_line(error: LiquidError) -> str:
     """Liquid's message on one line (a missing template is named, since nothing is found)."""
+    from liquid.exceptions import TemplateNotFoundError
+
     text = str(error).splitlines()[0].strip()
     if isinstance(error, TemplateNotFoundError):
         return f"template not found: {text} (templates cannot include files)"
@@ -68,11 +68,13 @@ def _one_line(error: LiquidError) -> str:
 def parsed(source: str, body: bool = False) -> BoundTemplate:
     """The template, parsed (raises LiquidError on a syntax error); ``body`` gives it the
     bounds of a request body."""
-    return (_BODY_ENVIRONMENT if body else _ENVIRONMENT).from_string(source)
+    return _environment(body).from_string(source)
 
 
 def parse_error(source: str) -> str | None:
     """Why ``source`` does not parse, or None."""
+    from liquid.exceptions import LiquidError
+
     try:
         parsed(source)
     except LiquidError as error:
@@ -98,6 +100,9 @@ def loop_columns(source: str, over: str = "rows") -> list[str] | None:
     """The columns a template reads from ``row`` and from the loop variables of its
     ``{% for x in rows %}`` loops (``x.<name>``); None when it reads a row whole, by a
     computed name, or ``rows`` other than by looping over it."""
+    from liquid import RenderContext
+    from liquid.builtin.tags.for_tag import ForNode
+
     template = parsed(source)
     context = RenderContext(template)
     roots = {"row"}
@@ -127,6 +132,8 @@ def render(
 ) -> str:
     """The template's output for one row (``more``: other variables, e.g. ``rows``; ``body``:
     with the bounds of a request body); TemplateFailed when it raises or hits a bound."""
+    from liquid.exceptions import LiquidError
+
     try:
         return parsed(source, body).render(row=row, context=context, **more)
     except LiquidError as error:

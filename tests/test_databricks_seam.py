@@ -37,6 +37,7 @@ class DatabricksOnSpark(DatabricksDialect):
     # Plain Spark has no information_schema: Unity Catalog's is used only on a workspace.
     list_schemas = SparkDialect.list_schemas
     list_tables = SparkDialect.list_tables
+    schema_tables = SparkDialect.schema_tables
     table_columns = SparkDialect.table_columns
 
 

@@ -1,0 +1,71 @@
+"""The statements a run sends the warehouse (``run --json``: ``statements``): as many for a
+10-row model as for a 200-row one, and at most STATEMENTS_PER_RUN (each is a round trip, and
+on Snowflake or BigQuery one costs 0.05-2 s). Catalog lookups and the sync's commits are read
+once per run, and the engine's tables are not created again once the catalog shows them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import Workspace
+from tests.fakes.http_sink import HttpSink
+from tests.test_semantics import http_project
+
+pytestmark = pytest.mark.each_warehouse
+
+# A steady run (a baseline, one committed pair to drop), transaction control included.
+STATEMENTS_PER_RUN = 32
+# The first run also lists the schemas and creates them and the engine's five tables.
+BOOTSTRAP_STATEMENTS = 8
+
+
+@pytest.fixture
+def sink() -> Iterator[HttpSink]:
+    with HttpSink() as server:
+        yield server
+
+
+def _users(ws: Workspace, rows: int, version: int) -> None:
+    """``rows`` users; the names of users 1 and 2 carry ``version`` (a change when it moves)."""
+    ws.users([(i, f"u{i}@x", f"N{i}-{version if i <= 2 else 0}") for i in range(1, rows + 1)])
+
+
+def test_statements_per_run_do_not_grow_with_the_model(ws: Workspace) -> None:
+    ws.simple_project(sync={"mode": "mirror", "delete_behavior": "delete"})
+    counts: dict[int, list[int]] = {}
+    for rows, version in ((10, 0), (10, 1), (10, 2), (200, 3), (200, 4)):
+        _users(ws, rows, version)
+        run = ws.cli("run", "s", "--json")
+        assert run.exit_code == 0, run.stderr
+        report = run.json()
+        assert report["status"] == "succeeded"
+        assert report["load_statements"] == 0  # nothing failed: no outcomes to load
+        counts.setdefault(rows, []).append(report["statements"])
+    print(f"statements per run: {counts}")
+    # The third run is the first steady one: it has a baseline and drops the first run's pair.
+    steady = [counts[10][2], *counts[200]]
+    assert len(set(steady)) == 1, counts
+    assert steady[0] <= STATEMENTS_PER_RUN, counts
+    assert counts[10][0] <= STATEMENTS_PER_RUN + BOOTSTRAP_STATEMENTS, counts
+
+
+def test_failed_rows_are_loaded_by_statements_counted_apart(ws: Workspace, sink: HttpSink) -> None:
+    ws.users([(i, f"u{i}@x", f"N{i}-0") for i in range(1, 6)])
+    http_project(ws, sink)
+    reports = []
+    for version in range(1, 5):
+        _users(ws, 5, version)
+        if version == 3:
+            sink.fail_row("2", 400, "invalid")
+        if version == 4:
+            sink.clear_failures()
+        run = ws.cli("run", "s", "--json")
+        assert run.exit_code == 0, run.stderr
+        reports.append(run.json())
+    failing, healed = reports[2], reports[3]
+    assert failing["counts"]["failed"]["changed"] == 1
+    assert failing["load_statements"] >= 1  # the failed row's outcome, loaded
+    assert healed["load_statements"] == 0
+    assert failing["statements"] == healed["statements"], (failing, healed)
