@@ -70,7 +70,8 @@ def killed_before_write(ws: Workspace, kill_at: int, writes_per_run: int) -> Non
     killed = delta_run_killed_at(ws, kill_at, counted)
     if kill_at > writes_per_run:
         assert killed.returncode == 0, (killed.stdout[-2000:], killed.stderr[-2000:])
-        assert int(counted.read_text()) == writes_per_run, "update the writes per delta run"
+        writes = int(counted.read_text())
+        assert writes == writes_per_run, f"update the writes per delta run: {writes}"
     else:
         assert killed.returncode == 137, (killed.stdout[-2000:], killed.stderr[-2000:])
     assert_nothing_claimed_and_nothing_lost(ws)
