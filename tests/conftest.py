@@ -486,12 +486,16 @@ SPARK_BY_DEFAULT = frozenset(
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Tests marked ``each_warehouse`` run once per warehouse (their ``ws`` differs): those of
     ``EACH_WAREHOUSE``, or of the module's own ``EACH_WAREHOUSE`` (a module running chosen
-    tests on one warehouse), or of ``LIGHTNING_TEST_WAREHOUSES``."""
+    tests on one warehouse), or of ``LIGHTNING_TEST_WAREHOUSES``; but those of the module's
+    ``NOT_ON_WAREHOUSES``."""
     if metafunc.definition.get_closest_marker("each_warehouse") and "ws" in metafunc.fixturenames:
         warehouses = getattr(metafunc.module, "EACH_WAREHOUSE", None)
         if warehouses is None and os.environ.get(WAREHOUSES_ENV):
             warehouses = os.environ[WAREHOUSES_ENV].split(",")
-        metafunc.parametrize("warehouse", warehouses or EACH_WAREHOUSE, indirect=True)
+        # A module's NOT_ON_WAREHOUSES (warehouse -> why) are left out when collected.
+        not_on = getattr(metafunc.module, "NOT_ON_WAREHOUSES", {})
+        chosen = [w for w in (warehouses or EACH_WAREHOUSE) if w not in not_on]
+        metafunc.parametrize("warehouse", chosen, indirect=True)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
