@@ -22,13 +22,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench.common import KEY, MAPPED
+from bench import sections
+from bench.common import BENCH_DIR, KEY, MAPPED
 from bench.delivery import create_delivery_table, sink_process
 from bench.lightning import SYNC, _duckdb_source, _write_project
 from engine.config import load_project
@@ -104,7 +107,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", default="20000,200000", help="rows at batch 1, at batch 100")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--report", default=str(BENCH_DIR / "RESULTS.md"))
     args = parser.parse_args()
+    command = "python -m bench.mapping_delivery " + " ".join(sys.argv[1:])
+    load = f"{os.getloadavg()[0]:.1f}"
     sizes = dict(zip((1, 100), (int(n) for n in args.rows.split(",")), strict=True))
     table: dict[int, dict[str, list[float]]] = {}
     with tempfile.TemporaryDirectory(prefix="lightning-bench-") as data, sink_process() as sink:
@@ -122,13 +128,30 @@ def main() -> None:
                     samples[variant].append(rate)
                     print(f"batch {batch:>3} run {rep + 1} {variant:<18} {rate:10,.0f} rows/s")
             table[batch] = samples
-    print(f"\n| batch size | rows | variant | rows/s (median of {args.repeats}) | / plain |")
-    print("|---|---|---|---|---|")
+    lines = [
+        sections.MAPPING_DELIVERY[0],
+        "## Delivery with the mapping features against the plain mappings (http, DuckDB)",
+        "",
+        f"Command: `{command}`. The same rows to the same sink (`bench.sink`, its own process),",
+        f"concurrency {CONCURRENCY}, runs interleaved, medians of {args.repeats}; ratios against",
+        f"`plain` from the same run. Load average at the start: {load} (2 cores). Variants: see",
+        "the docstring of bench/mapping_delivery.py.",
+        "",
+        f"| batch size | rows | variant | rows/s (median of {args.repeats}) | runs | / plain |",
+        "|---|---|---|---|---|---|",
+    ]
     for batch, samples in table.items():
         plain = statistics.median(samples["plain"])
         for variant in VARIANTS:
             rate = statistics.median(samples[variant])
-            print(f"| {batch} | {sizes[batch]:,} | {variant} | {rate:,.0f} | {rate / plain:.2f}x |")
+            runs = ", ".join(f"{r:,.0f}" for r in samples[variant])
+            lines.append(
+                f"| {batch} | {sizes[batch]:,} | {variant} | {rate:,.0f} | {runs} | "
+                f"{rate / plain:.2f}x |"
+            )
+    lines.append(sections.MAPPING_DELIVERY[1])
+    print("\n".join(lines))
+    sections.write(Path(args.report), "\n".join(lines) + "\n", sections.MAPPING_DELIVERY)
 
 
 if __name__ == "__main__":
