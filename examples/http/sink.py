@@ -10,17 +10,24 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class PrintingHandler(BaseHTTPRequestHandler):
     """Prints each request on one line and answers ``{"ok": true}``."""
 
+    # Requests are served on threads: one line is written whole, never two interleaved.
+    print_lock = threading.Lock()
+
     def _handle(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         body = json.dumps(json.loads(raw), sort_keys=True) if raw else ""
-        print(f"{self.command} {self.path} {body}".rstrip(), flush=True)
+        line = f"{self.command} {self.path} {body}".rstrip() + "\n"
+        with self.print_lock:
+            sys.stdout.write(line)
+            sys.stdout.flush()
         answer = b'{"ok": true}'
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
