@@ -35,6 +35,11 @@ _COLUMNS = (
     "SELECT column_name, data_type FROM information_schema.columns "
     "WHERE table_schema = :schema AND table_name = :name ORDER BY ordinal_position"
 )
+_SCHEMA_COLUMNS = (
+    "SELECT table_name, column_name, data_type FROM information_schema.columns "
+    "WHERE table_schema = :schema AND LOWER(table_name) LIKE :pattern "
+    "ORDER BY table_name, ordinal_position"
+)
 # Source settings every warehouse takes (read by the engine, not the dialect).
 COMMON_SETTINGS = frozenset({"stage_model"})
 
@@ -271,6 +276,18 @@ class Dialect(ABC):
         rows = self.fetchall(self._catalog_sql(_COLUMNS), {"schema": table.db, "name": table.name})
         return [(str(row[0]), str(row[1])) for row in rows]
 
+    def schema_columns(self, schema: str, pattern: str) -> dict[str, list[tuple[str, str]]] | None:
+        """(name, type) of each column, in order, of the tables of a schema whose lower-case
+        name is LIKE ``pattern``, by table name, in one catalog read; None where the warehouse
+        has no such read (then :meth:`list_tables` and :meth:`table_columns`)."""
+        rows = self.fetchall(
+            self._catalog_sql(_SCHEMA_COLUMNS), {"schema": schema, "pattern": pattern}
+        )
+        found: dict[str, list[tuple[str, str]]] = {}
+        for table_name, name, kind in rows:
+            found.setdefault(str(table_name), []).append((str(name), str(kind)))
+        return found
+
     def _catalog_sql(self, sql: str) -> str:
         return _rendered(sql, self.sqlglot_dialect)
 
@@ -299,11 +316,23 @@ class Dialect(ABC):
         return None
 
     def hash_version(self) -> str:
-        """A tag naming the hash definition; a change makes stored hashes incomparable."""
+        """A tag naming the hash definition; a change makes stored hashes incomparable. Read
+        once per connection: from the run's lock read (:meth:`note_hash_probe`), else with a
+        statement of its own."""
         if self._hash_version is None:
-            probe = self.fetchall(self.hash_probe)[0][0]
-            self._hash_version = f"{self.hash_name}:{probe}"
+            self.note_hash_probe(self.fetchall(self.hash_probe)[0][0])
+        assert self._hash_version is not None
         return self._hash_version
+
+    def hash_probe_value(self) -> exp.Expr:
+        """The probe's value (what :attr:`hash_probe` selects), for another statement to read
+        it along (the run's lock read does): no statement of its own."""
+        select = sqlglot.parse_one(self.hash_probe, read=self.sqlglot_dialect)
+        return select.expressions[0].copy()
+
+    def note_hash_probe(self, value: Any) -> None:
+        """The probe's value as a statement read it (see :meth:`hash_probe_value`)."""
+        self._hash_version = f"{self.hash_name}:{value}"
 
     def key_text(self, value: exp.Expr) -> exp.Expr:
         """The key as text, as ``row_id`` shows it."""

@@ -106,6 +106,9 @@ class BigQueryCatalog:
         except NotFound:
             return []
 
+    def schema_columns(self, schema: str, pattern: str) -> dict[str, list[tuple[str, str]]] | None:
+        return None  # an API call per table (table_columns); INFORMATION_SCHEMA reads are billed
+
     def table_columns(self, table: exp.Table) -> list[tuple[str, str]]:
         self.count_statement()  # an API call
         return [column_type(field) for field in self.con.get_table(self._table_id(table)).schema]

@@ -245,6 +245,9 @@ class DatabricksDialect(Dialect):
     def schema_tables(self, schemas: Sequence[str]) -> dict[str, list[str]]:
         return self._tables_by_schema(_SCHEMA_TABLES, schemas)
 
+    def schema_columns(self, schema: str, pattern: str) -> dict[str, list[tuple[str, str]]] | None:
+        return None  # read a table at a time (table_columns)
+
     def table_columns(self, table: exp.Table) -> list[tuple[str, str]]:
         rows = self.fetchall(_COLUMNS, {"schema": table.db, "name": table.name})
         return [(str(name), str(kind).upper()) for name, kind in rows]

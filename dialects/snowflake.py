@@ -63,6 +63,12 @@ _COLUMNS = (
     "FROM information_schema.columns WHERE table_schema = :schema AND table_name = :name "
     "AND table_catalog = CURRENT_DATABASE() ORDER BY ordinal_position"
 )
+_SCHEMA_COLUMNS = (
+    "SELECT table_name, column_name, data_type, numeric_precision, numeric_scale "
+    "FROM information_schema.columns WHERE table_schema = :schema "
+    "AND LOWER(table_name) LIKE :pattern AND table_catalog = CURRENT_DATABASE() "
+    "ORDER BY table_name, ordinal_position"
+)
 _TABLES = (
     "SELECT table_name FROM information_schema.tables "
     "WHERE table_schema = :schema AND table_catalog = CURRENT_DATABASE()"
@@ -257,12 +263,15 @@ class SnowflakeDialect(Dialect):
         return [str(row[0]) for row in self.fetchall(_SCHEMAS)]
 
     def table_columns(self, table: exp.Table) -> list[tuple[str, str]]:
-        # information_schema names NUMBER without its scale; an integer is NUMBER(p,0).
         rows = self.fetchall(_COLUMNS, {"schema": table.db, "name": table.name})
-        return [
-            (str(name), f"NUMBER({size or 38},{scale or 0})" if kind == "NUMBER" else str(kind))
-            for name, kind, size, scale in rows
-        ]
+        return [_column_type(*row) for row in rows]
+
+    def schema_columns(self, schema: str, pattern: str) -> dict[str, list[tuple[str, str]]] | None:
+        found: dict[str, list[tuple[str, str]]] = {}
+        rows = self.fetchall(_SCHEMA_COLUMNS, {"schema": schema, "pattern": pattern})
+        for table_name, *column in rows:
+            found.setdefault(str(table_name), []).append(_column_type(*column))
+        return found
 
     def view_definition(self, table: exp.Table) -> str | None:
         # INFORMATION_SCHEMA.VIEWS (per database) holds the view's text as it was created,
@@ -391,3 +400,9 @@ class SnowflakeDialect(Dialect):
             f"TO ROLE {role}; GRANT SELECT ON ALL TABLES IN DATABASE {database} TO ROLE {role};"
         )
         return statements
+
+
+def _column_type(name: Any, kind: Any, size: Any, scale: Any) -> tuple[str, str]:
+    """A column's (name, type) from information_schema, which names NUMBER without its
+    scale: an integer is NUMBER(p,0)."""
+    return str(name), f"NUMBER({size or 38},{scale or 0})" if kind == "NUMBER" else str(kind)

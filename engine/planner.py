@@ -243,7 +243,7 @@ class Planner:
             if not prev_is_integer:
                 self.key_as_text = True
             if self.changed_fields is not None:
-                stored = [name for name, _ in self.dialect.table_columns(prev_plan)]
+                stored = [name for name, _ in self.state.stored_columns(prev_plan)]
                 # A baseline read as text (its key's type changed) keeps no field hashes.
                 self.baseline_field_hashes = self.changed_fields.stored_in(stored) and not (
                     prev_is_integer and self.key_as_text
@@ -260,7 +260,7 @@ class Planner:
             self.tables.unconfirmed = self._unconfirmed_keys(dead, integer_keys)
 
     def _stores_integer_key(self, stored: exp.Table, column: str) -> bool:
-        types = {name.lower(): kind for name, kind in self.dialect.table_columns(stored)}
+        types = {name.lower(): kind for name, kind in self.state.stored_columns(stored)}
         return self.dialect.is_integer_type(types.get(column.lower(), ""))
 
     def _unconfirmed_keys(self, dead: list[exp.Table], integer_keys: dict[int, bool]) -> exp.Expr:

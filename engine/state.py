@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from dialects.base import Dialect
-from engine.sql import SqlRenderer, fold_case, table
+from engine.sql import SqlRenderer, fold_case, table, verbatim
 
 PLANNER_SCHEMA = "hightouch_planner"
 AUDIT_SCHEMA = "hightouch_audit"
@@ -95,7 +95,9 @@ class State:
         self.commits = table(PLANNER_SCHEMA, "lightning_commits", dialect)
         self.locks = table(PLANNER_SCHEMA, "lightning_locks", dialect)
         self._commits: dict[str, list[Commit]] = {}  # by sync, newest first (see module doc)
-        self._planner_tables: list[str] | None = None
+        # By sync: its run tables in the planner schema, each with its columns where one
+        # catalog read gave them (None: read with table_columns when needed).
+        self._run_catalog: dict[str, dict[str, list[tuple[str, str]] | None]] = {}
 
     def planner_table(self, name: str) -> exp.Table:
         """A table in the planner schema."""
@@ -160,8 +162,9 @@ class State:
             drop = exp.Drop(tables=[t.copy() for t in group], kind="TABLE", exists=True)
             self.dialect.execute(self.sql.expression(drop))
             for dropped in group:
-                if self._planner_tables is not None and dropped.name in self._planner_tables:
-                    self._planner_tables.remove(dropped.name)
+                for catalog in self._run_catalog.values():
+                    for name in [n for n in catalog if n.lower() == dropped.name.lower()]:
+                        del catalog[name]
 
     # -- locks ------------------------------------------------------------------------------
     def acquire(self, sync_name: str) -> int:
@@ -171,7 +174,11 @@ class State:
             serialize = self.dialect.exclusive_lock(self.locks)
             if serialize is not None:  # before any read: the read must see the winner's row
                 self.dialect.execute(serialize)
-            rows = self.dialect.fetchall(self.sql.one("lock_state", tables), {"sync_id": sync_name})
+            probe = {"hash_probe": verbatim(self.dialect.hash_probe_value())}
+            rows = self.dialect.fetchall(
+                self.sql.one("lock_state", tables, probe), {"sync_id": sync_name}
+            )
+            self.dialect.note_hash_probe(rows[0][4])
             largest = rows[0][3] or 0
             held = [row[:3] for row in rows if row[1] is not None]
             if held:
@@ -251,14 +258,33 @@ class State:
             rf"^{re.escape(sync_name.lower())}_(\d+)_({'|'.join(RUN_TABLE_KINDS)})$",
             re.IGNORECASE,
         )
-        if self._planner_tables is None:
-            self._planner_tables = self.dialect.list_tables(fold_case(PLANNER_SCHEMA, self.dialect))
         found: dict[int, list[str]] = {}
-        for name in list(self._planner_tables):
+        for name in self._sync_catalog(sync_name):
             match = pattern.match(name)
             if match:
                 found.setdefault(int(match.group(1)), []).append(name)
         return found
+
+    def _sync_catalog(self, sync_name: str) -> dict[str, list[tuple[str, str]] | None]:
+        """The sync's run tables with their columns: one catalog read per run (call it with
+        the lock held), kept up to date by :meth:`drop_tables`."""
+        if sync_name not in self._run_catalog:
+            schema = fold_case(PLANNER_SCHEMA, self.dialect)
+            pattern = f"{sync_name.lower()}_%"  # "_" matches any character: run_tables filters
+            read = self.dialect.schema_columns(schema, pattern)
+            if read is None:
+                read = dict.fromkeys(self.dialect.list_tables(schema))
+            self._run_catalog[sync_name] = read
+        return self._run_catalog[sync_name]
+
+    def stored_columns(self, stored: exp.Table) -> list[tuple[str, str]]:
+        """(name, type) of a planner table's columns: from the run's catalog read where it
+        holds them, else read now."""
+        for catalog in self._run_catalog.values():
+            for name, columns in catalog.items():
+                if columns and name.lower() == stored.name.lower():
+                    return columns
+        return self.dialect.table_columns(stored)
 
     def unconfirmed_deltas(
         self, sync_name: str, current_run: int, commits: list[Commit]
