@@ -342,13 +342,29 @@ class PostgresDialect(Dialect):
 
     def query_columns(self, sql: str) -> list[tuple[str, str]]:
         # Read-only (and rolled back), so that whatever of the model the server runs to
-        # describe it, or a view it reads that locks rows, cannot write; inside a transaction
-        # psycopg makes this a savepoint, and leaving it restores read-write.
-        for _ in range(4):  # begin (or a savepoint), read-only, describe, roll back
+        # describe it, or a view it reads that locks rows, cannot write.
+        from psycopg.pq import TransactionStatus
+
+        describe = f"SELECT * FROM ({sql}) AS lightning_described LIMIT 0"
+        if self.con.info.transaction_status != TransactionStatus.IDLE:
+            # Inside a transaction psycopg makes this a savepoint; leaving it restores
+            # read-write.
+            for _ in range(4):  # a savepoint, read-only, describe, roll back
+                self.count_statement()
+            with self.con.transaction(force_rollback=True):
+                self.con.execute("SET LOCAL transaction_read_only = on")
+                cursor = self.con.execute(describe)
+        else:
+            # One round trip: a query without parameters may hold several statements. The
+            # model's SQL is one statement, rendered by sqlglot.
             self.count_statement()
-        with self.con.transaction(force_rollback=True):
-            self.con.execute("SET LOCAL transaction_read_only = on")
-            cursor = self.con.execute(f"SELECT * FROM ({sql}) AS lightning_described LIMIT 0")
+            try:
+                cursor = self.con.execute(f"BEGIN READ ONLY; {describe}; ROLLBACK")
+            except Exception:
+                if self.con.info.transaction_status == TransactionStatus.INERROR:
+                    self.execute("ROLLBACK")  # what failed skipped the rest, ROLLBACK too
+                raise
+            cursor.nextset()  # BEGIN's result, then the description's
         types = self.con.adapters.types
         described = []
         for column in cursor.description or []:

@@ -18,6 +18,7 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from dialects import make_dialect
 from tests.conftest import CliResult, PostgresWorkspace, Workspace
 
 
@@ -227,3 +228,32 @@ def _utcnow() -> Any:
     import datetime as dt
 
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def test_describing_a_model_is_one_round_trip_and_a_failure_leaves_the_session_usable(
+    ws: PostgresWorkspace,
+) -> None:
+    """A model's columns come from one read-only round trip; when the model's SQL fails, the
+    transaction it opened is rolled back, so the connection still reads and writes."""
+    ws.users([(1, "a@x.com", "A")])
+    dialect = make_dialect("postgres", {"dsn": ws.dsn}, ws.root)
+    dialect.connect()
+    try:
+        before = dialect.statements_issued
+        assert dialect.query_columns("SELECT id, email FROM users") == [
+            ("id", "int8"),
+            ("email", "text"),
+        ]
+        assert dialect.statements_issued == (before or 0) + 1
+        with pytest.raises(psycopg.errors.UndefinedColumn):
+            dialect.query_columns("SELECT nosuch FROM users")
+        assert dialect.query_columns("SELECT name FROM users") == [("name", "text")]
+        dialect.execute("CREATE TABLE written_after (x int)")  # not left read-only
+        dialect.execute("INSERT INTO written_after VALUES (1)")
+        assert dialect.fetchall("SELECT count(*) FROM written_after") == [(1,)]
+        with dialect.transaction():  # inside a transaction: described, and still writable
+            assert dialect.query_columns("SELECT x FROM written_after") == [("x", "int4")]
+            dialect.execute("INSERT INTO written_after VALUES (2)")
+        assert dialect.fetchall("SELECT count(*) FROM written_after") == [(2,)]
+    finally:
+        dialect.close()
