@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from dialects.base import Dialect
-from engine.sql import SqlRenderer, fold_case, table, verbatim
+from engine.sql import SqlRenderer, fold_case, table
 
 PLANNER_SCHEMA = "hightouch_planner"
 AUDIT_SCHEMA = "hightouch_audit"
@@ -174,7 +174,7 @@ class State:
             serialize = self.dialect.exclusive_lock(self.locks)
             if serialize is not None:  # before any read: the read must see the winner's row
                 self.dialect.execute(serialize)
-            probe = {"hash_probe": verbatim(self.dialect.hash_probe_value())}
+            probe = {"hash_probe": self.dialect.hash_probe_value()}
             rows = self.dialect.fetchall(
                 self.sql.one("lock_state", tables, probe), {"sync_id": sync_name}
             )

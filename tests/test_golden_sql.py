@@ -20,7 +20,7 @@ from engine.changed_fields import CHANGED_FIELDS_PLACEHOLDERS
 from engine.config import ModelConfig, SyncConfig
 from engine.model import BoundModel, parse_model
 from engine.planner import Planner
-from engine.sql import TEMPLATE_DIR, SqlRenderer, verbatim
+from engine.sql import TEMPLATE_DIR, SqlRenderer
 from engine.state import State
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -83,7 +83,7 @@ def _render_all(dialect_name: str, tmp_path: Path) -> dict[str, str]:
         "fields_json": planner.fields_json("d", removed_aware=True),
         "payload": planner.payload_json("d") or exp.Null(),
         "unconfirmed_row_id": exp.column("_lightning_row_id", quoted=True),
-        "hash_probe": verbatim(dialect.hash_probe_value()),
+        "hash_probe": dialect.hash_probe_value(),
         **planner.match_reasons(),
         # Nothing unless a sync sends changed fields only: the plain SQL is unchanged.
         **{name: [] for name in CHANGED_FIELDS_PLACEHOLDERS},

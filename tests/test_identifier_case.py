@@ -98,6 +98,7 @@ def _rendered_statements(dialect: Dialect) -> dict[str, list[str]]:
         "fields_json": planner.fields_json("d", removed_aware=True),
         "payload": planner.payload_json("d") or exp.Null(),
         "unconfirmed_row_id": exp.column("_lightning_row_id", quoted=True),
+        "hash_probe": dialect.hash_probe_value(),
         **planner.match_reasons(),
         **_array_elements(dialect),
         "field_hashes": ChangedFields(model, sync).plan_hashes(dialect),

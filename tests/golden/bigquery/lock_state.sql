@@ -9,14 +9,14 @@ SELECT
   FARM_FINGERPRINT(
     TO_JSON_STRING(
       STRUCT(
-        42 AS a,
-        'lightning' AS b,
-        CAST(1.5 AS FLOAT64) AS c,
-        TRUE AS d,
-        NULL AS e,
-        CAST('2024-01-02 03:04:05.123456' AS DATETIME) AS f,
-        CAST('2024-01-02' AS DATE) AS g,
-        CAST('12.34' AS NUMERIC) AS h
+        42 AS `a`,
+        'lightning' AS `b`,
+        CAST(1.5 AS FLOAT64) AS `c`,
+        TRUE AS `d`,
+        NULL AS `e`,
+        CAST('2024-01-02 03:04:05.123456' AS DATETIME) AS `f`,
+        CAST('2024-01-02' AS DATE) AS `g`,
+        CAST('12.34' AS NUMERIC) AS `h`
       )
     )
   ) AS `hash_probe`
