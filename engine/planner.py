@@ -98,15 +98,16 @@ class Planner:
             else state.planner_table(run_table_name(sync_name, run_id, "stage"))
         )
         plan = state.planner_table(run_table_name(sync_name, run_id, "plan"))
-        rejections = state.planner_table(run_table_name(sync_name, run_id, "rejections"))
+        # An empty relation typed as the rejections table (the tables' defaults, below).
+        self.no_rejections = renderer.parsed(renderer.one("no_rejections", {"plan": plan}))
         self.tables = RunTables(
             stage=stage,
             plan=plan,
-            rejections=rejections,
+            rejections=state.planner_table(run_table_name(sync_name, run_id, "rejections")),
             delta=state.planner_table(run_table_name(sync_name, run_id, "delta")),
             prev_plan=exp.select("*").from_(plan.copy()).where(exp.false()),
-            prev_rejections=exp.select("*").from_(rejections.copy()).where(exp.false()),
-            unconfirmed=exp.select("*").from_(rejections.copy()).where(exp.false()),
+            prev_rejections=self.no_rejections.copy(),
+            unconfirmed=self.no_rejections.copy(),
             match_rejects=exp.select(
                 quoted_column("row_id"),
                 exp.alias_(exp.cast(exp.Null(), exp.DataType.build("text")), "reason"),
@@ -144,17 +145,18 @@ class Planner:
         Without a stage, the model is read twice (plan, then the delta's fields) inside one
         transaction, so both reads see the same snapshot.
         """
-        planned = dict.fromkeys(ALL_OPS, 0)
         if self.staged:
-            stats = self.build_plan()
-            if diff:
-                planned = self.build_delta(resend_unchanged)
-            return stats, planned
+            return self._plan_and_diff(diff, resend_unchanged)
         with self.dialect.transaction():
-            stats = self.build_plan()
-            if diff:
-                planned = self.build_delta(resend_unchanged)
-        return stats, planned
+            return self._plan_and_diff(diff, resend_unchanged)
+
+    def _plan_and_diff(self, diff: bool, resend_unchanged: bool) -> tuple[KeyStats, dict[str, int]]:
+        stats = self.build_plan()
+        if diff:
+            return stats, self.build_delta(resend_unchanged)
+        with self._timed("plan"):
+            self._run("rejections_table", extra_tables={"no_rejections": self.no_rejections})
+        return stats, dict.fromkeys(ALL_OPS, 0)
 
     def stage_query(self) -> exp.Expr:
         """The model's rows with row_id, hash and match value (see stage_query.sql)."""
@@ -201,8 +203,6 @@ class Planner:
                 wrapped.kind,
                 error,
             ) from error
-        with self._timed("plan"):
-            self._run("rejections_table")
         with self._timed("keys"):
             null_rows, dup_keys, dup_rows = self._fetch("key_stats")[0]
             sample: tuple[str, ...] = ()
@@ -277,7 +277,8 @@ class Planner:
         return parts[0] if len(parts) == 1 else exp.union(*parts, distinct=False)
 
     def build_delta(self, resend_unchanged: bool = False) -> dict[str, int]:
-        """Diff into the delta table (step 4); returns planned counts by op."""
+        """Diff into the delta table (step 4) and create the run's rejections table with the
+        rows rejected before sending; returns planned counts by op."""
         params = acted_ops(self.sync)
         params["resend_unchanged"] = params["resend_unchanged"] or resend_unchanged
         with self._timed("diff"):
@@ -293,7 +294,7 @@ class Planner:
                 comparable = self.baseline_field_hashes and not params["resend_unchanged"]
                 exprs |= self.changed_fields.delta_exprs(comparable)
             self._run("delta", params, exprs=exprs)
-            self._run("reject_invalid_keys")
+            self._run("rejections_from_delta")  # the run's rejections table
             if self.keys.duplicate_keys:
                 self.fill_duplicate_fields()
             planned = {op: 0 for op in ALL_OPS}

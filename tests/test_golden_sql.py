@@ -73,6 +73,7 @@ def _render_all(dialect_name: str, tmp_path: Path) -> dict[str, str]:
         "model": model.query,
         "stage_query": planner.stage_query(),
         "dead_delta": state.planner_table("s_1600000000000000_delta"),
+        "no_rejections": planner.no_rejections,
     }
     exprs = {
         "row_id": model.row_id_expression(dialect),

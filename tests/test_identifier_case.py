@@ -88,6 +88,7 @@ def _rendered_statements(dialect: Dialect) -> dict[str, list[str]]:
         "model": model.query,
         "stage_query": planner.stage_query(),
         "dead_delta": state.planner_table("s_1600000000000000_delta"),
+        "no_rejections": planner.no_rejections,
     }
     exprs: dict[str, Any] = {
         "row_id": model.row_id_expression(dialect),

@@ -43,9 +43,16 @@ WITH `changes` AS (
       `match_value`,
       0 AS `possibly_sent`
     FROM (
+      /* No rejections, typed as a run's rejections table is: row_id has the plan's key type (an */
+      /* integer key stays an integer: faster joins). The baseline's rejections when there is no */
+      /* baseline, and the rows of the rejections table of a run that builds no delta. */
       SELECT
-        *
-      FROM `hightouch_planner`.`s_1700000000000000_rejections`
+        `row_id`,
+        CAST(NULL AS STRING) AS `op_type`,
+        CAST(NULL AS STRING) AS `status`,
+        CAST(NULL AS STRING) AS `failure_reason`,
+        CAST(NULL AS STRING) AS `match_value`
+      FROM `hightouch_planner`.`s_1700000000000000_plan`
       WHERE
         FALSE
     ) AS `prev_rejections`
@@ -56,9 +63,16 @@ WITH `changes` AS (
       `match_value`,
       1 AS `possibly_sent`
     FROM (
+      /* No rejections, typed as a run's rejections table is: row_id has the plan's key type (an */
+      /* integer key stays an integer: faster joins). The baseline's rejections when there is no */
+      /* baseline, and the rows of the rejections table of a run that builds no delta. */
       SELECT
-        *
-      FROM `hightouch_planner`.`s_1700000000000000_rejections`
+        `row_id`,
+        CAST(NULL AS STRING) AS `op_type`,
+        CAST(NULL AS STRING) AS `status`,
+        CAST(NULL AS STRING) AS `failure_reason`,
+        CAST(NULL AS STRING) AS `match_value`
+      FROM `hightouch_planner`.`s_1700000000000000_plan`
       WHERE
         FALSE
     ) AS `unconfirmed`
