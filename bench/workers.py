@@ -16,7 +16,8 @@ Rates: the engine's over its ``deliver`` phase (which includes starting the work
 processes), the bare loop's from the agreed start to the last process's end. CPU: seconds
 each process used during the case over the case's wall time (1.0 = one core busy): the sink
 (``/proc``), the run's own process and its workers (``getrusage``), the bare processes
-(their own ``process_time``).
+(their own ``process_time``), and the whole machine (``/proc/stat``: every process, also
+other work on a shared machine).
 """
 
 from __future__ import annotations
@@ -48,6 +49,13 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of a running process so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu_seconds() -> float:
+    """CPU seconds every core of the machine spent busy so far (``/proc/stat``)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    idle = values[3] + values[4]  # idle, iowait
+    return (sum(values) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def _usage(who: int) -> float:
@@ -83,11 +91,8 @@ def engine_case(sink: SinkProcess, source_db: Path, rows: int, workers: int) -> 
             },
         )
         project = load_project(project_file)
-        own, children, served = (
-            _usage(resource.RUSAGE_SELF),
-            _usage(resource.RUSAGE_CHILDREN),
-            cpu_seconds(sink.pid),
-        )
+        own, children = _usage(resource.RUSAGE_SELF), _usage(resource.RUSAGE_CHILDREN)
+        served, machine = cpu_seconds(sink.pid), machine_cpu_seconds()
         started = time.perf_counter()
         result = run_sync(project, SYNC)
         wall = time.perf_counter() - started
@@ -99,6 +104,7 @@ def engine_case(sink: SinkProcess, source_db: Path, rows: int, workers: int) -> 
                 "sink": (cpu_seconds(sink.pid) - served) / wall,
                 "run": (_usage(resource.RUSAGE_SELF) - own) / wall,
                 "workers": (_usage(resource.RUSAGE_CHILDREN) - children) / wall,
+                "machine": (machine_cpu_seconds() - machine) / wall,
             },
         }
 
@@ -124,8 +130,10 @@ def bare_case(sink: SinkProcess, rows: int, processes: int) -> dict[str, Any]:
     ]
     for part in parts:
         part.start()
-    served = cpu_seconds(sink.pid)  # the sink idles until the agreed instant
+    time.sleep(max(0.0, start_at - time.time()))
+    served, machine = cpu_seconds(sink.pid), machine_cpu_seconds()
     answers = [results.get(timeout=600) for _ in parts]
+    machine = machine_cpu_seconds() - machine
     for part in parts:
         part.join()
     wall = max(end for end, _, _ in answers) - start_at
@@ -135,6 +143,7 @@ def bare_case(sink: SinkProcess, rows: int, processes: int) -> dict[str, Any]:
         "cpu": {
             "sink": (cpu_seconds(sink.pid) - served) / wall,
             "bare": sum(cpu for _, cpu, _ in answers) / wall,
+            "machine": machine / wall,
         },
     }
 

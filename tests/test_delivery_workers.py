@@ -73,6 +73,14 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def alive(pid: int) -> bool:
+    """The process exists and is not a zombie."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def group_members(pgid: int) -> list[int]:
     members = []
     for entry in Path("/proc").iterdir():
@@ -208,6 +216,30 @@ def test_sigint_to_the_process_group_cancels_every_worker(ws: Workspace) -> None
         aborted = run_aborted(ws, ws.runs()[-1]["sync_run_id"])
         assert aborted and report["counts"]["succeeded"]["added"] + len(aborted) == ROWS
         resend_and_check(ws, sink, aborted)
+
+
+@pytest.mark.each_warehouse
+def test_workers_of_a_killed_run_exit_and_the_next_run_resends_everything(ws: Workspace) -> None:
+    with HttpSink() as sink:
+        project(ws, sink.url)
+        sink.latency_seconds = 0.02
+        log = ws.root / "killed_run.log"
+        proc = start_run(ws, log)
+        wait_for(sink, 60, proc, log)
+        workers = workers_of(proc)
+        assert len(workers) == 2, workers
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait(timeout=30) == -signal.SIGKILL
+        deadline = time.monotonic() + 10
+        while any(alive(pid) for pid in workers):
+            assert time.monotonic() < deadline, "a worker outlived the killed run"
+            time.sleep(0.05)
+        assert sink.request_count < ROWS
+        sink.latency_seconds = 0
+        after = run_sync(ws.project(), "s")
+        assert after.status == "succeeded", after.error
+        assert after.counters.succeeded["added"] == ROWS  # nothing was committed before
+        assert sink.records["users"] == model_rows(ws)
 
 
 @pytest.mark.each_warehouse
