@@ -320,3 +320,52 @@ def test_workers_the_sync_cannot_use_are_refused(
     result = ws.cli("plan", "s")
     assert result.exit_code != 0
     assert expected in result.stdout + result.stderr, result.stdout + result.stderr
+
+
+@pytest.mark.each_warehouse
+def test_contentstack_attributes_are_created_once_and_every_worker_sends(ws: Workspace) -> None:
+    """The first worker creates the missing attributes; the other only finds them. The
+    management token comes from ``${ENV}``, which each worker resolves itself."""
+    from tests.fakes.contentstack import FakeContentstack
+
+    users = [(i, f"u{i}@x", f"n{i}") for i in range(1, 41)]
+    with FakeContentstack() as cs:
+        ws.users(users)
+        ws.write_project(
+            {
+                "sources": {"wh": ws.source()},
+                "models": {"users": {"source": "wh", "primary_key": "id", "sql": USERS_SQL}},
+                "destinations": {
+                    "cs": {
+                        "type": "contentstack",
+                        "edge_api_base_url": cs.url,
+                        "management_api_base_url": cs.url,
+                        "project_uid": "6650f1a2b3c4d5e6f7a8b9c0",
+                        "auth_token": "${CS_MANAGEMENT_TOKEN}",
+                    }
+                },
+                "syncs": {
+                    "s": {
+                        "model": "users",
+                        "destination": "cs",
+                        "workers": 2,
+                        "mappings": [
+                            {"from": "email", "to": "email"},
+                            {"from": "name", "to": "name"},
+                        ],
+                        "contentstack": {"type": "attributes", "match": {"from": "uid"}},
+                    }
+                },
+            }
+        )
+        result = ws.cli("run", "s", "--json", env={"CS_MANAGEMENT_TOKEN": "cs-fake-authtoken"})
+        assert result.exit_code == 0, result.stdout + result.stderr
+        assert result.json()["counts"]["succeeded"]["added"] == 40
+        management = [r.method for r in cs.requests_for("management")]
+        assert management == ["GET", "POST", "POST", "GET"]
+        assert len(cs.requests_for("edge", "PATCH")) == 40
+        assert cs.edge_user_attributes("u7") == {"email": "u7@x", "name": "n7"}
+        assert "cs-fake-authtoken" not in result.stdout + result.stderr
+
+
+USERS_SQL = "select id, email, name, 'u' || id as uid from users"
