@@ -53,9 +53,9 @@ def shares(total: int, workers: int) -> list[int]:
     return [total // workers + (1 if i < total % workers else 0) for i in range(workers)]
 
 
-def part_of(row: DeltaRow, workers: int) -> int:
+def part_of(row_id: str, workers: int) -> int:
     """The worker a row goes to: a hash of its key, the same in every run."""
-    return zlib.crc32(row.row_id.encode()) % workers
+    return zlib.crc32(row_id.encode()) % workers
 
 
 @dataclass
@@ -292,7 +292,7 @@ class PooledDeliverer(Deliverer):
     def _batches_of(self, rows: list[DeltaRow]) -> list[list[DeltaRow]]:
         parts: list[list[DeltaRow]] = [[] for _ in range(self.pool.count)]
         for row in rows:
-            parts[part_of(row, self.pool.count)].append(row)
+            parts[part_of(row.row_id, self.pool.count)].append(row)
         size = max(1, self.destination.batch_size())
         return [batch for part in parts for batch in _batches(part, size)]
 
@@ -300,7 +300,7 @@ class PooledDeliverer(Deliverer):
         number = next(self._page_numbers)
         by_worker: dict[int, list[tuple[tuple[int, int], list[DeltaRow]]]] = {}
         for index, batch in enumerate(page.batches):
-            worker = part_of(batch[0], self.pool.count)
+            worker = part_of(batch[0].row_id, self.pool.count)
             by_worker.setdefault(worker, []).append(((number, index), batch))
         loop = asyncio.get_running_loop()
         parts = _PageParts(page, {}, {})
