@@ -140,6 +140,7 @@ class SinkProcess:
     def __init__(self, proc: subprocess.Popen[str], url: str) -> None:
         self._proc = proc
         self.url = url
+        self.pid = proc.pid
 
     def _ask(self, command: str) -> dict[str, Any]:
         assert self._proc.stdin is not None and self._proc.stdout is not None
@@ -157,10 +158,11 @@ class SinkProcess:
 
 
 @contextmanager
-def sink_process() -> Iterator[SinkProcess]:
-    """Run the project's fake HTTP destination in its own process."""
+def sink_process(latency_seconds: float = 0.0) -> Iterator[SinkProcess]:
+    """Run the project's fake HTTP destination in its own process (``latency_seconds``
+    added to every response)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.sink"],
+        [sys.executable, "-m", "bench.sink", str(latency_seconds)],
         cwd=REPO_DIR,
         env=env_with_repo_on_path(),
         stdin=subprocess.PIPE,

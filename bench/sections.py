@@ -13,7 +13,8 @@ CHANGED_FIELDS = (
 )
 STARTUP = ("<!-- startup -->", "<!-- /startup -->")
 MAPPING_DELIVERY = ("<!-- mapping_delivery -->", "<!-- /mapping_delivery -->")
-ALL = (CHANGED_FIELDS, STARTUP, MAPPING_DELIVERY)
+WORKERS = ("<!-- workers -->", "<!-- /workers -->")
+ALL = (CHANGED_FIELDS, STARTUP, MAPPING_DELIVERY, WORKERS)
 
 
 def kept(path: Path, markers: tuple[str, str]) -> str:

@@ -1,6 +1,7 @@
 """The project's fake HTTP destination (``tests.fakes.http_sink.HttpSink``) in a process.
 
-``python -m bench.sink`` starts the sink (no latency, no failures), prints
+``python -m bench.sink [LATENCY_SECONDS]`` starts the sink (no failures; the latency is added
+to every response, none by default), prints
 ``LISTENING <url>`` and then answers commands read one per line on stdin, each with
 one JSON line on stdout:
 
@@ -21,7 +22,8 @@ def main() -> int:
     """Serve until stdin closes."""
     from tests.fakes.http_sink import HttpSink
 
-    with HttpSink() as sink:
+    latency = float(sys.argv[1]) if len(sys.argv) > 1 else 0.0
+    with HttpSink(latency_seconds=latency) as sink:
         print(f"LISTENING {sink.url}", flush=True)
         for line in sys.stdin:
             command = line.strip()

@@ -131,6 +131,14 @@ class SyncConfig(BaseModel):
     )
     mappings: list[Mapping] = Field(default_factory=list)
     array_expansion: ArrayExpansion | None = None
+    workers: int = 1  # delivery processes, each with a share of the limits (see README)
+
+    @field_validator("workers", mode="before")
+    @classmethod
+    def _workers(cls, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{value!r} is not a number of processes. Fix: set 1 or more.")
+        return value
 
     @model_validator(mode="before")
     @classmethod

@@ -426,12 +426,19 @@ class Deliverer:
                     sendable.append(row)
         self.report.attempted += len(rows) - len(sendable)
         self.report.failed += len(rows) - len(sendable)
-        page.batches = _batches(sendable, max(1, self.destination.batch_size()))
-        page.tasks = [
+        page.batches = self._batches_of(sendable)
+        page.tasks = self._start_batches(page)
+        return page
+
+    def _batches_of(self, rows: list[DeltaRow]) -> list[list[DeltaRow]]:
+        return _batches(rows, max(1, self.destination.batch_size()))
+
+    def _start_batches(self, page: _PageInFlight) -> list[asyncio.Future[None]]:
+        """One task per batch (they wait for the shared semaphore)."""
+        return [
             asyncio.ensure_future(self._send(page, i, batch))
             for i, batch in enumerate(page.batches)
         ]
-        return page
 
     async def _send(self, page: _PageInFlight, index: int, batch: list[DeltaRow]) -> None:
         async with self._semaphore:
@@ -477,16 +484,20 @@ class Deliverer:
                         self.report.aborted += 1
         self._record(page.failures)
 
+    def _arrived(self, batch: list[DeltaRow]) -> None:
+        """Count a batch whose every row arrived."""
+        self._watch.saw_success()
+        self.report.attempted += len(batch)
+        for op, count in Counter(row.op_type for row in batch).items():
+            self.report.by_op[op] = self.report.by_op.get(op, 0) + count
+
     def _account(
         self, batch: list[DeltaRow], outcomes: list[Outcome], failures: list[tuple[Any, ...]]
     ) -> None:
         if len(outcomes) == len(batch) and all(
             o.succeeded and o.row_id == row.row_id for o, row in zip(outcomes, batch, strict=True)
         ):  # the common case, counted without a lookup per row: the whole batch arrived
-            self._watch.saw_success()
-            self.report.attempted += len(batch)
-            for op, count in Counter(row.op_type for row in batch).items():
-                self.report.by_op[op] = self.report.by_op.get(op, 0) + count
+            self._arrived(batch)
             return
         by_id = {o.row_id: o for o in outcomes}
         for row in batch:

@@ -500,7 +500,14 @@ def _deliver(
     on_progress: Callable[[int], None] | None,
     cancel: CancelFlag | None,
 ) -> DeliveryReport:
-    deliverer = Deliverer(
+    pool = None
+    if job.sync.workers > 1:  # delivery in processes of their own
+        from engine.delivery_workers import PooledDeliverer, WorkerPool
+
+        pool = WorkerPool(job.project, job.sync_name, job.destination)
+    make = Deliverer if pool is None else functools.partial(PooledDeliverer, pool=pool)
+    sends: Any = job.destination if pool is None else pool  # opened and closed for the run
+    deliverer = make(
         job.dialect,
         state.sql,
         planner.tables.as_dict(),
@@ -538,7 +545,7 @@ def _deliver(
                     handled.append(sig)
         try:
             try:
-                await job.destination.open(context)
+                await sends.open(context)
             except Exception as error:  # noqa: BLE001 - the run ends early, cleanly
                 reason = (
                     str(error)
@@ -547,12 +554,12 @@ def _deliver(
                 )
                 deliverer.abort_all(reason)
                 with suppress(Exception):
-                    await job.destination.close()
+                    await sends.close()
                 return deliverer.report
             try:
                 return await deliverer.run()
             finally:
-                await job.destination.close()
+                await sends.close()
         finally:
             for sig in handled:
                 loop.remove_signal_handler(sig)

@@ -36,7 +36,35 @@ def build_destination(project: Project, sync_name: str) -> Destination:
     cls.check_sync(sync, sync_name)
     destination = cls(config, sync, sync_name, Path(project.directory))
     check_send(sync, sync_name, destination)
+    check_workers(sync, sync_name, destination)
     return destination
+
+
+def check_workers(sync: SyncConfig, sync_name: str, destination: Destination) -> None:
+    """Refuse more delivery processes than the destination can use: each one sends at
+    least one request at a time, within the sync's total ``concurrency``."""
+    if sync.workers == 1:
+        return
+    where = f"syncs.{sync_name}.workers"
+    if not destination.capabilities.several_processes:
+        raise DestinationConfigError(
+            f"{where}: the {destination.type_name} destination writes from one process. "
+            "Fix: remove workers (or set workers: 1)."
+        )
+    if sync.workers > destination.concurrency():
+        raise DestinationConfigError(
+            f"{where}: {sync.workers} processes need a concurrency of at least "
+            f"{sync.workers} (each sends at least one request at a time), but "
+            f"syncs.{sync_name}.{destination.type_name}.concurrency is "
+            f"{destination.concurrency()}. Fix: lower workers, or raise concurrency."
+        )
+    rate = destination.rate_limit_per_second()
+    if rate is not None and rate < sync.workers:
+        raise DestinationConfigError(
+            f"{where}: {sync.workers} processes would share "
+            f"syncs.{sync_name}.{destination.type_name}.rate_limit_per_second of {rate:g}, "
+            "less than one request a second each. Fix: lower workers to at most the rate."
+        )
 
 
 def check_send(sync: SyncConfig, sync_name: str, destination: Destination) -> None:

@@ -51,6 +51,8 @@ class Capabilities:
     # The destination sends the mapped fields as one JSON object, read from
     # ``DeltaRow.payload`` (built by the warehouse where it can); ``fields`` is then empty.
     json_payload: bool = False
+    # Its rows can be sent from several processes at once (a sync's ``workers``).
+    several_processes: bool = True
 
 
 @dataclass(slots=True)

@@ -35,6 +35,7 @@ class FileDestination(Destination):
         max_batch_size=100_000,
         default_concurrency=1,
         json_payload=True,
+        several_processes=False,
     )
 
     def __init__(

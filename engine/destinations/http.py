@@ -241,6 +241,9 @@ class HttpDestination(Destination):
     def concurrency(self) -> int:
         return self.sync_settings.concurrency
 
+    def rate_limit_per_second(self) -> float | None:
+        return self.sync_settings.rate_limit_per_second
+
     async def open(self, context: RunContext) -> None:
         self._context = context
         base_url, headers = with_basic_auth(self.settings.base_url, self.settings.header_values())
