@@ -141,6 +141,10 @@ from tests.test_model_read_only import (  # noqa: F401
     test_ordinary_queries_still_run,
     test_views_that_only_read_still_run,
 )
+from tests.test_delivery_workers import (  # noqa: F401
+    test_a_killed_worker_fails_the_run_and_the_next_run_resends_its_rows,
+    test_two_workers_deliver_every_row_once,
+)
 from tests.test_payload_property import (  # noqa: F401
     payload_property,
     test_every_type_and_edge_value_at_once,
