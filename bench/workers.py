@@ -63,7 +63,9 @@ def _usage(who: int) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def engine_case(sink: SinkProcess, source_db: Path, rows: int, workers: int) -> dict[str, Any]:
+def engine_case(
+    sink: SinkProcess, source_db: Path, rows: int, workers: int, concurrency: int = CONCURRENCY
+) -> dict[str, Any]:
     """One first run (every row added) with ``workers`` processes, on a copy of the table."""
     from engine.config import load_project
     from engine.run import run_sync
@@ -84,7 +86,7 @@ def engine_case(sink: SinkProcess, source_db: Path, rows: int, workers: int) -> 
                     "added": put,
                     "changed": put,
                     "removed": {"method": "DELETE", "path": "/users/{row_id}"},
-                    "concurrency": CONCURRENCY,
+                    "concurrency": concurrency,
                 },
                 "sync_logs": False,
                 "workers": workers,
@@ -116,7 +118,9 @@ def _bare_part(url: str, rows: int, concurrency: int, start_at: float, out: Any)
     out.put((time.time(), time.process_time() - cpu, result["rows_sent"]))
 
 
-def bare_case(sink: SinkProcess, rows: int, processes: int) -> dict[str, Any]:
+def bare_case(
+    sink: SinkProcess, rows: int, processes: int, concurrency: int = CONCURRENCY
+) -> dict[str, Any]:
     """The same requests from ``processes`` bare httpx loops starting at one instant."""
     context = multiprocessing.get_context("spawn")
     results = context.Queue()
@@ -124,7 +128,7 @@ def bare_case(sink: SinkProcess, rows: int, processes: int) -> dict[str, Any]:
     parts = [
         context.Process(
             target=_bare_part,
-            args=(sink.url, rows // processes, CONCURRENCY // processes, start_at, results),
+            args=(sink.url, rows // processes, concurrency // processes, start_at, results),
         )
         for _ in range(processes)
     ]
@@ -160,6 +164,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=20_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--latency", type=float, default=0.005, help="seconds per request")
+    parser.add_argument("--concurrency", type=int, default=CONCURRENCY, help="in total")
     parser.add_argument("--report", default=str(BENCH_DIR / "RESULTS.md"))
     args = parser.parse_args()
     command = "python -m bench.workers " + " ".join(sys.argv[1:])
@@ -175,9 +180,9 @@ def main() -> None:
             for kind, n in CASES:
                 sink.reset()
                 if kind == "engine":
-                    sample = engine_case(sink, source_db, args.rows, n)
+                    sample = engine_case(sink, source_db, args.rows, n, args.concurrency)
                 else:
-                    sample = bare_case(sink, args.rows, n)
+                    sample = bare_case(sink, args.rows, n, args.concurrency)
                 got = sink.stats()["requests"]
                 if got != args.rows:
                     raise RuntimeError(f"{kind} {n}: the sink got {got} requests, not {args.rows}")
@@ -189,7 +194,7 @@ def main() -> None:
         "## Delivery past one core: `workers` (http, batch size 1, DuckDB)",
         "",
         f"Command: `{command}`. {args.rows:,} rows, one request each, to `bench.sink` (its own",
-        f"process) answering after {args.latency * 1000:g} ms; concurrency {CONCURRENCY} in total.",
+        f"process) answering after {args.latency * 1000:g} ms; concurrency {args.concurrency} in total.",
         f"Cases interleaved, medians of {args.repeats}. Load average at the start: {load}",
         f"({os.cpu_count()} cores, shared by the sink, the run and its workers). CPU: cores busy",
         "during the case (CPU seconds over wall seconds), medians. See bench/workers.py.",
