@@ -13,7 +13,8 @@ CHANGED_FIELDS = (
 )
 STARTUP = ("<!-- startup -->", "<!-- /startup -->")
 MAPPING_DELIVERY = ("<!-- mapping_delivery -->", "<!-- /mapping_delivery -->")
-ALL = (CHANGED_FIELDS, STARTUP, MAPPING_DELIVERY)
+REMOTE = ("<!-- remote: written by python -m bench.remote -->", "<!-- /remote -->")
+ALL = (CHANGED_FIELDS, STARTUP, MAPPING_DELIVERY, REMOTE)
 
 
 def kept(path: Path, markers: tuple[str, str]) -> str:
