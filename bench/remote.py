@@ -250,7 +250,8 @@ class Remote:
             f"  run {rep + 1}/{self.args.repeats} {profile:<13} {method:<10} "
             f"{result['total_s']:8.2f} s  in {result['client_rx_bytes'] / 1e6:8.2f} MB  "
             f"out {result['client_tx_bytes'] / 1e6:6.2f} MB  {result['statements']:4} stmts  "
-            f"server CPU {result['server_cpu_s']:6.2f} s  client CPU {result['client_cpu_s']:6.2f} s"
+            f"server CPU {result['server_cpu_s']:6.2f} s  "
+            f"client CPU {result['client_cpu_s']:6.2f} s"
         )
         if result.get("delta_rows") != want:
             self.bench.problem(f"{where} found {result.get('delta_rows')} delta rows, not {want}")
