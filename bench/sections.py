@@ -14,7 +14,8 @@ CHANGED_FIELDS = (
 STARTUP = ("<!-- startup -->", "<!-- /startup -->")
 MAPPING_DELIVERY = ("<!-- mapping_delivery -->", "<!-- /mapping_delivery -->")
 WORKERS = ("<!-- workers -->", "<!-- /workers -->")
-ALL = (CHANGED_FIELDS, STARTUP, MAPPING_DELIVERY, WORKERS)
+REMOTE = ("<!-- remote: written by python -m bench.remote -->", "<!-- /remote -->")
+ALL = (CHANGED_FIELDS, STARTUP, MAPPING_DELIVERY, WORKERS, REMOTE)
 
 
 def kept(path: Path, markers: tuple[str, str]) -> str:
