@@ -346,7 +346,9 @@ def test_a_billing_project_runs_the_jobs_while_the_data_stays_in_the_project(
     payer = bigquery_emulator.client(ws.endpoint, billing)
     try:
         assert list(payer.list_datasets()) == []
-        assert len(list(payer.list_jobs())) >= 2 * 20
+        # Every job the two runs report ran in the billing project.
+        ran = first.json()["cost"]["jobs"] + second.json()["cost"]["jobs"]
+        assert len(list(payer.list_jobs())) == ran > 0
     finally:
         payer.close()
 
