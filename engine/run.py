@@ -1,8 +1,9 @@
 """One run of a sync, end to end (SPEC section 2), and the dry-run ``plan``.
 
 Order: config and destination checks, connect, schemas, model check, lock, clean up dead
-runs' tables, plan, diff, deliver, audit + commit (one transaction where the warehouse has
-them, else ordered so a crash never leaves a claim of success), release, retention.
+runs' tables, plan, diff, deliver, audit + commit + release of the lock (one transaction
+where the warehouse has them, else ordered so a crash never leaves a claim of success),
+retention.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ class RunResult:
     statements: int | None = None  # sent to the warehouse (Dialect.count_statement)
     load_statements: int = 0  # of them apart: loads of rows' outcomes (grow with failures)
     cost: dict[str, int] | None = None  # jobs and bytes, where the warehouse reports them
+    workers: int | None = None  # processes the delta was sent from (None: nothing sent)
 
     def as_dict(self) -> dict[str, Any]:
         """For ``--json``."""
@@ -99,6 +101,7 @@ class RunResult:
                 else {"statements": self.statements, "load_statements": self.load_statements}
             )
             | ({} if self.cost is None else {"cost": self.cost})
+            | ({} if self.workers is None else {"workers": self.workers})
         )
 
 
@@ -356,7 +359,7 @@ def run_sync(
         started = utcnow()
         planner = job.planner(state, model, run_id)
         audit = Audit(state.sql, state.audit_tables(), job.sync.log_tables)
-        committed = False
+        committed = released = False
         result = RunResult(sync_name, run_id, "succeeded", None, False, kind)
         try:
             state.drop_unkept(sync_name, current_run=run_id)
@@ -375,6 +378,7 @@ def run_sync(
             if not reset_cdc:
                 if on_planned is not None:
                     on_planned(sum(planned.values()))
+                result.workers = job.sync.workers
                 result.delivery = _deliver(job, planner, model, run_id, state, on_progress, cancel)
                 tables = planner.tables.as_dict()
                 result.counters = count_outcomes(job.dialect, state.sql, tables)
@@ -402,11 +406,14 @@ def run_sync(
             )
             run_row = audit.run_statement(record, result.counters)
             if run_row is not None:
-                statements.append(run_row)  # last: never claims success before the commit
+                statements.append(run_row)  # after the commit: never claims success before it
+            # The lock goes with the commit; where a "transaction" is statements one by one,
+            # a stop before this leaves the lock to the finally below, as before.
+            statements.append(state.release_statement(sync_name, run_id))
             with job.dialect.transaction():
                 for sql, params in statements:
                     job.dialect.execute(sql, params)
-            committed = result.committed = True
+            committed = result.committed = released = True
             state.note_commit(sync_name, _commit_of(commit_params))
         except BaseException as error:
             # An interrupt can land between the COMMIT and the line that notes it: ask the
@@ -425,8 +432,9 @@ def run_sync(
                 ) from error
             raise
         finally:
-            with suppress(Exception):
-                state.release(sync_name, run_id)
+            if not released:
+                with suppress(Exception):
+                    state.release(sync_name, run_id)
         result.timings = planner.timings
         with suppress(Exception):
             state.drop_unkept(sync_name, also=planner.run_tables(keep_committed_pair=True))

@@ -22,6 +22,7 @@ import re
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlglot import exp
 
@@ -79,6 +80,12 @@ class Commit:
     primary_key: str
     hash_version: str
     mapping_signature: str
+
+
+def _commit_from_row(row: Sequence[Any]) -> Commit:
+    """A commit from (sync_run_id, plan_table, rejections_table, primary_key, hash_version,
+    mapping_signature), as commits_select.sql and lock_state.sql read it."""
+    return Commit(int(row[0]), row[1], row[2], row[3], row[4], row[5])
 
 
 def run_table_name(sync_name: str, sync_run_id: int, kind: str) -> str:
@@ -178,9 +185,13 @@ class State:
             rows = self.dialect.fetchall(
                 self.sql.one("lock_state", tables, probe), {"sync_id": sync_name}
             )
-            self.dialect.note_hash_probe(rows[0][4])
-            largest = rows[0][3] or 0
-            held = [row[:3] for row in rows if row[1] is not None]
+            locks = [row[1:6] for row in rows if row[0] == "lock"]
+            self.dialect.note_hash_probe(locks[0][4])
+            largest = locks[0][3] or 0
+            held = [row[:3] for row in locks if row[1] is not None]
+            # The sync's commits come along: the lock holder's baseline (see committed()).
+            commits = [_commit_from_row((row[1], *row[6:])) for row in rows if row[0] == "commit"]
+            self._commits[sync_name] = sorted(commits, key=lambda c: c.sync_run_id, reverse=True)
             if held:
                 run_id, owner, heartbeat = held[0]
                 stale = heartbeat is None or utcnow() - heartbeat > LOCK_TIMEOUT
@@ -226,22 +237,26 @@ class State:
 
     def release(self, sync_name: str, run_id: int) -> None:
         """Release the lock this run holds."""
-        self.dialect.execute(
+        self.dialect.execute(*self.release_statement(sync_name, run_id))
+
+    def release_statement(self, sync_name: str, run_id: int) -> tuple[str, dict[str, Any]]:
+        """The statement releasing this run's lock (a run that commits sends it last in its
+        commit transaction: no round trip of its own)."""
+        return (
             self.sql.one("lock_delete", {"locks": self.locks}),
             {"sync_id": sync_name, "sync_run_id": run_id},
         )
 
     # -- commits ----------------------------------------------------------------------------
     def committed(self, sync_name: str, fresh: bool = False) -> list[Commit]:
-        """The sync's committed runs, newest first: read once per run (call it with the lock
-        held), or from the warehouse again with ``fresh``."""
+        """The sync's committed runs, newest first: read along with the lock (:meth:`acquire`)
+        or once per run (call it with the lock held), or from the warehouse again with
+        ``fresh``."""
         if fresh or sync_name not in self._commits:
             rows = self.dialect.fetchall(
                 self.sql.one("commits_select", {"commits": self.commits}), {"sync_id": sync_name}
             )
-            self._commits[sync_name] = [
-                Commit(int(r[0]), r[1], r[2], r[3], r[4], r[5]) for r in rows
-            ]
+            self._commits[sync_name] = [_commit_from_row(r) for r in rows]
         return list(self._commits[sync_name])
 
     def note_commit(self, sync_name: str, commit: Commit) -> None:

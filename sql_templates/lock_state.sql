@@ -1,7 +1,21 @@
--- The sync's lock rows and the largest run id seen (of any sync), in one read: one row per
--- lock row of the sync, or one row of NULLs and the largest id when the sync is not locked.
--- Each row also carries the warehouse's hash probe (Dialect.hash_probe), read along.
-SELECT l.sync_run_id, l.owner, l.heartbeat_at, ids.largest, __hash_probe__ AS hash_probe
+-- Everything taking a sync's lock needs, in one read:
+-- - 'lock' rows: one per lock row of the sync (or one row of NULLs when it is not locked),
+--   each with the largest run id seen (of any sync) and the warehouse's hash probe
+--   (Dialect.hash_probe), read along;
+-- - 'commit' rows: the sync's committed runs (what commits_select.sql reads), so the run
+--   that takes the lock knows its baseline without another round trip.
+SELECT
+    'lock' AS row_kind,
+    l.sync_run_id AS sync_run_id,
+    l.owner AS owner,
+    l.heartbeat_at AS heartbeat_at,
+    ids.largest AS largest,
+    __hash_probe__ AS hash_probe,
+    CAST(NULL AS VARCHAR) AS plan_table,
+    CAST(NULL AS VARCHAR) AS rejections_table,
+    CAST(NULL AS VARCHAR) AS primary_key,
+    CAST(NULL AS VARCHAR) AS hash_version,
+    CAST(NULL AS VARCHAR) AS mapping_signature
 FROM (
     SELECT MAX(sync_run_id) AS largest FROM (
         SELECT sync_run_id FROM __commits__
@@ -9,4 +23,19 @@ FROM (
         SELECT sync_run_id FROM __locks__
     ) AS all_ids
 ) AS ids
-LEFT JOIN __locks__ AS l ON l.sync_id = :sync_id;
+LEFT JOIN __locks__ AS l ON l.sync_id = :sync_id
+UNION ALL
+SELECT
+    'commit' AS row_kind,
+    c.sync_run_id,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    c.plan_table,
+    c.rejections_table,
+    c.primary_key,
+    c.hash_version,
+    c.mapping_signature
+FROM __commits__ AS c
+WHERE c.sync_id = :sync_id;

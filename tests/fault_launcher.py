@@ -30,10 +30,11 @@ after_abort            ``Deliverer._abort_after`` marked them
 after_changelog        the ``sync_changelog`` insert ran (commit transaction)
 after_snapshot         the ``sync_snapshot`` insert ran (commit transaction)
 before_commit          the commit marker insert (``lightning_commits``) is next
-after_runs             the ``sync_runs`` insert ran (the transaction's last one)
-after_commit           the transaction holding the commit marker committed
-before_release         ``State.release`` is about to delete the lock
-after_release          ``State.release`` deleted it (run tables not yet dropped)
+after_runs             the ``sync_runs`` insert ran
+before_release         the lock's delete is next (the commit transaction's last statement)
+after_release          the lock's delete ran (the transaction not yet committed)
+after_commit           the transaction holding the commit marker committed (run tables not
+                       yet dropped)
 =====================  ========================================================
 
 Statements are matched on the table they write (parsed with sqlglot), through every
@@ -79,17 +80,17 @@ METHOD_POINTS: dict[str, tuple[type, str, str]] = {
     "after_rejections": (Deliverer, "_record", "after"),
     "before_abort": (Deliverer, "_abort_after", "before"),
     "after_abort": (Deliverer, "_abort_after", "after"),
-    "before_release": (State, "release", "before"),
-    "after_release": (State, "release", "after"),
 }
-# point -> (table written, "before" | "after")
-STATEMENT_POINTS: dict[str, tuple[str, str]] = {
-    "after_changelog": ("sync_changelog", "after"),
-    "after_snapshot": ("sync_snapshot", "after"),
-    "before_commit": ("lightning_commits", "before"),
-    "after_runs": ("sync_runs", "after"),
+# point -> (statement written: kind and table, "before" | "after")
+STATEMENT_POINTS: dict[str, tuple[tuple[str, str], str]] = {
+    "after_changelog": (("insert", "sync_changelog"), "after"),
+    "after_snapshot": (("insert", "sync_snapshot"), "after"),
+    "before_commit": (("insert", "lightning_commits"), "before"),
+    "after_runs": (("insert", "sync_runs"), "after"),
+    "before_release": (("delete", "lightning_locks"), "before"),
+    "after_release": (("delete", "lightning_locks"), "after"),
 }
-COMMIT_TABLE = "lightning_commits"
+COMMIT_WRITE = ("insert", "lightning_commits")
 POINTS = (*METHOD_POINTS, *STATEMENT_POINTS, "after_commit")
 
 
@@ -235,21 +236,26 @@ def _wrap_method(fault: Fault, point: str, cls: type, name: str, when: str) -> N
     setattr(cls, name, wrapper)
 
 
-def written_table(sql: str, sqlglot_dialect: str) -> str | None:
-    """The table an INSERT writes (lower-case name), or None for other statements."""
+def written_table(sql: str, sqlglot_dialect: str) -> tuple[str, str] | None:
+    """("insert" or "delete", the table written, lower-case) of an INSERT or a DELETE, or
+    None for other statements."""
     try:
         tree = sqlglot.parse_one(sql, read=sqlglot_dialect)
     except sqlglot.errors.ParseError:
         return None
-    if not isinstance(tree, exp.Insert):
+    if not isinstance(tree, exp.Insert | exp.Delete):
         return None
     target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
-    return target.name.lower() if isinstance(target, exp.Table) else None
+    if not isinstance(target, exp.Table):
+        return None
+    return ("insert" if isinstance(tree, exp.Insert) else "delete", target.name.lower())
 
 
 def _wrap_dialect(fault: Fault, cls: type[Dialect]) -> None:
     """Watch a dialect's statements (matched on the table they write) and transactions."""
-    by_table = {table: (point, when) for point, (table, when) in STATEMENT_POINTS.items()}
+    by_write: dict[tuple[str, str], dict[str, str]] = {}
+    for point, (write, when) in STATEMENT_POINTS.items():
+        by_write.setdefault(write, {})[when] = point
     connect, execute, transaction = cls.connect, cls.execute, cls.transaction
 
     @functools.wraps(connect)
@@ -259,15 +265,17 @@ def _wrap_dialect(fault: Fault, cls: type[Dialect]) -> None:
 
     @functools.wraps(execute)
     def execute_wrapper(self: Dialect, sql: str, params: dict[str, Any] | None = None) -> None:
-        table = written_table(sql, self.sqlglot_dialect) if "INSERT" in sql.upper() else None
-        point, when = by_table.get(table or "", (None, None))
-        if point is not None and when == "before":
-            fault.reached(point)
+        upper = sql.upper()
+        writes = "INSERT" in upper or "DELETE" in upper
+        write = written_table(sql, self.sqlglot_dialect) if writes else None
+        points = by_write.get(write, {}) if write else {}
+        if "before" in points:
+            fault.reached(points["before"])
         execute(self, sql, params)
-        if table == COMMIT_TABLE:
+        if write == COMMIT_WRITE:
             fault.commit_marker_written = True
-        if point is not None and when == "after":
-            fault.reached(point)
+        if "after" in points:
+            fault.reached(points["after"])
 
     @contextmanager
     def transaction_wrapper(self: Dialect) -> Iterator[None]:

@@ -157,6 +157,7 @@ def test_two_workers_deliver_every_row_once(ws: Workspace) -> None:
         project(ws, sink.url)
         report = ws.cli("run", "s", "--json").json()
         assert report["status"] == "succeeded", report
+        assert report["workers"] == 2, report
         assert (
             report["counts"]["succeeded"]["added"] == ROWS - 2
             and report["counts"]["failed"]["added"] == 2

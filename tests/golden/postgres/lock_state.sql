@@ -1,11 +1,15 @@
-/* The sync's lock rows and the largest run id seen (of any sync), in one read: one row per */
-/* lock row of the sync, or one row of NULLs and the largest id when the sync is not locked. */
-/* Each row also carries the warehouse's hash probe (Dialect.hash_probe), read along. */
+/* Everything taking a sync's lock needs, in one read: */
+/* - 'lock' rows: one per lock row of the sync (or one row of NULLs when it is not locked), */
+/*   each with the largest run id seen (of any sync) and the warehouse's hash probe */
+/*   (Dialect.hash_probe), read along; */
+/* - 'commit' rows: the sync's committed runs (what commits_select.sql reads), so the run */
+/*   that takes the lock knows its baseline without another round trip. */
 SELECT
-  "l"."sync_run_id",
-  "l"."owner",
-  "l"."heartbeat_at",
-  "ids"."largest",
+  'lock' AS "row_kind",
+  "l"."sync_run_id" AS "sync_run_id",
+  "l"."owner" AS "owner",
+  "l"."heartbeat_at" AS "heartbeat_at",
+  "ids"."largest" AS "largest",
   HASH_RECORD_EXTENDED(
     ROW(
       42,
@@ -20,7 +24,12 @@ SELECT
       CAST('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11' AS UUID)
     ),
     7523094288207667809
-  ) AS "hash_probe"
+  ) AS "hash_probe",
+  CAST(NULL AS TEXT) AS "plan_table",
+  CAST(NULL AS TEXT) AS "rejections_table",
+  CAST(NULL AS TEXT) AS "primary_key",
+  CAST(NULL AS TEXT) AS "hash_version",
+  CAST(NULL AS TEXT) AS "mapping_signature"
 FROM (
   SELECT
     MAX("sync_run_id") AS "largest"
@@ -35,4 +44,20 @@ FROM (
   ) AS "all_ids"
 ) AS "ids"
 LEFT JOIN "hightouch_planner"."lightning_locks" AS "l"
-  ON "l"."sync_id" = %(sync_id)s;
+  ON "l"."sync_id" = %(sync_id)s
+UNION ALL
+SELECT
+  'commit' AS "row_kind",
+  "c"."sync_run_id",
+  NULL,
+  NULL,
+  NULL,
+  NULL,
+  "c"."plan_table",
+  "c"."rejections_table",
+  "c"."primary_key",
+  "c"."hash_version",
+  "c"."mapping_signature"
+FROM "hightouch_planner"."lightning_commits" AS "c"
+WHERE
+  "c"."sync_id" = %(sync_id)s;

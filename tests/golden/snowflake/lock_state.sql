@@ -1,11 +1,15 @@
-/* The sync's lock rows and the largest run id seen (of any sync), in one read: one row per */
-/* lock row of the sync, or one row of NULLs and the largest id when the sync is not locked. */
-/* Each row also carries the warehouse's hash probe (Dialect.hash_probe), read along. */
+/* Everything taking a sync's lock needs, in one read: */
+/* - 'lock' rows: one per lock row of the sync (or one row of NULLs when it is not locked), */
+/*   each with the largest run id seen (of any sync) and the warehouse's hash probe */
+/*   (Dialect.hash_probe), read along; */
+/* - 'commit' rows: the sync's committed runs (what commits_select.sql reads), so the run */
+/*   that takes the lock knows its baseline without another round trip. */
 SELECT
-  "L"."SYNC_RUN_ID",
-  "L"."OWNER",
-  "L"."HEARTBEAT_AT",
-  "IDS"."LARGEST",
+  'lock' AS "ROW_KIND",
+  "L"."SYNC_RUN_ID" AS "SYNC_RUN_ID",
+  "L"."OWNER" AS "OWNER",
+  "L"."HEARTBEAT_AT" AS "HEARTBEAT_AT",
+  "IDS"."LARGEST" AS "LARGEST",
   HASH(
     42,
     'lightning',
@@ -15,7 +19,12 @@ SELECT
     CAST('2024-01-02 03:04:05.123456' AS TIMESTAMPNTZ),
     CAST('2024-01-02' AS DATE),
     CAST(12.34 AS DECIMAL(10, 2))
-  ) AS "HASH_PROBE"
+  ) AS "HASH_PROBE",
+  CAST(NULL AS VARCHAR) AS "PLAN_TABLE",
+  CAST(NULL AS VARCHAR) AS "REJECTIONS_TABLE",
+  CAST(NULL AS VARCHAR) AS "PRIMARY_KEY",
+  CAST(NULL AS VARCHAR) AS "HASH_VERSION",
+  CAST(NULL AS VARCHAR) AS "MAPPING_SIGNATURE"
 FROM (
   SELECT
     MAX("SYNC_RUN_ID") AS "LARGEST"
@@ -30,4 +39,20 @@ FROM (
   ) AS "ALL_IDS"
 ) AS "IDS"
 LEFT JOIN "HIGHTOUCH_PLANNER"."LIGHTNING_LOCKS" AS "L"
-  ON "L"."SYNC_ID" = :sync_id;
+  ON "L"."SYNC_ID" = :sync_id
+UNION ALL
+SELECT
+  'commit' AS "ROW_KIND",
+  "C"."SYNC_RUN_ID",
+  NULL,
+  NULL,
+  NULL,
+  NULL,
+  "C"."PLAN_TABLE",
+  "C"."REJECTIONS_TABLE",
+  "C"."PRIMARY_KEY",
+  "C"."HASH_VERSION",
+  "C"."MAPPING_SIGNATURE"
+FROM "HIGHTOUCH_PLANNER"."LIGHTNING_COMMITS" AS "C"
+WHERE
+  "C"."SYNC_ID" = :sync_id;
