@@ -245,6 +245,14 @@ class Dialect(ABC):
     def transaction(self) -> AbstractContextManager[None]:
         """A transaction where the warehouse has one; otherwise a context that does nothing."""
 
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """The block's statements (writes whose results nothing reads, e.g. the drops of
+        finished tables) in one request where the warehouse can send several (a BigQuery
+        script), else one by one. Not atomic: if the request fails, any of them may have run.
+        """
+        yield
+
     def list_tables(self, schema: str) -> list[str]:
         """Names of the tables in a schema (empty if the schema does not exist)."""
         rows = self.fetchall(self._catalog_sql(_TABLES), {"schema": schema})

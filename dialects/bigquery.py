@@ -37,7 +37,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +57,7 @@ from dialects.bigquery_sql import (  # also registers sqlglot's "lightningbigque
     label_value,
     qualified_tables,
     query_parameters,
-    transaction_script,
+    script_of,
 )
 
 # A fixed row covering the types models use; its fingerprint names the hash's version.
@@ -300,12 +300,20 @@ class BigQueryDialect(BigQueryCatalog, Dialect):
                 job.error_result.get("message") or "load job failed", errors=job.errors
             )
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self) -> AbstractContextManager[None]:
         """The block's writes, sent at its end as one multi-statement transaction: one job,
         which BigQuery runs whole or not at all. Nothing is open between jobs, so a process
         killed inside the block leaves nothing behind (its writes were never sent). Reads in
         the block run at once (no write of the block precedes them in the engine)."""
+        return self._script_of_block(atomic=True)
+
+    def batch(self) -> AbstractContextManager[None]:
+        """The block's writes, sent at its end as one script job (no transaction: BigQuery
+        keeps DDL such as ``DROP TABLE`` out of transactions)."""
+        return self._script_of_block(atomic=False)
+
+    @contextmanager
+    def _script_of_block(self, atomic: bool) -> Iterator[None]:
         if self._script is not None:  # nested: part of the outer block
             yield
             return
@@ -315,8 +323,10 @@ class BigQueryDialect(BigQueryCatalog, Dialect):
             statements = self._script
         finally:
             self._script = None
-        if statements:
-            self._job(*transaction_script(statements))
+        if len(statements) == 1 and not atomic:
+            self._job(*statements[0])
+        elif statements:
+            self._job(*script_of(statements, atomic))
 
     def classify_error(self, error: BaseException) -> ErrorKind:
         return classify(error)

@@ -58,12 +58,12 @@ def qualified_tables(sql: str, project: str) -> str:
     return tree.sql(LightningBigQuery)
 
 
-def transaction_script(
-    statements: list[tuple[str, dict[str, Any] | None]],
+def script_of(
+    statements: list[tuple[str, dict[str, Any] | None]], atomic: bool = True
 ) -> tuple[str, dict[str, Any]]:
-    """Statements as one multi-statement transaction (one job: BigQuery runs it whole or rolls
-    it back), each statement's parameters renamed ``@s<i>_<name>`` so that two statements
-    may bind one name to different values."""
+    """Statements as one multi-statement script (one job), each statement's parameters
+    renamed ``@s<i>_<name>`` so that two statements may bind one name to different values;
+    ``atomic``: inside one transaction (BigQuery runs it whole or rolls it back)."""
     parts: list[str] = []
     merged: dict[str, Any] = {}
     for i, (sql, params) in enumerate(statements):
@@ -74,7 +74,7 @@ def transaction_script(
                 merged[renamed] = params[node.name]
                 node.set("this", exp.var(renamed) if isinstance(node, exp.Parameter) else renamed)
         parts.append(tree.sql(dialect=LightningBigQuery))
-    body = ";\n".join(["BEGIN TRANSACTION", *parts, "COMMIT TRANSACTION"])
+    body = ";\n".join(["BEGIN TRANSACTION", *parts, "COMMIT TRANSACTION"] if atomic else parts)
     return body + ";", merged
 
 

@@ -161,13 +161,14 @@ class State:
 
     def drop_tables(self, tables: Sequence[exp.Expr]) -> None:
         """Drop these tables if they exist: in one statement where the warehouse can, else
-        one statement each."""
+        one statement each, sent in one request where the warehouse can (Dialect.batch)."""
         groups = [list(tables)] if self.dialect.capabilities.drop_many else [[t] for t in tables]
+        with self.dialect.batch():
+            for group in groups:
+                if group:
+                    drop = exp.Drop(tables=[t.copy() for t in group], kind="TABLE", exists=True)
+                    self.dialect.execute(self.sql.expression(drop))
         for group in groups:
-            if not group:
-                continue
-            drop = exp.Drop(tables=[t.copy() for t in group], kind="TABLE", exists=True)
-            self.dialect.execute(self.sql.expression(drop))
             for dropped in group:
                 for catalog in self._run_catalog.values():
                     for name in [n for n in catalog if n.lower() == dropped.name.lower()]:

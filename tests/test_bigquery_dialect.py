@@ -15,7 +15,12 @@ from google.api_core import exceptions  # noqa: E402
 
 from dialects.base import ErrorKind, WarehouseError  # noqa: E402
 from dialects.bigquery import BigQueryDialect  # noqa: E402
-from dialects.bigquery_sql import bigquery_type, parameter_names, query_parameters  # noqa: E402
+from dialects.bigquery_sql import (  # noqa: E402
+    bigquery_type,
+    parameter_names,
+    query_parameters,
+    script_of,
+)
 
 BASE = {"project": "my-project", "location": "EU"}
 
@@ -107,3 +112,19 @@ def test_parameters_are_typed_and_found_by_parsing() -> None:
     assert bigquery_type(decimal.Decimal("1.5")) == "BIGNUMERIC"
     assert bigquery_type(dt.date(2024, 1, 2)) == "DATE"
     assert bigquery_type(dt.datetime(2024, 1, 2)) == "DATETIME"
+
+
+def test_a_script_of_statements_is_one_job_with_or_without_a_transaction() -> None:
+    """Writes of one block go as one script job: a transaction (all or nothing), or for the
+    drops of finished tables (DDL BigQuery keeps out of transactions) a plain script; each
+    statement's parameters are renamed so two statements may bind one name differently."""
+    statements = [
+        ("DELETE FROM `d`.`t` WHERE id = @sync_id", {"sync_id": "a"}),
+        ("DELETE FROM `d`.`u` WHERE id = @sync_id", {"sync_id": "b"}),
+    ]
+    sql, params = script_of(statements)
+    assert sql.startswith("BEGIN TRANSACTION;\n") and sql.endswith(";\nCOMMIT TRANSACTION;")
+    assert params == {"s0_sync_id": "a", "s1_sync_id": "b"}
+    drops = [("DROP TABLE IF EXISTS `d`.`a`", None), ("DROP TABLE IF EXISTS `d`.`b`", None)]
+    sql, params = script_of(drops, atomic=False)
+    assert sql == "DROP TABLE IF EXISTS `d`.`a`;\nDROP TABLE IF EXISTS `d`.`b`;" and params == {}
