@@ -25,11 +25,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from dialects.base import WarehouseError
-from engine.config import ConfigError, Project, load_project
+from engine.config import ConfigError, Project
 from engine.destinations.base import DestinationConfigError
 from engine.interrupts import RunInterrupted
 from engine.model import ModelError
 from engine.planner import DuplicateKeysError
+from engine.project_file import load_project
 from engine.read_query import ReadOnlyQueryError, read_query
 from engine.rejection_writer import OutcomeWriteError
 from engine.run import (
