@@ -36,9 +36,10 @@ from bench import sections
 from bench.common import BENCH_DIR, MAPPED, MODEL_TABLE, PREV_TABLE, WORK_DIR
 from bench.datagen import generate
 from bench.runner import run_child
-from engine.config import load_project
-from engine.delivery import fewer_collections, to_delta_rows
-from engine.planner import mappings_left_to_python
+from engine.delivery import fewer_collections
+from engine.delta_queries import mappings_left_to_python
+from engine.delta_rows import to_delta_rows
+from engine.project_file import load_project
 from engine.run import SyncJob, connected, run_sync
 
 SYNCS = {"plain": "all_fields", "changed": "changed_fields"}

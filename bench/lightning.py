@@ -26,9 +26,10 @@ import yaml
 from bench.common import KEY, MAPPED
 from bench.delivery import create_delivery_table
 from engine.audit import Audit, RunCounters, RunRecord
-from engine.config import load_project
-from engine.delivery import fewer_collections, to_delta_rows
-from engine.planner import mappings_left_to_python
+from engine.delivery import fewer_collections
+from engine.delta_queries import mappings_left_to_python
+from engine.delta_rows import to_delta_rows
+from engine.project_file import load_project
 from engine.run import SyncJob, connected, run_sync
 from engine.state import utcnow
 

@@ -34,7 +34,7 @@ from bench import sections
 from bench.common import BENCH_DIR, KEY, MAPPED
 from bench.delivery import create_delivery_table, sink_process
 from bench.lightning import SYNC, _duckdb_source, _write_project
-from engine.config import load_project
+from engine.project_file import load_project
 from engine.run import run_sync
 
 CONCURRENCY = 32

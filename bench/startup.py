@@ -52,7 +52,7 @@ WATCHED = (
 TRACE = r"""
 import json, re, sys, time
 from dialects import dialect_class
-from engine.config import load_project
+from engine.project_file import load_project
 from engine.run import run_sync
 project = load_project(sys.argv[1])
 cls = dialect_class(project.sources["wh"].type)

@@ -67,7 +67,7 @@ def engine_case(
     sink: SinkProcess, source_db: Path, rows: int, workers: int, concurrency: int = CONCURRENCY
 ) -> dict[str, Any]:
     """One first run (every row added) with ``workers`` processes, on a copy of the table."""
-    from engine.config import load_project
+    from engine.project_file import load_project
     from engine.run import run_sync
 
     with tempfile.TemporaryDirectory(prefix="lightning-bench-") as workdir:

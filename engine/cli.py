@@ -19,17 +19,17 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from dialects.base import WarehouseError
-from engine.config import ConfigError, Project, load_project
+from engine.cli_output import err, out, print_plan, print_run_summary
+from engine.config import ConfigError, Project
 from engine.destinations.base import DestinationConfigError
 from engine.interrupts import RunInterrupted
 from engine.model import ModelError
 from engine.planner import DuplicateKeysError
+from engine.project_file import load_project
 from engine.read_query import ReadOnlyQueryError, read_query
 from engine.rejection_writer import OutcomeWriteError
 from engine.run import (
@@ -43,7 +43,7 @@ from engine.run import (
 )
 from engine.secrets import Redactor, no_secrets
 from engine.state import SyncLockedError
-from engine.terminal import failed_rows_sql, print_code, rows_table, sql_command
+from engine.terminal import rows_table
 
 app = typer.Typer(
     help="Lightning: in-warehouse reverse ETL. Change data capture runs as SQL in your "
@@ -54,8 +54,6 @@ app = typer.Typer(
     # Plain help: a flag reads `--json`, not `--json <bool>` as the rich panels show it.
     rich_markup_mode=None,
 )
-out = Console()
-err = Console(stderr=True)
 
 ProjectOption = Annotated[
     Path | None,
@@ -176,36 +174,10 @@ def plan(
     """Dry run: count what a run would add, change and remove; send and commit nothing."""
     proj = _load(project)
     preview = _guard(lambda: plan_sync(proj, sync, sample_rows=sample), proj)
-    redact = proj.redactor.redact
     if as_json:
         print(json.dumps(proj.redactor.redact_any(preview.as_dict()), default=str))
         return
-    counts = preview.to_send
-    out.print(
-        f"Sync [bold]{sync}[/] would send: [green]{counts['added']:,} added[/], "
-        f"[yellow]{counts['changed']:,} changed[/], [red]{counts['removed']:,} removed[/]"
-    )
-    keys = preview.keys
-    if keys.null_key_rows:
-        out.print(f"{keys.null_key_rows} row(s) with a NULL primary key would be skipped.")
-    if keys.duplicate_keys:
-        out.print(
-            f"{keys.duplicate_keys} duplicated key(s) ({keys.duplicate_rows} rows) would be "
-            f"rejected before sending, e.g. {redact(', '.join(keys.duplicate_sample))}",
-            highlight=False,
-        )
-    if preview.rejected_before_send:
-        out.print(
-            f"{preview.rejected_before_send:,} planned op(s) would not be sent: a run logs "
-            "them as failed, planned but never attempted."
-        )
-    if preview.cost is not None:
-        out.print(f"Warehouse cost of this plan: {describe_cost(preview.cost)}", highlight=False)
-    if preview.sample:
-        table = Table("op_type", "row_id", "fields", title="Sample", show_lines=False)
-        for op, row_id, fields in preview.sample:
-            table.add_row(op, redact(str(row_id)), redact(str(fields))[:120])
-        out.print(table)
+    print_plan(sync, preview, proj.redactor)
 
 
 @app.command()
@@ -258,49 +230,12 @@ def run(
     if as_json:
         print(json.dumps(proj.redactor.redact_any(result.as_dict()), default=str))
     else:
-        _print_summary(result, proj.redactor, _shown_path(project, proj))
+        print_run_summary(result, proj.redactor, _shown_path(project, proj))
     if result.status != "succeeded":
         raise typer.Exit(1)
     failed = sum(result.counters.failed.values()) + result.counters.aborted
     if fail_on_rejections and failed:
         raise typer.Exit(3)
-
-
-def _print_summary(result: RunResult, redactor: Redactor, project_file: Path) -> None:
-    c = result.counters
-    table = Table(title=f"{result.sync_name} run {result.sync_run_id} ({result.kind})")
-    table.add_column("op")
-    for name in ("planned", "attempted", "succeeded", "failed"):
-        table.add_column(name, justify="right")
-    for op in ("added", "changed", "removed"):
-        table.add_row(
-            op, str(c.planned[op]), str(c.attempted[op]), str(c.succeeded[op]), str(c.failed[op])
-        )
-    out.print(table)
-    keys = result.keys
-    if keys.null_key_rows:
-        out.print(f"Skipped {keys.null_key_rows} row(s) whose primary key is NULL.")
-    if keys.duplicate_keys:
-        out.print(
-            f"Rejected {keys.duplicate_keys} duplicated key(s) ({keys.duplicate_rows} rows) "
-            "before sending (failed, not attempted), e.g. "
-            f"{redactor.redact(', '.join(keys.duplicate_sample))}.",
-            highlight=False,
-        )
-    if c.aborted:
-        out.print(f"Aborted {c.aborted} row(s); the next run retries them.")
-    timing = ", ".join(f"{k} {v:.2f}s" for k, v in result.timings.items())
-    out.print(f"Status: [bold]{result.status}[/]. Timings: {timing}")
-    if result.cost is not None:
-        out.print(f"Warehouse cost: {describe_cost(result.cost)}", highlight=False)
-    if result.error:
-        err.print("[bold red]Run ended early:[/] ", end="", highlight=False)
-        err.print(redactor.redact(result.error), highlight=False, markup=False)
-    failed = sum(c.failed.values()) + c.aborted
-    if failed:
-        out.print("See the rows that did not succeed:")
-        query = failed_rows_sql(result.sync_name, result.sync_run_id)
-        print_code(out, sql_command(project_file, query))
 
 
 @app.command()
@@ -387,19 +322,6 @@ def quickstart(
             raise _fail(str(error), 2) from None
 
     _guard(work)
-
-
-def describe_cost(cost: dict[str, int]) -> str:
-    """A run's (or plan's) jobs and bytes, as the warehouse reported them."""
-    parts = [f"{cost.get('jobs', 0):,} jobs"]
-    for key, label in (
-        ("bytes_processed", "bytes processed"),
-        ("bytes_billed", "bytes billed"),
-        ("model_read_bytes_estimate", "bytes a run's read of the model would scan (estimate)"),
-    ):
-        if key in cost:
-            parts.append(f"{cost[key]:,} {label}")
-    return ", ".join(parts)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -35,7 +35,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from engine.config import Project, load_project
+from engine.config import Project
 from engine.destinations import build_destination
 from engine.destinations.base import (
     DeltaRow,
@@ -44,6 +44,7 @@ from engine.destinations.base import (
     Outcome,
     RunContext,
 )
+from engine.project_file import load_project
 
 FLUSH_SECONDS = 0.02
 STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}

@@ -19,8 +19,9 @@ from typing import Any
 from sqlglot import exp
 
 from dialects.base import Dialect, WarehouseError
-from engine.changed_fields import DELTA_COLUMN, changed_fields_for, no_changed_fields
-from engine.config import Mapping, SyncConfig
+from engine.changed_fields import changed_fields_for, no_changed_fields
+from engine.config import SyncConfig
+from engine.delta_queries import DeltaQueries
 from engine.model import BoundModel
 from engine.run_tables import RunTables, acted_ops
 from engine.sql import SqlRenderer, quoted_column
@@ -86,6 +87,7 @@ class Planner:
         # send: changed_fields: the field groups, and whether the baseline holds their hashes.
         self.changed_fields = changed_fields_for(model, sync)
         self.baseline_field_hashes = False
+        self.queries = DeltaQueries(dialect, renderer, model, sync)
         # Copy the model into a stage, or read it twice inside one transaction (measured in
         # bench/: on DuckDB the copy costs more than the second, filtered read).
         setting = dialect.settings.get("stage_model")
@@ -347,32 +349,7 @@ class Planner:
 
     def fields_json(self, alias: str, removed_aware: bool) -> exp.Expr:
         """JSON of the raw model row (the sync logs' ``fields``)."""
-        types = self.model.column_types
-        pairs = [
-            exp.JSONKeyValue(
-                this=exp.Literal.string(c),
-                expression=self.dialect.log_json_value(
-                    quoted_column(stored, alias), types.get(c, "")
-                ),
-            )
-            for c, stored in self.model.stage_columns().items()
-        ]
-        as_json: exp.Expr = exp.JSONObject(expressions=pairs)
-        if not removed_aware:
-            return as_json
-        key_name = self.model.key_columns[0] if len(self.model.key_columns) == 1 else "row_id"
-        removed = exp.JSONObject(
-            expressions=[
-                exp.JSONKeyValue(
-                    this=exp.Literal.string(key_name),
-                    expression=quoted_column("_lightning_row_id", alias),
-                )
-            ]
-        )
-        is_removed = exp.EQ(
-            this=quoted_column("_lightning_op", alias), expression=exp.Literal.string("removed")
-        )
-        return exp.Case(ifs=[exp.If(this=is_removed, true=removed)], default=as_json)
+        return self.queries.fields_json(alias, removed_aware)
 
     def sample(self, limit: int) -> list[tuple[str, str, Any]]:
         """A few delta rows (op, row_id, fields JSON) for ``plan``."""
@@ -383,57 +360,13 @@ class Planner:
 
     def payload_json(self, alias: str) -> exp.Expr | None:
         """The mapped fields the warehouse writes as JSON, as one JSON object (text); None
-        where it writes none of them. The others (:func:`mappings_left_to_python`) are
-        streamed as columns and spliced into the object by Python."""
-        stored = self.model.stage_columns()
-        left = mappings_left_to_python(self.dialect, self.model, self.sync)
-        if self.sync.mappings and len(left) == len(self.sync.mappings):
-            return None
-        pairs: list[exp.Expr] = []
-        for mapping in self.sync.mappings:
-            if mapping in left:
-                continue
-            source = str(mapping.from_)
-            column = quoted_column(stored[source], alias)
-            value = self.dialect.json_value(column, self.model.column_types.get(source, ""))
-            pairs.append(exp.JSONKeyValue(this=exp.Literal.string(mapping.to), expression=value))
-        return exp.cast(exp.JSONObject(expressions=pairs), exp.DataType.build("text"))
+        where it writes none of them (see :meth:`DeltaQueries.payload_json`)."""
+        return self.queries.payload_json(alias)
 
     def stream_sql(self, payload_json: bool = False, read_columns: list[str] | None = None) -> str:
-        """The query streaming the delta's rows to send, in a stable order.
-
-        With ``payload_json`` the rows carry ``_lightning_payload``, the mapped fields the
-        warehouse writes as one JSON object, and besides ``read_columns`` of the model (the
-        ones the destination reads besides the mappings) only the mapped columns it leaves
-        to Python; otherwise (and without it) the payload is NULL and every sent column is
-        streamed.
-        """
-        stored = self.model.stage_columns()
-        payload = self.payload_json("d") if payload_json else None
-        columns = self.model.sent_columns
-        changed: list[exp.Expr] = []
-        if self.changed_fields is not None:
-            # A row sending some fields only gets them from Python (no payload), so every
-            # sent column is streamed.
-            changed = [quoted_column(DELTA_COLUMN, "d")]
-            if payload is not None:
-                unchanged = exp.Is(this=quoted_column(DELTA_COLUMN, "d"), expression=exp.Null())
-                payload = exp.Case(ifs=[exp.If(this=unchanged, true=payload)])
-        elif payload is not None:
-            left = mappings_left_to_python(self.dialect, self.model, self.sync)
-            read = [
-                column
-                for index, mapping in enumerate(self.sync.mappings)
-                if mapping in left
-                for _, column in self.model.reads_of(index, mapping)
-            ]
-            columns = list(dict.fromkeys([*(read_columns or []), *read]))
-        exprs: dict[str, Any] = {
-            "model_columns": [stored[column] for column in columns],
-            "payload": payload if payload is not None else exp.Null(),
-            "stream_changed_fields": changed,
-        }
-        return self.sql.one("delta_stream", self.tables.as_dict(), exprs)
+        """The query streaming the delta's rows to send, in a stable order (see
+        :meth:`DeltaQueries.stream_sql`)."""
+        return self.queries.stream_sql(self.tables.as_dict(), payload_json, read_columns)
 
     def drop_run_tables(self, keep_committed_pair: bool, keep_delta: bool = False) -> None:
         """Drop the stage and delta (and the plan and rejections unless they are kept).
@@ -451,16 +384,3 @@ class Planner:
         if not keep_committed_pair:
             names += [self.tables.plan, self.tables.rejections]
         return names
-
-
-def mappings_left_to_python(dialect: Dialect, model: BoundModel, sync: SyncConfig) -> list[Mapping]:
-    """The mappings Python writes: all but plain column mappings (static values, variables,
-    templates, casts, ``skip_nulls``, nested targets), and those whose column type the
-    warehouse does not write as JSON itself (``Dialect.json_value`` is None)."""
-    probe = exp.column("v", quoted=True)
-    return [
-        mapping
-        for mapping in sync.mappings
-        if not mapping.plain_column
-        or dialect.json_value(probe, model.column_types.get(str(mapping.from_), "")) is None
-    ]

@@ -19,8 +19,8 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from engine.config import load_project
 from engine.history import recent_runs
+from engine.project_file import load_project
 from engine.read_query import read_query
 from engine.run import RunResult, run_sync
 from engine.terminal import failed_rows_sql, print_code, rows_table, sql_command

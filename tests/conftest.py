@@ -25,7 +25,8 @@ import yaml
 from typer.testing import CliRunner
 
 from engine.cli import app
-from engine.config import Project, load_project
+from engine.config import Project
+from engine.project_file import load_project
 from tests import bigquery_emulator, snowflake_emulator, spark_server
 from tests.postgres_server import DSN_ENV, TempPostgres
 

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 import yaml
 
-from engine.config import ConfigError, load_project
+from engine.config import ConfigError
+from engine.project_file import load_project
 from tests.conftest import Workspace
 from tests.fakes.contentstack import FakeContentstack
 from tests.fakes.http_sink import HttpSink

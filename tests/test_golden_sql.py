@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlglot
-from sqlglot import exp
 
 from dialects import REGISTRY, make_dialect
 from engine.array_expansion import expanded_query
@@ -22,6 +22,7 @@ from engine.model import BoundModel, parse_model
 from engine.planner import Planner
 from engine.sql import TEMPLATE_DIR, SqlRenderer
 from engine.state import State
+from tests.template_inputs import template_exprs, template_tables
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("LIGHTNING_UPDATE_GOLDEN") == "1"
@@ -65,27 +66,9 @@ def _render_all(dialect_name: str, tmp_path: Path) -> dict[str, str]:
         },
     )
     planner = Planner(dialect, renderer, state, "s", sync, model, 1700000000000000)
-    tables: dict[str, exp.Expr] = {
-        **planner.tables.as_dict(),
-        **state.audit_tables(),
-        "commits": state.commits,
-        "locks": state.locks,
-        "model": model.query,
-        "stage_query": planner.stage_query(),
-        "dead_delta": state.planner_table("s_1600000000000000_delta"),
-        "no_rejections": planner.no_rejections,
-    }
-    exprs = {
-        "row_id": model.row_id_expression(dialect),
-        "row_hash": model.hash_expression(dialect),
-        "match_value": model.match_expression(dialect),
-        "model_columns": model.stored_columns,
-        "stage_columns": model.stage_columns(),
-        "fields_json": planner.fields_json("d", removed_aware=True),
-        "payload": planner.payload_json("d") or exp.Null(),
-        "unconfirmed_row_id": exp.column("_lightning_row_id", quoted=True),
-        "hash_probe": dialect.hash_probe_value(),
-        **planner.match_reasons(),
+    tables = template_tables(planner)
+    exprs: dict[str, Any] = {
+        **template_exprs(planner),
         # Nothing unless a sync sends changed fields only: the plain SQL is unchanged.
         **{name: [] for name in CHANGED_FIELDS_PLACEHOLDERS},
     }

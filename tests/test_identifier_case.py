@@ -31,6 +31,7 @@ from engine.planner import Planner
 from engine.sql import TEMPLATE_DIR, SqlRenderer, fold_case, quoted_column, user_column
 from engine.state import State
 from tests.conftest import Workspace
+from tests.template_inputs import template_exprs, template_tables
 
 TEMPLATES = sorted(p.stem for p in TEMPLATE_DIR.glob("*.sql"))
 # A model's columns in mixed case: any fold of them would be a bug.
@@ -80,27 +81,9 @@ def _rendered_statements(dialect: Dialect) -> dict[str, list[str]]:
         column_types={"Account": "VARCHAR", "id": "BIGINT", "eMail": "VARCHAR", 'We"ird': "DATE"},
     )
     planner = Planner(dialect, renderer, state, "s", sync, model, 1700000000000000)
-    tables: dict[str, exp.Expr] = {
-        **planner.tables.as_dict(),
-        **state.audit_tables(),
-        "commits": state.commits,
-        "locks": state.locks,
-        "model": model.query,
-        "stage_query": planner.stage_query(),
-        "dead_delta": state.planner_table("s_1600000000000000_delta"),
-        "no_rejections": planner.no_rejections,
-    }
+    tables = template_tables(planner)
     exprs: dict[str, Any] = {
-        "row_id": model.row_id_expression(dialect),
-        "row_hash": model.hash_expression(dialect),
-        "match_value": model.match_expression(dialect),
-        "model_columns": model.stored_columns,
-        "stage_columns": model.stage_columns(),
-        "fields_json": planner.fields_json("d", removed_aware=True),
-        "payload": planner.payload_json("d") or exp.Null(),
-        "unconfirmed_row_id": exp.column("_lightning_row_id", quoted=True),
-        "hash_probe": dialect.hash_probe_value(),
-        **planner.match_reasons(),
+        **template_exprs(planner),
         **_array_elements(dialect),
         "field_hashes": ChangedFields(model, sync).plan_hashes(dialect),
         **ChangedFields(model, sync).delta_exprs(comparable=True),

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 import yaml
 
-from engine.config import ConfigError, Mapping, load_project
+from engine.config import ConfigError, Mapping
 from engine.mapping_values import MappedRow, MappingFailed
+from engine.project_file import load_project
 from tests.conftest import Workspace
 
 ITEMS = {

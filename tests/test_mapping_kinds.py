@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
-from engine.config import ConfigError, Mapping, load_project
+from engine.config import ConfigError, Mapping
 from engine.mapping_values import MappedRow, MappingFailed
+from engine.project_file import load_project
 from engine.templates import OUTPUT_CHARACTERS, row_columns
 from engine.value_casts import cast
 

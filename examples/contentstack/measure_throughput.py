@@ -35,7 +35,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from engine.config import load_project  # noqa: E402
+from engine.project_file import load_project  # noqa: E402
 from engine.run import run_sync  # noqa: E402
 from examples.contentstack.seed import seed  # noqa: E402
 
