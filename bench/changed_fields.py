@@ -40,7 +40,9 @@ from engine.delivery import fewer_collections
 from engine.delta_queries import mappings_left_to_python
 from engine.delta_rows import to_delta_rows
 from engine.project_file import load_project
-from engine.run import SyncJob, connected, run_sync
+from engine.run import run_sync
+from engine.sync_job import SyncJob
+from engine.warehouse import connected
 
 SYNCS = {"plain": "all_fields", "changed": "changed_fields"}
 VIEW = "bench_model"

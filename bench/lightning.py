@@ -30,8 +30,10 @@ from engine.delivery import fewer_collections
 from engine.delta_queries import mappings_left_to_python
 from engine.delta_rows import to_delta_rows
 from engine.project_file import load_project
-from engine.run import SyncJob, connected, run_sync
+from engine.run import run_sync
 from engine.state import utcnow
+from engine.sync_job import SyncJob
+from engine.warehouse import connected
 
 SYNC = "bench"
 MEMORY_LIMIT_ENV = "LIGHTNING_BENCH_DUCKDB_MEMORY_LIMIT"

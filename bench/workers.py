@@ -194,7 +194,8 @@ def main() -> None:
         "## Delivery past one core: `workers` (http, batch size 1, DuckDB)",
         "",
         f"Command: `{command}`. {args.rows:,} rows, one request each, to `bench.sink` (its own",
-        f"process) answering after {args.latency * 1000:g} ms; concurrency {args.concurrency} in total.",
+        f"process) answering after {args.latency * 1000:g} ms; concurrency "
+        f"{args.concurrency} in total.",
         f"Cases interleaved, medians of {args.repeats}. Load average at the start: {load}",
         f"({os.cpu_count()} cores, shared by the sink, the run and its workers). CPU: cores busy",
         "during the case (CPU seconds over wall seconds), medians. See bench/workers.py.",

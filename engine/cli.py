@@ -26,24 +26,19 @@ from dialects.base import WarehouseError
 from engine.cli_output import err, out, print_plan, print_run_summary
 from engine.config import ConfigError, Project
 from engine.destinations.base import DestinationConfigError
+from engine.dry_run import plan_sync
 from engine.interrupts import RunInterrupted
 from engine.model import ModelError
 from engine.planner import DuplicateKeysError
 from engine.project_file import load_project
 from engine.read_query import ReadOnlyQueryError, read_query
 from engine.rejection_writer import OutcomeWriteError
-from engine.run import (
-    PermissionProblem,
-    PrimaryKeyChangedError,
-    RunResult,
-    connected,
-    dialect_for,
-    plan_sync,
-    run_sync,
-)
+from engine.run import RunResult, run_sync
 from engine.secrets import Redactor, no_secrets
 from engine.state import SyncLockedError
+from engine.sync_job import PrimaryKeyChangedError
 from engine.terminal import rows_table
+from engine.warehouse import PermissionProblem, connected, dialect_for
 
 app = typer.Typer(
     help="Lightning: in-warehouse reverse ETL. Change data capture runs as SQL in your "

@@ -10,7 +10,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from engine.run import PlanPreview, RunResult
+from engine.dry_run import PlanPreview
+from engine.run import RunResult
 from engine.secrets import Redactor
 from engine.terminal import failed_rows_sql, print_code, sql_command
 

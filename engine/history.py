@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.config import Project
-from engine.run import connected, dialect_for
+from engine.warehouse import connected, dialect_for
 
 
 def recent_runs(project: Project, sync_name: str, limit: int = 10) -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ from sqlglot.errors import ParseError
 from dialects.base import Dialect
 from engine.config import ConfigError, Project
 from engine.read_only import NotReadOnly, check_side_effects, first_write
-from engine.run import dialect_for
+from engine.warehouse import dialect_for
 
 
 class ReadOnlyQueryError(Exception):

@@ -1,4 +1,4 @@
-"""One run of a sync, end to end (SPEC section 2), and the dry-run ``plan``.
+"""One run of a sync, end to end (SPEC section 2); the dry run is :mod:`engine.dry_run`.
 
 Order: config and destination checks, connect, schemas, model check, lock, clean up dead
 runs' tables, plan, diff, deliver, audit + commit + release of the lock (one transaction
@@ -9,52 +9,26 @@ retention.
 from __future__ import annotations
 
 import asyncio
-import difflib
 import functools
 import json
 import signal
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any
 
-from dialects import (
-    COMMON_SETTINGS,
-    PLANNED,
-    REGISTRY,
-    Dialect,
-    ErrorKind,
-    WarehouseError,
-    dialect_class,
-    make_dialect,
-)
 from engine.audit import Audit, RunCounters, RunRecord, count_outcomes
 from engine.config import ConfigError, Project
 from engine.delivery import CancelFlag, Deliverer, DeliveryReport, storable_error
-from engine.destinations import build_destination
-from engine.destinations.base import Destination, FatalDestinationError, RunContext
+from engine.destinations.base import FatalDestinationError, RunContext
 from engine.interrupts import RunInterrupted, interruptible, restore, saved_handlers
 from engine.mapping_values import run_variables, skips_first_run
-from engine.model import BoundModel, bind_model
+from engine.model import BoundModel
 from engine.planner import KeyStats, Planner
-from engine.sql import SqlRenderer
-from engine.state import AUDIT_SCHEMA, PLANNER_SCHEMA, Commit, State, utcnow
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-class PrimaryKeyChangedError(Exception):
-    """The model's primary key differs from the baseline's; the user must pick a reset."""
-
-
-class PermissionProblem(Exception):
-    """The warehouse user lacks privileges on the engine's schemas."""
-
-    def __init__(self, message: str, grants: list[str]):
-        super().__init__(message)
-        self.grants = grants
+from engine.state import Commit, State, utcnow
+from engine.sync_job import SyncJob, must_resend, redacting
+from engine.warehouse import connected, prepare_schemas
 
 
 @dataclass
@@ -105,238 +79,7 @@ class RunResult:
         )
 
 
-@dataclass
-class PlanPreview:
-    """A dry run's findings."""
-
-    sync_name: str
-    counts: dict[str, int]
-    rejected_before_send: int
-    keys: KeyStats
-    sample: list[tuple[str, str, Any]]
-    timings: dict[str, float]
-    # Planned ops rejected before sending (duplicated keys), by op: planned, never sent.
-    rejected_by_op: dict[str, int] = field(default_factory=dict)
-    # What the dry run cost, and the bytes a run's read of the model would scan, where the
-    # warehouse reports them.
-    cost: dict[str, int] | None = None
-
-    @property
-    def to_send(self) -> dict[str, int]:
-        """What a run would offer the destination (its ``attempted``, if it runs to the end)."""
-        return {op: n - self.rejected_by_op.get(op, 0) for op, n in self.counts.items()}
-
-    def as_dict(self) -> dict[str, Any]:
-        """For ``--json``: ``counts`` are planned ops as a run counts them (``planned``)."""
-        return {
-            "sync": self.sync_name,
-            "counts": self.counts,
-            "to_send": self.to_send,
-            "rejected_before_send": self.rejected_before_send,
-            "keys": {
-                "null_key_rows": self.keys.null_key_rows,
-                "duplicate_keys": self.keys.duplicate_keys,
-                "duplicate_rows": self.keys.duplicate_rows,
-                "duplicate_sample": list(self.keys.duplicate_sample),
-            },
-            "sample": [
-                {"op_type": op, "row_id": rid, "fields": _json_or_text(fields)}
-                for op, rid, fields in self.sample
-            ],
-            "timings": {k: round(v, 4) for k, v in self.timings.items()},
-        } | ({} if self.cost is None else {"cost": self.cost})
-
-
-def _json_or_text(value: Any) -> Any:
-    if isinstance(value, str):
-        with suppress(ValueError):
-            return json.loads(value)
-    return value
-
-
-def dialect_for(project: Project, source_name: str) -> Dialect:
-    """The (unconnected) dialect of a source, or a ConfigError naming the fix."""
-    source = project.sources[source_name]
-    if source.type not in REGISTRY:
-        if source.type in PLANNED:
-            raise ConfigError(
-                f"sources.{source_name}.type: {source.type!r} is not supported by this version "
-                f"yet. Fix: use one of {', '.join(sorted(REGISTRY))}."
-            )
-        raise ConfigError(
-            f"sources.{source_name}.type: unknown warehouse type {source.type!r}. Fix: use one "
-            f"of {', '.join(sorted(REGISTRY))}."
-        )
-    settings = source.settings()
-    known = dialect_class(source.type).setting_names | COMMON_SETTINGS
-    for key in sorted(set(settings) - known):
-        close = difflib.get_close_matches(key, sorted(known), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ConfigError(
-            f"sources.{source_name}.{key}: not a setting of a {source.type} source.{hint} "
-            f"(settings: {', '.join(sorted(known))})"
-        )
-    return make_dialect(source.type, settings, project.directory)
-
-
-@contextmanager
-def connected(dialect: Dialect, prepare: bool = True) -> Iterator[State]:
-    """Connect, create the engine's schemas and tables if missing, and close at the end.
-
-    With ``prepare=False`` the caller runs :func:`prepare_schemas` itself (after its read-only
-    checks, so a bad model writes nothing to the warehouse).
-    """
-    dialect.connect()
-    try:
-        state = State(dialect, SqlRenderer(dialect))
-        if prepare:
-            prepare_schemas(state)
-        yield state
-    finally:
-        dialect.close()
-
-
-def prepare_schemas(state: State) -> None:
-    """Create the engine's schemas and tables if missing (a privilege problem says how)."""
-    try:
-        state.ensure_schemas()
-    except Exception as error:  # noqa: BLE001 - classified below
-        raise _schema_error(state.dialect, error) from error
-
-
-def _schema_error(dialect: Dialect, error: BaseException) -> BaseException:
-    if isinstance(error, WarehouseError):
-        return error
-    kind = dialect.classify_error(error)
-    if kind is ErrorKind.PERMISSION:
-        grants = dialect.grant_statements(dialect.current_user(), [PLANNER_SCHEMA, AUDIT_SCHEMA])
-        return PermissionProblem(
-            f"The warehouse user cannot create or write the schemas {PLANNER_SCHEMA} and "
-            f"{AUDIT_SCHEMA} on {dialect.describe()}: {str(error).splitlines()[0]}. Fix: run "
-            "these statements as an administrator, then run again:\n" + "\n".join(grants),
-            grants,
-        )
-    return dialect.wrap(error, f"Cannot prepare the engine's schemas on {dialect.describe()}")
-
-
-class SyncJob:
-    """Everything one sync's run or plan needs, checked before anything runs."""
-
-    def __init__(self, project: Project, sync_name: str):
-        self.project = project
-        self.sync_name = sync_name
-        self.sync = project.sync(sync_name)
-        self.model_config = project.models[self.sync.model]
-        self.destination: Destination = build_destination(project, sync_name)
-        self.dialect = dialect_for(project, self.model_config.source)
-        self.redactor = project.redactor
-        self.dialect.label = f"lightning-sync sync={sync_name}"
-
-    def bind(self) -> BoundModel:
-        """Check the model against the warehouse (columns, key, mappings)."""
-        return bind_model(
-            self.sync.model,
-            self.model_config,
-            self.sync_name,
-            self.sync,
-            self.destination.source_columns(),
-            self.destination.match_column(),
-            self.dialect,
-        )
-
-    def planner(self, state: State, model: BoundModel, run_id: int) -> Planner:
-        """A planner for one run of this job."""
-        return Planner(self.dialect, state.sql, state, self.sync_name, self.sync, model, run_id)
-
-    def check_primary_key(self, state: State, model: BoundModel, resetting: bool) -> None:
-        """Refuse a run whose primary key changed unless a reset was asked for."""
-        commits = state.committed(self.sync_name)
-        if not commits or resetting:
-            return
-        before = json.loads(commits[0].primary_key)
-        if before != model.key_columns:
-            raise PrimaryKeyChangedError(
-                f"The primary key of model {self.sync.model!r} changed from "
-                f"{', '.join(before)} to {', '.join(model.key_columns)} since the last run of "
-                f"sync {self.sync_name!r}, so its rows cannot be compared. Pick one: "
-                f"`lightning-sync run {self.sync_name} --full-resync` (send every row again) or "
-                f"`lightning-sync run {self.sync_name} --reset-cdc` (send nothing, start "
-                "tracking from the current rows)."
-            )
-
-
-def _redacting(
-    function: Callable[Concatenate[Project, P], R],
-) -> Callable[Concatenate[Project, P], R]:
-    """Any exception leaving ``function(project, ...)`` has the project's secrets redacted."""
-
-    @functools.wraps(function)
-    def redacted(project: Project, *args: P.args, **kwargs: P.kwargs) -> R:
-        with project.redactor.scrubbing():
-            return function(project, *args, **kwargs)
-
-    return redacted
-
-
-@_redacting
-def plan_sync(project: Project, sync_name: str, sample_rows: int = 5) -> PlanPreview:
-    """Dry run: plan and diff, report counts and samples; send and commit nothing."""
-    job = SyncJob(project, sync_name)
-    with interruptible(), connected(job.dialect, prepare=False) as state:
-        model = job.bind()
-        prepare_schemas(state)
-        run_id = state.acquire(sync_name)
-        planner = job.planner(state, model, run_id)
-        try:
-            job.check_primary_key(state, model, resetting=False)
-            commits = state.committed(sync_name)
-            baseline = commits[0] if commits else None
-            unconfirmed = state.unconfirmed_deltas(sync_name, run_id, commits)
-            planner.use_baseline(baseline, list(unconfirmed.values()))
-            keys, planned = planner.plan_and_diff(
-                resend_unchanged=_must_resend(job, state, model, baseline)
-            )
-            rejected = planner.count_rejections()
-            sample = planner.sample(sample_rows)
-            cost = job.dialect.cost()
-            if cost is not None:  # a warehouse that reports cost may also estimate a read
-                estimate = job.dialect.estimate_bytes(planner.model_read_sql())
-                if estimate is not None:
-                    cost = cost | {"model_read_bytes_estimate": estimate}
-            return PlanPreview(
-                sync_name,
-                planned,
-                rejected,
-                keys,
-                sample,
-                planner.timings,
-                dict(planner.rejected_before_send),
-                cost,
-            )
-        except Exception as error:
-            if job.dialect.is_driver_error(error):
-                raise job.dialect.wrap(
-                    error, f"Planning sync {sync_name!r} failed in the warehouse"
-                ) from error
-            raise
-        finally:
-            with suppress(Exception):
-                planner.drop_run_tables(keep_committed_pair=False)
-            with suppress(Exception):
-                state.release(sync_name, run_id)
-
-
-def _must_resend(job: SyncJob, state: State, model: BoundModel, baseline: Any) -> bool:
-    """Stored hashes are incomparable (new mappings or hash function): resend every row."""
-    if baseline is None:
-        return False
-    return bool(
-        baseline.mapping_signature != model.signature(job.sync, job.destination.sent_settings())
-        or baseline.hash_version != job.dialect.hash_version()
-    )
-
-
-@_redacting
+@redacting
 def run_sync(
     project: Project,
     sync_name: str,
@@ -372,7 +115,7 @@ def run_sync(
             audit.forget_uncommitted(job.dialect, sync_name, unconfirmed)
             planner.use_baseline(baseline, list(unconfirmed.values()))
             result.keys, planned = planner.plan_and_diff(
-                diff=not reset_cdc, resend_unchanged=_must_resend(job, state, model, baseline)
+                diff=not reset_cdc, resend_unchanged=must_resend(job, state, model, baseline)
             )
             statements: list[tuple[str, dict[str, Any] | None]] = []
             if not reset_cdc:

@@ -88,6 +88,10 @@ from tests.test_contentstack import (  # noqa: F401
 from tests.test_dbt_errors_by_sync import (  # noqa: F401
     test_errors_by_sync_ranks_the_row_failure_above_an_abort,
 )
+from tests.test_delivery_workers import (  # noqa: F401
+    test_a_killed_worker_fails_the_run_and_the_next_run_resends_its_rows,
+    test_two_workers_deliver_every_row_once,
+)
 from tests.test_fault_matrix import (  # noqa: F401
     scenario,
     test_destination_resets_connections,
@@ -140,10 +144,6 @@ from tests.test_model_read_only import (  # noqa: F401
     test_a_model_that_writes_is_refused_and_writes_nothing,
     test_ordinary_queries_still_run,
     test_views_that_only_read_still_run,
-)
-from tests.test_delivery_workers import (  # noqa: F401
-    test_a_killed_worker_fails_the_run_and_the_next_run_resends_its_rows,
-    test_two_workers_deliver_every_row_once,
 )
 from tests.test_payload_property import (  # noqa: F401
     payload_property,

@@ -16,7 +16,7 @@ from dialects.base import ErrorKind, WarehouseError
 from dialects.databricks import DatabricksDialect, placeholder_names
 from dialects.databricks_connect import classify, connect_error
 from engine.config import ConfigError
-from engine.run import dialect_for
+from engine.warehouse import dialect_for
 from tests.conftest import Workspace
 
 exc = pytest.importorskip("databricks.sql.exc", reason="pip install -e '.[databricks]'")

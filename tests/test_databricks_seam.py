@@ -18,8 +18,8 @@ from sqlglot import exp
 from dialects.base import ErrorKind
 from dialects.databricks import DatabricksDialect
 from dialects.spark import SparkDialect
-from engine.run import PermissionProblem, _schema_error
 from engine.state import AUDIT_SCHEMA, PLANNER_SCHEMA
+from engine.warehouse import PermissionProblem, schema_error
 from tests.conftest import Workspace
 
 exc = pytest.importorskip("databricks.sql.exc", reason="pip install -e '.[databricks]'")
@@ -85,7 +85,7 @@ def test_a_missing_privilege_prints_the_grants_for_the_connected_principal(
         "on Catalog 'sales'. SQLSTATE: 42501",
         {},
     )
-    problem = _schema_error(dialect, refused)
+    problem = schema_error(dialect, refused)
     assert isinstance(problem, PermissionProblem)
     user = dialect.current_user()
     assert f"GRANT USE CATALOG ON CATALOG `sales` TO `{user}`;" in problem.grants

@@ -10,8 +10,8 @@ import pytest
 
 from engine.delivery import ERROR_LIMIT, REASON_LIMIT
 from engine.rejection_writer import OutcomeWriteError, RejectionWriter
-from engine.run import dialect_for
 from engine.storable import storable_text
+from engine.warehouse import dialect_for
 from tests.conftest import Workspace
 from tests.fakes.http_sink import HttpSink, StreamedBody
 

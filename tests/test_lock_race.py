@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from engine.run import connected, dialect_for
 from engine.state import State, SyncLockedError
+from engine.warehouse import connected, dialect_for
 from tests.conftest import Workspace
 from tests.test_bad_input import ROWS
 

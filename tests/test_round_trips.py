@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from engine.run import connected, dialect_for
+from engine.warehouse import connected, dialect_for
 from tests.conftest import Workspace
 from tests.fakes.http_sink import HttpSink
 from tests.test_semantics import http_project

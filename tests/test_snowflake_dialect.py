@@ -14,7 +14,8 @@ from dialects.base import ErrorKind, WarehouseError
 from dialects.snowflake import SnowflakeDialect, numbered
 from dialects.snowflake_connect import connect_error
 from engine.config import ConfigError
-from engine.run import SyncJob, dialect_for
+from engine.sync_job import SyncJob
+from engine.warehouse import dialect_for
 from tests.conftest import Workspace
 
 
