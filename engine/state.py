@@ -21,6 +21,7 @@ import os
 import re
 import socket
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -178,8 +179,12 @@ class State:
     def acquire(self, sync_name: str) -> int:
         """Lock the sync and allocate its run id, or raise SyncLockedError."""
         tables = {"locks": self.locks, "commits": self.commits}
-        with self.dialect.transaction():
-            serialize = self.dialect.exclusive_lock(self.locks)
+        serialize = self.dialect.exclusive_lock(self.locks)
+        # A transaction only where it can keep a second run out (the table's lock is taken
+        # first in it); elsewhere one writer is all there is (DuckDB), or the lock is read
+        # back once written (_confirm_lock), and a stop between the reads and writes below
+        # leaves at worst no lock row: two round trips fewer.
+        with self.dialect.transaction() if serialize is not None else nullcontext():
             if serialize is not None:  # before any read: the read must see the winner's row
                 self.dialect.execute(serialize)
             probe = {"hash_probe": self.dialect.hash_probe_value()}
