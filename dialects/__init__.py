@@ -6,7 +6,9 @@ import importlib
 from pathlib import Path
 from typing import Any
 
-from dialects.base import COMMON_SETTINGS, Capabilities, Dialect, ErrorKind, WarehouseError
+from dialects.base import COMMON_SETTINGS, Dialect
+from dialects.capabilities import Capabilities
+from dialects.errors import ErrorKind, WarehouseError
 
 # type -> "module:Class"; a module is imported only when a source of that type is used, so a
 # missing optional driver never breaks the others.

@@ -44,7 +44,7 @@ from typing import Any
 from sqlglot import exp
 
 from dialects import array_forms as arrays
-from dialects.base import Capabilities, Dialect, ErrorKind, WarehouseError
+from dialects.base import Dialect
 from dialects.bigquery_catalog import BigQueryCatalog
 from dialects.bigquery_connect import (
     check_settings,
@@ -59,6 +59,8 @@ from dialects.bigquery_sql import (  # also registers sqlglot's "lightningbigque
     query_parameters,
     script_of,
 )
+from dialects.capabilities import Capabilities
+from dialects.errors import ErrorKind, WarehouseError
 
 # A fixed row covering the types models use; its fingerprint names the hash's version.
 _HASH_PROBE = (

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
-from dialects.base import ErrorKind, WarehouseError
 from dialects.bigquery_connect import connect_error
 from dialects.bigquery_sql import column_type
+from dialects.errors import ErrorKind, WarehouseError
 
 
 class BigQueryCatalog:

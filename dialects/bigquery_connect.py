@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from dialects.base import ErrorKind, WarehouseError
+from dialects.errors import ErrorKind, WarehouseError
 
 SCOPES = ("https://www.googleapis.com/auth/bigquery",)
 _TRANSIENT_REASONS = frozenset({"rateLimitExceeded", "backendError", "jobBackendError"})

@@ -37,7 +37,8 @@ import sqlglot
 from sqlglot import exp
 
 from dialects import array_forms as arrays
-from dialects.base import Capabilities, Dialect, ErrorKind, WarehouseError
+from dialects.base import Dialect
+from dialects.capabilities import Capabilities
 from dialects.databricks_connect import (
     SETTINGS,
     classify,
@@ -47,6 +48,7 @@ from dialects.databricks_connect import (
     missing_settings,
 )
 from dialects.databricks_sql import LightningDatabricks
+from dialects.errors import ErrorKind, WarehouseError
 
 SQLGLOT_DIALECT = "lightningdatabricks"
 INSERT_ROWS = 200  # rows per INSERT of the rejection loads (five parameters each)

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from dialects.base import ErrorKind, WarehouseError
+from dialects.errors import ErrorKind, WarehouseError
 
 SETTINGS = frozenset(
     {"server_hostname", "http_path", "access_token", "client_id", "client_secret"}

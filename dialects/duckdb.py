@@ -21,14 +21,9 @@ import sqlglot
 from sqlglot import exp
 
 from dialects import array_forms as arrays
-from dialects.base import (
-    Capabilities,
-    Dialect,
-    ErrorKind,
-    JsonText,
-    WarehouseError,
-    substituted,
-)
+from dialects.base import Dialect, JsonText, substituted
+from dialects.capabilities import Capabilities
+from dialects.errors import ErrorKind, WarehouseError
 
 DEFAULT_MEMORY_LIMIT = "1GB"
 

@@ -28,7 +28,9 @@ from sqlglot import exp
 from sqlglot.dialects.postgres import Postgres
 
 from dialects import array_forms as arrays
-from dialects.base import Capabilities, Dialect, ErrorKind, WarehouseError, substituted
+from dialects.base import Dialect, substituted
+from dialects.capabilities import Capabilities
+from dialects.errors import ErrorKind, WarehouseError
 
 MIN_SERVER_VERSION = 140000  # hash_record_extended came with PostgreSQL 14
 # Session settings the row's text (hence its hash and its key), the engine's own SQL and the

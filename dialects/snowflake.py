@@ -43,7 +43,9 @@ import sqlglot
 from sqlglot import exp
 
 from dialects import array_forms as arrays
-from dialects.base import Capabilities, Dialect, ErrorKind, JsonText, WarehouseError
+from dialects.base import Dialect, JsonText
+from dialects.capabilities import Capabilities
+from dialects.errors import ErrorKind, WarehouseError
 from dialects.snowflake_connect import NO_WAREHOUSE, classify, connect_arguments, connect_error
 from dialects.snowflake_read_only import SIDE_EFFECT_COLUMNS, SIDE_EFFECT_FUNCTIONS
 from dialects.snowflake_sql import numbered  # also registers sqlglot's "lightningsnowflake"

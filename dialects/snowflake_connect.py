@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from dialects.base import ErrorKind, WarehouseError
+from dialects.errors import ErrorKind, WarehouseError
 
 AUTH_ERRORS = frozenset({390100, 390144, 390102, 390318, 394304})
 ROLE_ERRORS = frozenset({390189})

@@ -28,9 +28,10 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
-from dialects.base import Capabilities, ErrorKind, WarehouseError
+from dialects.capabilities import Capabilities
 from dialects.databricks import DatabricksDialect
 from dialects.databricks_connect import error_class
+from dialects.errors import ErrorKind, WarehouseError
 from dialects.spark_cursor import SparkConnection
 
 _NOISY_LOGGERS = ("SQLQueryContextLogger", "DataFrameQueryContextLogger")

@@ -22,7 +22,7 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from dialects.base import WarehouseError
+from dialects.errors import WarehouseError
 from engine.cli_output import err, out, print_plan, print_run_summary
 from engine.config import ConfigError, Project
 from engine.destinations.base import DestinationConfigError

@@ -17,7 +17,8 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
-from dialects.base import Dialect, ErrorKind, WarehouseError
+from dialects.base import Dialect
+from dialects.errors import ErrorKind, WarehouseError
 from engine.array_expansion import ArrayExpansionError, expanded_query, key_columns
 from engine.column_names import ColumnNameError, ColumnNames
 from engine.config import Mapping, ModelConfig, SyncConfig

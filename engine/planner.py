@@ -18,7 +18,8 @@ from typing import Any
 
 from sqlglot import exp
 
-from dialects.base import Dialect, WarehouseError
+from dialects.base import Dialect
+from dialects.errors import WarehouseError
 from engine.changed_fields import changed_fields_for, no_changed_fields
 from engine.config import SyncConfig
 from engine.delta_queries import DeltaQueries

@@ -14,7 +14,8 @@ from typing import Any
 
 from sqlglot import exp
 
-from dialects.base import Dialect, ErrorKind
+from dialects.base import Dialect
+from dialects.errors import ErrorKind
 from engine.sql import fold_case
 from engine.storable import storable_text
 

@@ -13,7 +13,6 @@ pytest.importorskip("google.cloud.bigquery")
 
 from google.api_core import exceptions  # noqa: E402
 
-from dialects.base import ErrorKind, WarehouseError  # noqa: E402
 from dialects.bigquery import BigQueryDialect  # noqa: E402
 from dialects.bigquery_sql import (  # noqa: E402
     bigquery_type,
@@ -21,6 +20,7 @@ from dialects.bigquery_sql import (  # noqa: E402
     query_parameters,
     script_of,
 )
+from dialects.errors import ErrorKind, WarehouseError  # noqa: E402
 
 BASE = {"project": "my-project", "location": "EU"}
 

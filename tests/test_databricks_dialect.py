@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from dialects.base import ErrorKind, WarehouseError
 from dialects.databricks import DatabricksDialect, placeholder_names
 from dialects.databricks_connect import classify, connect_error
+from dialects.errors import ErrorKind, WarehouseError
 from engine.config import ConfigError
 from engine.warehouse import dialect_for
 from tests.conftest import Workspace

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from sqlglot import exp
 
-from dialects.base import ErrorKind
 from dialects.databricks import DatabricksDialect
+from dialects.errors import ErrorKind
 from dialects.spark import SparkDialect
 from engine.state import AUDIT_SCHEMA, PLANNER_SCHEMA
 from engine.warehouse import PermissionProblem, schema_error

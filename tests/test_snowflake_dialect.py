@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlglot import exp
 
-from dialects.base import ErrorKind, WarehouseError
+from dialects.errors import ErrorKind, WarehouseError
 from dialects.snowflake import SnowflakeDialect, numbered
 from dialects.snowflake_connect import connect_error
 from engine.config import ConfigError
