@@ -28,9 +28,11 @@ from sqlglot import exp
 from sqlglot.dialects.postgres import Postgres
 
 from dialects import array_forms as arrays
-from dialects.base import Dialect, substituted
+from dialects.base import Dialect
 from dialects.capabilities import Capabilities
 from dialects.errors import ErrorKind, WarehouseError
+from dialects.postgres_json import INTEGER_TYPES, json_expression
+from dialects.postgres_read_only import SIDE_EFFECT_FUNCTIONS
 
 MIN_SERVER_VERSION = 140000  # hash_record_extended came with PostgreSQL 14
 # Session settings the row's text (hence its hash and its key), the engine's own SQL and the
@@ -54,56 +56,6 @@ _SESSION = {
     # (about 0.5 s each) than it saves.
     "jit": "off",
 }
-# Functions a model may not call (engine/read_only.py): they change the database, another
-# session or the server, take locks, reach files or other servers, or run SQL given as text.
-_SIDE_EFFECT_FUNCTIONS = {
-    "nextval": "advances a sequence",
-    "setval": "sets a sequence",
-    "setseed": "changes the session's random seed",
-    "set_config": "changes a session setting",
-    "pg_terminate_backend": "ends another session",
-    "pg_cancel_backend": "cancels another session's query",
-    "pg_reload_conf": "reloads the server's configuration",
-    "pg_rotate_logfile*": "rotates the server's log",
-    "pg_log_backend_memory_contexts": "writes to the server's log",
-    "pg_switch_wal": "controls the server's write-ahead log",
-    "pg_create_restore_point": "controls the server's write-ahead log",
-    "pg_logical_emit_message": "writes to the server's write-ahead log",
-    "pg_promote": "promotes a standby server",
-    "pg_wal_replay_*": "controls the server's replication",
-    "pg_backup_*": "controls the server's backups",
-    "pg_start_backup": "controls the server's backups",
-    "pg_stop_backup": "controls the server's backups",
-    "pg_stat_reset*": "resets the server's statistics",
-    "pg_create_*replication_slot": "creates a replication slot",
-    "pg_copy_*replication_slot": "creates a replication slot",
-    "pg_drop_replication_slot": "drops a replication slot",
-    "pg_replication_slot_advance": "advances a replication slot",
-    "pg_logical_slot_get_*": "consumes a replication slot's changes",
-    "pg_replication_origin_*": "changes replication origins",
-    "pg_notify": "sends a notification",
-    "pg_advisory_*": "takes or releases an advisory lock",
-    "pg_try_advisory_*": "takes an advisory lock",
-    "pg_import_system_collations": "creates collations",
-    "pg_extension_config_dump": "changes the catalog",
-    "lo_*": "reads or writes large objects or server files",
-    "lowrite": "writes a large object",
-    "pg_file_*": "writes the server's files",
-    "pg_read_file*": "reads the server's files",
-    "pg_read_binary_file*": "reads the server's files",
-    "pg_ls_*": "lists the server's files",
-    "pg_stat_file": "reads the server's files",
-    "dblink*": "runs SQL on another server",
-    "query_to_xml*": "runs SQL given as text",
-    "ts_stat": "runs SQL given as text",
-    "ts_rewrite": "runs SQL given as text",
-    "brin_*summarize*": "changes an index",
-    "gin_clean_pending_list": "changes an index",
-    "binary_upgrade_*": "changes the catalog",
-    "pg_nextoid": "advances the server's object ids",
-    "pg_stop_making_pinned_objects": "changes the catalog",
-    "pg_export_snapshot": "exports the session's snapshot",
-}
 # hash_record_extended hashes a NULL as 0 and hands the seed to each type's function, which
 # hashes a float zero as the seed and a numeric zero as the seed minus one: with seed 0 or 1,
 # NULL -> 0 would not be a change. Any other seed keeps them apart.
@@ -116,57 +68,15 @@ _HASH_PROBE = (
     f"CAST('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11' AS UUID)), {HASH_SEED})"
 )
 _PLACEHOLDER = re.compile(r"%\(([A-Za-z_][A-Za-z0-9_]*)\)s")
-_INTEGER_TYPES = frozenset({"smallint", "integer", "bigint", "int2", "int4", "int8"})
 # Types with an extended hash function (their hash equals iff the values are equal), as
 # psycopg and information_schema name them.
-_HASHABLE_TYPES = _INTEGER_TYPES | frozenset(
+_HASHABLE_TYPES = INTEGER_TYPES | frozenset(
     {"text", "varchar", "character varying", "bpchar", "character", "char", "name"}
     | {"bool", "boolean", "float4", "float8", "real", "double precision", "numeric"}
     | {"date", "time", "timetz", "timestamp", "timestamptz", "interval", "uuid", "bytea"}
     | {"jsonb", "inet", "cidr", "macaddr", "oid"}
     | {"timestamp without time zone", "timestamp with time zone", "time without time zone"}
 )
-# Types whose JSON (json_build_object) is what the Python encoder writes for the fetched value
-# (json and jsonb are embedded as the value they hold, their numbers exact).
-_JSON_AS_IS = _INTEGER_TYPES | frozenset(
-    {"boolean", "bool", "text", "varchar", "character varying", "bpchar", "date", "uuid"}
-    | {"json", "jsonb", "oid"}
-)
-# The README's value formats (engine.destinations.json_encoding), where PostgreSQL's own
-# JSON differs: NaN and infinities as null (not "NaN"), six fraction digits, UTC instants,
-# intervals in ISO 8601, bytes as hex.
-_JSON_NOT_FINITE = (
-    "CASE WHEN __v__ IN (CAST('NaN' AS {t}), CAST('Infinity' AS {t}), CAST('-Infinity' AS {t})) "
-    "THEN NULL ELSE __v__ END"
-)
-_JSON_TIMESTAMP = (
-    "TO_CHAR(__v__, 'YYYY-MM-DD\"T\"HH24:MI:SS') || CASE WHEN "
-    "EXTRACT(MICROSECONDS FROM __v__) % 1000000 = 0 THEN '' ELSE TO_CHAR(__v__, '.US') END"
-)
-_MICROS = (
-    "(EXTRACT(HOUR FROM __v__) * 3600000000 + EXTRACT(MINUTE FROM __v__) * 60000000 "
-    "+ EXTRACT(MICROSECONDS FROM __v__))"
-)
-_JSON_INTERVAL = (
-    "'P' || CAST(EXTRACT(YEAR FROM __v__) * 12 + EXTRACT(MONTH FROM __v__) AS TEXT) || 'M' "
-    "|| CAST(EXTRACT(DAY FROM __v__) AS TEXT) || 'DT' "
-    f"|| CASE WHEN {_MICROS} < 0 THEN '-' ELSE '' END "
-    f"|| CAST(DIV(ABS({_MICROS}), 1000000) AS TEXT) "
-    f"|| CASE WHEN {_MICROS} % 1000000 = 0 THEN '' "
-    f"ELSE '.' || LPAD(CAST(ABS({_MICROS}) % 1000000 AS TEXT), 6, '0') END || 'S'"
-)
-_JSON_AS_TEXT = "CASE WHEN __v__ IS NULL THEN NULL ELSE FORMAT('%s', __v__) END"
-# Types psycopg hands over as exactly as PostgreSQL holds them, written by Python.
-_JSON_IN_PYTHON = frozenset({"time", "timetz"})
-_JSON_TEMPLATES = {
-    "numeric": _JSON_NOT_FINITE.format(t="NUMERIC"),
-    "float4": _JSON_NOT_FINITE.format(t="REAL"),
-    "float8": _JSON_NOT_FINITE.format(t="DOUBLE PRECISION"),
-    "timestamp": _JSON_TIMESTAMP,
-    "timestamptz": _JSON_TIMESTAMP.replace("__v__", "(__v__ AT TIME ZONE 'UTC')") + " || '+00:00'",
-    "interval": _JSON_INTERVAL,
-    "bytea": "ENCODE(__v__, 'hex')",
-}
 # SQLSTATE classes and codes (https://www.postgresql.org/docs/current/errcodes-appendix.html).
 _TRANSIENT_STATES = frozenset({"40001", "40P01", "55P03", "57P01", "57P02", "57P03", "53300"})
 _CONNECTION_CLASSES = ("08", "28", "3D")
@@ -217,7 +127,7 @@ class PostgresDialect(Dialect):
     sqlglot_dialect = "lightningpostgres"
     hash_name = "postgres-hash_record_extended"
     hash_probe = _HASH_PROBE
-    side_effect_functions = _SIDE_EFFECT_FUNCTIONS
+    side_effect_functions = SIDE_EFFECT_FUNCTIONS
     session_settings = _SESSION
     setting_names = frozenset(
         {"dsn", "host", "port", "database", "dbname", "user", "password", "sslmode"}
@@ -406,7 +316,7 @@ class PostgresDialect(Dialect):
         return f"LOCK TABLE {table.sql(self.sqlglot_dialect)} IN EXCLUSIVE MODE"
 
     def is_integer_type(self, type_name: str) -> bool:
-        return type_name.lower() in _INTEGER_TYPES
+        return type_name.lower() in INTEGER_TYPES
 
     # -- SQL fragments ----------------------------------------------------------------------
     def row_hash(self, values: Sequence[exp.Expr], types: Sequence[str]) -> exp.Expr:
@@ -422,16 +332,7 @@ class PostgresDialect(Dialect):
         return exp.func("hash_record_extended", row, exp.Literal.number(HASH_SEED))
 
     def json_value(self, value: exp.Expr, type_name: str) -> exp.Expr | None:
-        kind = type_name.lower()
-        if kind in _JSON_AS_IS:
-            return value
-        if kind in _JSON_TEMPLATES:
-            return substituted(_JSON_TEMPLATES[kind], value, read="postgres")
-        if kind in _JSON_IN_PYTHON or kind.endswith("[]"):
-            return None
-        # Any other type (xml, inet, ranges, enums, composites, extensions' types) as its
-        # text, as its output function writes it (a cast to text may differ: inet's mask).
-        return substituted(_JSON_AS_TEXT, value, read="postgres")
+        return json_expression(value, type_name)
 
     def view_definition(self, table: exp.Table) -> str | None:
         rows = self.fetchall(
