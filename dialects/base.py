@@ -319,6 +319,12 @@ class Dialect(ABC):
         exclude each other (or the warehouse has a single writer)."""
         return None
 
+    def statistics_statement(self, table: exp.Table) -> str | None:
+        """A statement that gives the warehouse's query planner the statistics of a table the
+        engine just filled and joins next (the plan); None where the warehouse keeps them as
+        it writes."""
+        return None
+
     def is_driver_error(self, error: BaseException) -> bool:
         """Whether an exception came from the warehouse (its driver), not from the engine."""
         return self.classify_error(error) is not ErrorKind.TERMINAL

@@ -195,7 +195,11 @@ class Planner:
                 field_hashes = (
                     self.changed_fields.plan_hashes(self.dialect) if self.changed_fields else []
                 )
-                self._run("plan", exprs={**no_changed_fields(), "field_hashes": field_hashes})
+                statistics = self.dialect.statistics_statement(self.tables.plan)
+                with self.dialect.batch():  # the plan and its statistics in one request
+                    self._run("plan", exprs={**no_changed_fields(), "field_hashes": field_hashes})
+                    if statistics is not None:
+                        self.dialect.execute(statistics)
         except Exception as error:  # noqa: BLE001 - the model's own SQL failed on its rows
             if not self.dialect.is_driver_error(error):
                 raise

@@ -257,3 +257,39 @@ def test_describing_a_model_is_one_round_trip_and_a_failure_leaves_the_session_u
         assert dialect.fetchall("SELECT count(*) FROM written_after") == [(2,)]
     finally:
         dialect.close()
+
+
+def test_a_plan_is_analyzed_in_the_request_that_makes_it(ws: PostgresWorkspace) -> None:
+    """The planner's statistics of a run's plan are there for the diff that joins it (without
+    them PostgreSQL sorted both plans onto disk for merge joins), at no round trip of its
+    own; a batch keeps the order of its statements around one with parameters."""
+    ws.users([(i, f"u{i}@x", f"N{i}") for i in range(1, 301)])
+    ws.simple_project()
+    assert ws.cli("run", "s").exit_code == 0
+    plans = ws.query(
+        "SELECT c.relname, c.reltuples, s.last_analyze IS NOT NULL FROM pg_class AS c "
+        "JOIN pg_namespace AS n ON n.oid = c.relnamespace "
+        "JOIN pg_stat_user_tables AS s ON s.relid = c.oid "
+        "WHERE n.nspname = 'hightouch_planner' AND c.relname LIKE '%\\_plan'"
+    )
+    assert [(tuples, analyzed) for _, tuples, analyzed in plans] == [(300, True)], plans
+    stats = ws.query(
+        "SELECT attname, n_distinct FROM pg_stats WHERE schemaname = 'hightouch_planner' "
+        f"AND tablename = '{plans[0][0]}' AND attname = 'row_id'"
+    )
+    assert stats == [("row_id", -1.0)]  # every key distinct: what the join estimates need
+
+    dialect = make_dialect("postgres", {"dsn": ws.dsn}, ws.root)
+    dialect.connect()
+    try:
+        dialect.execute("CREATE TABLE batched (x int, at serial)")
+        before = dialect.statements_issued or 0
+        with dialect.batch():
+            dialect.execute("INSERT INTO batched (x) VALUES (1)")
+            dialect.execute("INSERT INTO batched (x) VALUES (2)")
+            dialect.execute("INSERT INTO batched (x) VALUES (%(x)s)", {"x": 3})
+            dialect.execute("INSERT INTO batched (x) VALUES (4)")
+        assert dialect.statements_issued == before + 3  # [1, 2], [3], [4]
+        assert dialect.fetchall("SELECT x FROM batched ORDER BY at") == [(1,), (2,), (3,), (4,)]
+    finally:
+        dialect.close()
