@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlglot import exp
@@ -43,21 +43,6 @@ class KeyStats:
     duplicate_keys: int = 0
     duplicate_rows: int = 0
     duplicate_sample: tuple[str, ...] = ()
-
-
-@dataclass
-class PlanResult:
-    """The planned delta: counts by op, rows rejected before sending, key findings."""
-
-    planned: dict[str, int]
-    rejected_before_send: int
-    keys: KeyStats
-    timings: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def total(self) -> int:
-        """Planned ops in all."""
-        return sum(self.planned.values())
 
 
 class Planner:

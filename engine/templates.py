@@ -2,9 +2,9 @@
 with bounds.
 
 A template sees ``row`` (the model columns it names) and ``context`` (the run variables, see
-:data:`engine.config.VARIABLES`). It cannot read files (no template loader: ``include`` and
-``render`` find nothing) nor the environment, and a loop or output past the limits below is
-an error of that row, never a hang.
+:data:`engine.mapping_config.VARIABLES`). It cannot read files (no template loader:
+``include`` and ``render`` find nothing) nor the environment, and a loop or output past the
+limits below is an error of that row, never a hang.
 """
 
 from __future__ import annotations

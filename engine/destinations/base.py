@@ -107,7 +107,7 @@ class RunContext:
     mode: str
     delete_behavior: str
     mapped_fields: list[str] = field(default_factory=list)
-    # The run variables templates see as ``context`` (see engine.config.VARIABLES).
+    # The run variables templates see as ``context`` (see engine.mapping_config.VARIABLES).
     variables: dict[str, Any] = field(default_factory=dict)
 
     def cleared_fields(self) -> dict[str, Any]:
