@@ -20,7 +20,7 @@ from sqlglot import exp
 
 from dialects.base import Dialect
 from dialects.errors import WarehouseError
-from engine.changed_fields import changed_fields_for, no_changed_fields
+from engine.changed_fields import no_changed_fields
 from engine.config import SyncConfig
 from engine.delta_queries import DeltaQueries
 from engine.model import BoundModel
@@ -70,10 +70,10 @@ class Planner:
         # Planned ops rejected before sending (duplicated keys), by op; set by build_delta.
         self.rejected_before_send = dict.fromkeys(ALL_OPS, 0)
         self.key_as_text = not model.integer_key(dialect)
-        # send: changed_fields: the field groups, and whether the baseline holds their hashes.
-        self.changed_fields = changed_fields_for(model, sync)
-        self.baseline_field_hashes = False
         self.queries = DeltaQueries(dialect, renderer, model, sync)
+        # send: changed_fields: the field groups, and whether the baseline holds their hashes.
+        self.changed_fields = self.queries.changed_fields
+        self.baseline_field_hashes = False
         # Copy the model into a stage, or read it twice inside one transaction (measured in
         # bench/: on DuckDB the copy costs more than the second, filtered read).
         setting = dialect.settings.get("stage_model")
