@@ -7,21 +7,28 @@ Only one process can open a DuckDB file for writing; a second one is told who ho
 Every connection (the stream's cursor too) pins the settings a row's text depends on (UTC,
 the Gregorian calendar) and then turns off access to files, URLs and extensions: a model
 reads the warehouse's tables only, and nothing it names can reach outside the database file.
+
+The statements of a transaction or batch are run as one string (dialects/batched.py), their
+``$name`` parameters written in as literals (``_literal_bound``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import decimal
 import re
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.tokens import TokenType
 
 from dialects import array_forms as arrays
 from dialects.base import Dialect, JsonText, substituted
+from dialects.batched import BatchedRequests
 from dialects.capabilities import Capabilities
 from dialects.duckdb_json import INTEGER_TYPES, json_sql
 from dialects.errors import ErrorKind, WarehouseError
@@ -85,7 +92,33 @@ def _bound(sql: str, params: dict[str, Any] | None) -> dict[str, Any] | None:
     return {k: v for k, v in params.items() if k in names} or None
 
 
-class DuckDBDialect(Dialect):
+# Values written in as literals by _literal_bound (others are bound by the driver).
+_LITERAL_TYPES = (str, int, float, bool, dt.datetime, dt.date, decimal.Decimal)
+
+
+def _literal_bound(sql: str, params: dict[str, Any] | None) -> str | None:
+    """The statement with each ``$name`` parameter written in as its value's literal (None:
+    a value of another type). sqlglot's tokenizer finds the parameters, so text in strings,
+    quoted names and comments is left alone, and the rest of the statement is unchanged."""
+    if not params:
+        return sql
+    used = _bound(sql, params) or {}
+    if not all(v is None or isinstance(v, _LITERAL_TYPES) for v in used.values()):
+        return None
+    tokens = sqlglot.Dialect.get_or_raise("duckdb").tokenize(sql)
+    parts, last = [], 0
+    for dollar, name in zip(tokens, tokens[1:], strict=False):
+        if (
+            dollar.token_type is TokenType.PARAMETER
+            and name.start == dollar.end + 1
+            and name.text in used
+        ):
+            parts += [sql[last : dollar.start], exp.convert(used[name.text]).sql("duckdb")]
+            last = name.end + 1
+    return "".join([*parts, sql[last:]])
+
+
+class DuckDBDialect(BatchedRequests, Dialect):
     """The DuckDB dialect (``type: duckdb``; settings ``path``, ``memory_limit``, ``threads``)."""
 
     name = "duckdb"
@@ -164,13 +197,22 @@ class DuckDBDialect(Dialect):
             error,
         )
 
-    def execute(self, sql: str, params: dict[str, Any] | None = None) -> None:
-        self.count_statement()
-        self.con.execute(sql, _bound(sql, params))
+    # -- statements (several in one request: dialects.batched) ----------------------------
+    def _bind(self, sql: str, params: dict[str, Any] | None) -> str | None:
+        return _literal_bound(sql, params)
 
-    def fetchall(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+    def _run(self, sql: str, params: dict[str, Any] | None) -> Any:
+        return self.con.execute(sql, _bound(sql, params))
+
+    def _send_many(self, statements: list[str]) -> Any:
+        return self.con.execute(";\n".join(statements))  # the last statement's result
+
+    def _rollback(self) -> None:
+        import duckdb
+
         self.count_statement()
-        return list(self.con.execute(sql, _bound(sql, params)).fetchall())
+        with suppress(duckdb.TransactionException):  # none open: BEGIN was never sent
+            self.con.execute("ROLLBACK")
 
     def stream(
         self, sql: str, params: dict[str, Any] | None, batch_rows: int
@@ -179,6 +221,7 @@ class DuckDBDialect(Dialect):
         # free for writes while this read is open (it must read persistent tables only).
         # Pages come through Arrow (fast) unless a column has a type Arrow hands over
         # differently from DuckDB's own values (see _ARROW_ALTERED).
+        self._send_pending()
         self.count_statement()
         cursor = self.con.cursor()
         try:
@@ -210,6 +253,7 @@ class DuckDBDialect(Dialect):
 
         data = pa.table({name: [row[i] for row in rows] for i, name in enumerate(columns)})
         view = "__lightning_bulk_rows"
+        self._send_pending()
         self.count_statement()
         self.con.register(view, data)
         try:
@@ -222,17 +266,8 @@ class DuckDBDialect(Dialect):
         finally:
             self.con.unregister(view)
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        self.execute("BEGIN TRANSACTION")
-        try:
-            yield
-        except BaseException:
-            self.execute("ROLLBACK")
-            raise
-        self.execute("COMMIT")
-
     def query_columns(self, sql: str) -> list[tuple[str, str]]:
+        self._send_pending()
         self.count_statement()
         relation = self.con.sql(sql)
         return [

@@ -13,15 +13,16 @@ variables (``PGHOST``, ``PGPASSWORD``, ...), so secrets need not live in the pro
   (json, xml, geometric, user-defined) is hashed as its text.
 - Plan and diff run in one REPEATABLE READ transaction, so the model is read twice (plan,
   then the delta's fields) at one snapshot instead of being copied into a stage.
+- The statements of a transaction or batch go in one request with the next read or at the
+  block's end, their parameters written in as literals (dialects/batched.py); elsewhere
+  parameters are bound by the server.
 - The delta streams through a server-side cursor on a second connection, so the run can
   write rejections while it reads, and Python holds one page at a time.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from typing import Any
 
 from sqlglot import exp
@@ -29,10 +30,12 @@ from sqlglot.dialects.postgres import Postgres
 
 from dialects import array_forms as arrays
 from dialects.base import Dialect
+from dialects.batched import BatchedRequests
 from dialects.capabilities import Capabilities
 from dialects.errors import ErrorKind, WarehouseError
 from dialects.postgres_json import INTEGER_TYPES, json_expression
 from dialects.postgres_read_only import SIDE_EFFECT_FUNCTIONS
+from dialects.postgres_requests import bound, send, with_params
 
 MIN_SERVER_VERSION = 140000  # hash_record_extended came with PostgreSQL 14
 # Session settings the row's text (hence its hash and its key), the engine's own SQL and the
@@ -71,7 +74,6 @@ _HASH_PROBE = (
     "CAST(12.34 AS NUMERIC(10, 2)), CAST('{\"k\": 1}' AS JSONB), "
     f"CAST('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11' AS UUID)), {HASH_SEED})"
 )
-_PLACEHOLDER = re.compile(r"%\(([A-Za-z_][A-Za-z0-9_]*)\)s")
 # Types with an extended hash function (their hash equals iff the values are equal), as
 # psycopg and information_schema name them.
 _HASHABLE_TYPES = INTEGER_TYPES | frozenset(
@@ -86,25 +88,6 @@ _TRANSIENT_STATES = frozenset({"40001", "40P01", "55P03", "57P01", "57P02", "57P
 _CONNECTION_CLASSES = ("08", "28", "3D")
 _SQL_CLASSES = ("42", "22", "0A", "21", "23", "2B", "34")
 _READ_ONLY_VIOLATION = "25006"  # a model's read tried to write (described read-only)
-
-
-def _with_params(sql: str, params: dict[str, Any] | None) -> tuple[str, dict[str, Any] | None]:
-    """The statement and the parameters it uses, in psycopg's form.
-
-    With parameters, psycopg reads every ``%`` as the start of a placeholder, so a ``%`` of
-    the SQL itself (``LIKE '%@x'`` in a model) is doubled; only ``%(name)s`` stays one.
-    """
-    if not params:
-        return sql, None
-    parts = _PLACEHOLDER.split(sql)  # text, name, text, name, ..., text
-    used = set(parts[1::2])
-    if not used:  # without parameters psycopg leaves every % as it is
-        return sql, None
-    escaped = [
-        part.replace("%", "%%") if index % 2 == 0 else f"%({part})s"
-        for index, part in enumerate(parts)
-    ]
-    return "".join(escaped), {k: v for k, v in params.items() if k in used}
 
 
 class LightningPostgres(Postgres):
@@ -123,7 +106,7 @@ class LightningPostgres(Postgres):
         }
 
 
-class PostgresDialect(Dialect):
+class PostgresDialect(BatchedRequests, Dialect):
     """The PostgreSQL dialect (``type: postgres``)."""
 
     name = "postgres"
@@ -147,7 +130,6 @@ class PostgresDialect(Dialect):
         snapshot_rereads=True,  # REPEATABLE READ: a transaction reads one snapshot
         drop_many=True,
     )
-    _batched: list[str] | None = None  # the statements of an open batch() block
 
     # -- connection -------------------------------------------------------------------------
     def _conninfo(self) -> str:
@@ -208,49 +190,35 @@ class PostgresDialect(Dialect):
                 ErrorKind.CONNECTION,
             )
 
-    # -- statements -------------------------------------------------------------------------
-    def execute(self, sql: str, params: dict[str, Any] | None = None) -> None:
-        if self._batched is not None:
-            if not params:
-                self._batched.append(sql)
-                return
-            self._send_batched()  # in order: what came before goes first
-        self.count_statement()
-        self.con.execute(*_with_params(sql, params))
+    # -- statements (several in one request: dialects.batched) ----------------------------
+    begin_statement = "BEGIN ISOLATION LEVEL REPEATABLE READ"
 
-    @contextmanager
-    def batch(self) -> Iterator[None]:
-        """The block's statements without parameters, sent together in one request (the
-        simple query protocol takes several) at its end, or before one with parameters."""
-        if self._batched is not None:  # nested: part of the outer block
-            yield
-            return
-        self._batched = []
-        try:
-            yield
-            self._send_batched()
-        finally:
-            self._batched = None
+    def _bind(self, sql: str, params: dict[str, Any] | None) -> str:
+        return bound(self.con, sql, params)
 
-    def _send_batched(self) -> None:
-        statements, self._batched = self._batched or [], []
-        if statements:
+    def _run(self, sql: str, params: dict[str, Any] | None) -> Any:
+        return self.con.execute(*with_params(sql, params))
+
+    def _send_many(self, statements: list[str]) -> Any:
+        return send(self.con, statements)
+
+    def _rollback(self) -> None:
+        from psycopg.pq import TransactionStatus
+
+        if not self.con.closed and self.con.info.transaction_status != TransactionStatus.IDLE:
             self.count_statement()
-            self.con.execute(";\n".join(statements))
-
-    def fetchall(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
-        self.count_statement()
-        return list(self.con.execute(*_with_params(sql, params)).fetchall())
+            self.con.execute("ROLLBACK")
 
     def stream(
         self, sql: str, params: dict[str, Any] | None, batch_rows: int
     ) -> Iterator[dict[str, list[Any]]]:
+        self._send_pending()  # what the read may depend on
         self.count_statement()  # the read (its transaction and pages are not counted)
         con = self._open()
         try:
             with con.transaction(), con.cursor(name="lightning_delta_stream") as cursor:
                 cursor.itersize = batch_rows
-                cursor.execute(*_with_params(sql, params))
+                cursor.execute(*with_params(sql, params))
                 names = [d.name for d in cursor.description or []]
                 while rows := cursor.fetchmany(batch_rows):
                     columns = zip(*rows, strict=True)
@@ -266,21 +234,11 @@ class PostgresDialect(Dialect):
         target = exp.Schema(
             this=table.copy(), expressions=[exp.to_identifier(c, quoted=True) for c in columns]
         ).sql(self.sqlglot_dialect)
+        self._send_pending()
         self.count_statement()
         with self.con.cursor() as cursor, cursor.copy(f"COPY {target} FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
-
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        self.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
-        try:
-            yield
-        except BaseException:
-            if not self.con.closed:
-                self.execute("ROLLBACK")
-            raise
-        self.execute("COMMIT")
 
     def query_columns(self, sql: str) -> list[tuple[str, str]]:
         # Read-only (and rolled back), so that whatever of the model the server runs to
@@ -288,6 +246,7 @@ class PostgresDialect(Dialect):
         from psycopg.pq import TransactionStatus
 
         describe = f"SELECT * FROM ({sql}) AS lightning_described LIMIT 0"
+        self._send_pending()
         if self.con.info.transaction_status != TransactionStatus.IDLE:
             # Inside a transaction psycopg makes this a savepoint; leaving it restores
             # read-write.

@@ -28,7 +28,7 @@ from engine.model import BoundModel
 from engine.planner import KeyStats, Planner
 from engine.state import Commit, State, utcnow
 from engine.sync_job import SyncJob, must_resend, redacting
-from engine.warehouse import connected, prepare_schemas
+from engine.warehouse import connected, lock_sync
 
 
 @dataclass
@@ -97,8 +97,7 @@ def run_sync(
     kind = "full_resync" if full_resync else "reset_cdc" if reset_cdc else "run"
     with interruptible(), connected(job.dialect, prepare=False) as state:
         model = job.bind()
-        prepare_schemas(state)
-        run_id = state.acquire(sync_name)
+        run_id = lock_sync(state, sync_name)
         started = utcnow()
         planner = job.planner(state, model, run_id)
         audit = Audit(state.sql, state.audit_tables(), job.sync.log_tables)

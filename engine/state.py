@@ -188,8 +188,9 @@ class State:
             if serialize is not None:  # before any read: the read must see the winner's row
                 self.dialect.execute(serialize)
             probe = {"hash_probe": self.dialect.hash_probe_value()}
+            every_table = {**tables, **self.audit_tables()}  # a missing one fails the read
             rows = self.dialect.fetchall(
-                self.sql.one("lock_state", tables, probe), {"sync_id": sync_name}
+                self.sql.one("lock_state", every_table, probe), {"sync_id": sync_name}
             )
             locks = [row[1:6] for row in rows if row[0] == "lock"]
             self.dialect.note_hash_probe(locks[0][4])

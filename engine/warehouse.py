@@ -60,8 +60,8 @@ def dialect_for(project: Project, source_name: str) -> Dialect:
 def connected(dialect: Dialect, prepare: bool = True) -> Iterator[State]:
     """Connect, create the engine's schemas and tables if missing, and close at the end.
 
-    With ``prepare=False`` the caller runs :func:`prepare_schemas` itself (after its read-only
-    checks, so a bad model writes nothing to the warehouse).
+    With ``prepare=False`` the caller runs :func:`prepare_schemas` (or :func:`lock_sync`)
+    itself, after its read-only checks, so a bad model writes nothing to the warehouse.
     """
     dialect.connect()
     try:
@@ -79,6 +79,21 @@ def prepare_schemas(state: State) -> None:
         state.ensure_schemas()
     except Exception as error:  # noqa: BLE001 - classified below
         raise schema_error(state.dialect, error) from error
+
+
+def lock_sync(state: State, sync_name: str) -> int:
+    """Lock the sync (its run id, see State.acquire), creating the engine's schemas and tables
+    first only when they are missing: the lock read names every one of them, so a steady run
+    reads no catalog to know they exist. When that read fails, the schemas are prepared (one
+    catalog read; nothing is created when all exist) and the lock is read again: an error
+    that was not a missing table comes back from the second read."""
+    try:
+        return state.acquire(sync_name)
+    except Exception as error:
+        if not state.dialect.is_driver_error(error):
+            raise
+    prepare_schemas(state)
+    return state.acquire(sync_name)
 
 
 def schema_error(dialect: Dialect, error: BaseException) -> BaseException:

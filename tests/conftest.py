@@ -8,6 +8,7 @@ transpiled with sqlglot for PostgreSQL, Snowflake and Spark.
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import subprocess
@@ -509,7 +510,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     kept, left_out = [], []
     for item in items:
         callspec = getattr(item, "callspec", None)
-        on_spark = callspec is not None and callspec.params.get("warehouse") == "spark"
+        warehouse = callspec.params.get("warehouse") if callspec is not None else None
+        if _not_on_slow_stand_in(item, warehouse):
+            left_out.append(item)
+            continue
+        on_spark = warehouse == "spark"
         name = f"{item.path.name}::{item.name}"
         original = getattr(item, "originalname", item.name)
         cannot_run = (
@@ -522,6 +527,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if left_out:
         config.hook.pytest_deselected(items=left_out)
         items[:] = kept
+
+
+def _not_on_slow_stand_in(item: pytest.Item, warehouse: str | None) -> bool:
+    """Whether the test's module leaves this case out on a slow stand-in (its
+    ``NOT_ON_SLOW_STAND_INS``: (test, case id without the warehouse) for ``SLOW_STAND_INS``)."""
+    module = inspect.getmodule(getattr(item, "function", None))
+    if warehouse not in getattr(module, "SLOW_STAND_INS", ()):
+        return False
+    case = item.name.partition("[")[2].rstrip("]").removeprefix(f"{warehouse}-")
+    original = getattr(item, "originalname", item.name)
+    return (original, case) in getattr(module, "NOT_ON_SLOW_STAND_INS", ())
 
 
 @pytest.fixture

@@ -150,6 +150,7 @@ from tests.test_payload_property import (  # noqa: F401
     test_every_type_and_edge_value_at_once,
 )
 from tests.test_round_trips import (  # noqa: F401
+    test_a_sync_log_table_dropped_between_runs_is_made_again,
     test_statements_per_run_do_not_grow_with_the_model,
     test_the_hash_probe_read_with_the_lock_matches_the_probe_read_alone,
 )

@@ -262,7 +262,7 @@ def test_describing_a_model_is_one_round_trip_and_a_failure_leaves_the_session_u
 def test_a_plan_is_analyzed_in_the_request_that_makes_it(ws: PostgresWorkspace) -> None:
     """The planner's statistics of a run's plan are there for the diff that joins it (without
     them PostgreSQL sorted both plans onto disk for merge joins), at no round trip of its
-    own; a batch keeps the order of its statements around one with parameters."""
+    own."""
     ws.users([(i, f"u{i}@x", f"N{i}") for i in range(1, 301)])
     ws.simple_project()
     assert ws.cli("run", "s").exit_code == 0
@@ -278,18 +278,3 @@ def test_a_plan_is_analyzed_in_the_request_that_makes_it(ws: PostgresWorkspace) 
         f"AND tablename = '{plans[0][0]}' AND attname = 'row_id'"
     )
     assert stats == [("row_id", -1.0)]  # every key distinct: what the join estimates need
-
-    dialect = make_dialect("postgres", {"dsn": ws.dsn}, ws.root)
-    dialect.connect()
-    try:
-        dialect.execute("CREATE TABLE batched (x int, at serial)")
-        before = dialect.statements_issued or 0
-        with dialect.batch():
-            dialect.execute("INSERT INTO batched (x) VALUES (1)")
-            dialect.execute("INSERT INTO batched (x) VALUES (2)")
-            dialect.execute("INSERT INTO batched (x) VALUES (%(x)s)", {"x": 3})
-            dialect.execute("INSERT INTO batched (x) VALUES (4)")
-        assert dialect.statements_issued == before + 3  # [1, 2], [3], [4]
-        assert dialect.fetchall("SELECT x FROM batched ORDER BY at") == [(1,), (2,), (3,), (4,)]
-    finally:
-        dialect.close()

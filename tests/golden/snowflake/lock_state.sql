@@ -4,6 +4,9 @@
 /*   (Dialect.hash_probe), read along; */
 /* - 'commit' rows: the sync's committed runs (what commits_select.sql reads), so the run */
 /*   that takes the lock knows its baseline without another round trip. */
+/* The sync-log tables are named (and read no row: WHERE 1 = 0) so that the read fails when */
+/* any of the engine's tables is missing: a run then creates them and reads again, and a */
+/* steady run needs no catalog read to know they exist (engine/warehouse.py, lock_sync). */
 SELECT
   'lock' AS "ROW_KIND",
   "L"."SYNC_RUN_ID" AS "SYNC_RUN_ID",
@@ -40,6 +43,29 @@ FROM (
 ) AS "IDS"
 LEFT JOIN "HIGHTOUCH_PLANNER"."LIGHTNING_LOCKS" AS "L"
   ON "L"."SYNC_ID" = :sync_id
+CROSS JOIN (
+  SELECT
+    COUNT(*) AS "LOGS"
+  FROM (
+    SELECT
+      1 AS "ONE"
+    FROM "HIGHTOUCH_AUDIT"."SYNC_CHANGELOG"
+    WHERE
+      1 = 0
+    UNION ALL
+    SELECT
+      1 AS "ONE"
+    FROM "HIGHTOUCH_AUDIT"."SYNC_SNAPSHOT"
+    WHERE
+      1 = 0
+    UNION ALL
+    SELECT
+      1 AS "ONE"
+    FROM "HIGHTOUCH_AUDIT"."SYNC_RUNS"
+    WHERE
+      1 = 0
+  ) AS "SYNC_LOGS"
+) AS "LOGS"
 UNION ALL
 SELECT
   'commit' AS "ROW_KIND",
