@@ -106,6 +106,7 @@ class BigQueryDialect(BigQueryCatalog, Dialect):
         snapshot_rereads=False,
         ddl_commits=True,
         read_only_sessions=False,
+        bills_per_table=True,
     )
 
     def __init__(self, settings: dict[str, Any], project_dir: Path):

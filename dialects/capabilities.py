@@ -33,6 +33,10 @@ class Capabilities:
         single_writer: one process at a time can write the warehouse (a DuckDB file), so
             two runs can never take a sync's lock at once.
         drop_many: one ``DROP TABLE`` statement can drop several tables.
+        bills_per_table: a query is billed a minimum per table it names (BigQuery's
+            on-demand 10 MB) while the catalog is read for free (BigQuery's API): the lock
+            read does not name the sync-log tables to learn that they exist; the catalog is
+            read before it instead (engine/warehouse.py, ``lock_sync``).
     """
 
     transactions: bool
@@ -47,3 +51,4 @@ class Capabilities:
     read_only_sessions: bool = True
     single_writer: bool = False
     drop_many: bool = False
+    bills_per_table: bool = False

@@ -148,6 +148,20 @@ class State:
             for folded_name, schema in folded.items()
         )
 
+    @property
+    def lock_read_names_every_table(self) -> bool:
+        """Whether the lock read fails when one of the engine's tables is missing (so that a
+        steady run reads no catalog to know they exist); not where naming a table in a
+        query is billed and the catalog is free to read (``bills_per_table``)."""
+        return not self.dialect.capabilities.bills_per_table
+
+    def sync_logs_check(self) -> exp.Expr:
+        """The one-row query the lock read joins: sync_logs_check.sql, naming the sync-log
+        tables, where :attr:`lock_read_names_every_table`; else a row of no table."""
+        if not self.lock_read_names_every_table:
+            return exp.select(exp.alias_(exp.Literal.number(0), "logs"))
+        return self.sql.parsed(self.sql.one("sync_logs_check", self.audit_tables()))
+
     def audit_tables(self) -> dict[str, exp.Expr]:
         """The three sync-log tables by template name."""
         return {
@@ -188,9 +202,9 @@ class State:
             if serialize is not None:  # before any read: the read must see the winner's row
                 self.dialect.execute(serialize)
             probe = {"hash_probe": self.dialect.hash_probe_value()}
-            every_table = {**tables, **self.audit_tables()}  # a missing one fails the read
             rows = self.dialect.fetchall(
-                self.sql.one("lock_state", every_table, probe), {"sync_id": sync_name}
+                self.sql.one("lock_state", {**tables, "sync_logs": self.sync_logs_check()}, probe),
+                {"sync_id": sync_name},
             )
             locks = [row[1:6] for row in rows if row[0] == "lock"]
             self.dialect.note_hash_probe(locks[0][4])

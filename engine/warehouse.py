@@ -86,12 +86,15 @@ def lock_sync(state: State, sync_name: str) -> int:
     first only when they are missing: the lock read names every one of them, so a steady run
     reads no catalog to know they exist. When that read fails, the schemas are prepared (one
     catalog read; nothing is created when all exist) and the lock is read again: an error
-    that was not a missing table comes back from the second read."""
-    try:
-        return state.acquire(sync_name)
-    except Exception as error:
-        if not state.dialect.is_driver_error(error):
-            raise
+    that was not a missing table comes back from the second read. Where the lock read does
+    not name every table (``State.lock_read_names_every_table``), the schemas are prepared
+    first."""
+    if state.lock_read_names_every_table:
+        try:
+            return state.acquire(sync_name)
+        except Exception as error:
+            if not state.dialect.is_driver_error(error):
+                raise
     prepare_schemas(state)
     return state.acquire(sync_name)
 

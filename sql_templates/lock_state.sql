@@ -4,9 +4,10 @@
 --   (Dialect.hash_probe), read along;
 -- - 'commit' rows: the sync's committed runs (what commits_select.sql reads), so the run
 --   that takes the lock knows its baseline without another round trip.
--- The sync-log tables are named (and read no row: WHERE 1 = 0) so that the read fails when
--- any of the engine's tables is missing: a run then creates them and reads again, and a
--- steady run needs no catalog read to know they exist (engine/warehouse.py, lock_sync).
+-- __sync_logs__ names the sync-log tables (reading no row of them; State.sync_logs_check) so
+-- that the read fails when any of the engine's tables is missing: a run then creates them
+-- and reads again, and a steady run needs no catalog read to know they exist
+-- (engine/warehouse.py, lock_sync).
 SELECT
     'lock' AS row_kind,
     l.sync_run_id AS sync_run_id,
@@ -27,15 +28,7 @@ FROM (
     ) AS all_ids
 ) AS ids
 LEFT JOIN __locks__ AS l ON l.sync_id = :sync_id
-CROSS JOIN (
-    SELECT COUNT(*) AS logs FROM (
-        SELECT 1 AS one FROM __changelog__ WHERE 1 = 0
-        UNION ALL
-        SELECT 1 AS one FROM __snapshot__ WHERE 1 = 0
-        UNION ALL
-        SELECT 1 AS one FROM __runs__ WHERE 1 = 0
-    ) AS sync_logs
-) AS logs
+CROSS JOIN __sync_logs__ AS logs
 UNION ALL
 SELECT
     'commit' AS row_kind,

@@ -26,6 +26,7 @@ def template_tables(planner: Planner) -> dict[str, exp.Expr]:
         "stage_query": planner.stage_query(),
         "dead_delta": state.planner_table("s_1600000000000000_delta"),
         "no_rejections": planner.no_rejections,
+        "sync_logs": state.sync_logs_check(),
     }
 
 

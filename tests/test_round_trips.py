@@ -19,10 +19,11 @@ pytestmark = pytest.mark.each_warehouse
 
 # A steady run (a baseline, one committed pair to drop), transaction control included, as
 # measured on each warehouse: a change that adds a statement must say so here.
-STATEMENTS_PER_RUN = {"duckdb": 13, "postgres": 13, "snowflake": 24, "spark": 27, "bigquery": 18}
+STATEMENTS_PER_RUN = {"duckdb": 13, "postgres": 13, "snowflake": 24, "spark": 27, "bigquery": 20}
 # The first run's lock read fails (no tables yet); it then lists the schemas and creates them
-# and the engine's five tables, and reads the lock again.
-FIRST_RUN_STATEMENTS = {"duckdb": 23, "postgres": 24, "snowflake": 36, "spark": 35, "bigquery": 28}
+# and the engine's five tables, and reads the lock again (BigQuery lists them first: its
+# catalog is read through the API for free, where naming a table in a query is billed).
+FIRST_RUN_STATEMENTS = {"duckdb": 23, "postgres": 24, "snowflake": 36, "spark": 35, "bigquery": 27}
 
 
 @pytest.fixture

@@ -4,9 +4,10 @@
 /*   (Dialect.hash_probe), read along; */
 /* - 'commit' rows: the sync's committed runs (what commits_select.sql reads), so the run */
 /*   that takes the lock knows its baseline without another round trip. */
-/* The sync-log tables are named (and read no row: WHERE 1 = 0) so that the read fails when */
-/* any of the engine's tables is missing: a run then creates them and reads again, and a */
-/* steady run needs no catalog read to know they exist (engine/warehouse.py, lock_sync). */
+/* __sync_logs__ names the sync-log tables (reading no row of them; State.sync_logs_check) so */
+/* that the read fails when any of the engine's tables is missing: a run then creates them */
+/* and reads again, and a steady run needs no catalog read to know they exist */
+/* (engine/warehouse.py, lock_sync). */
 SELECT
   'lock' AS "ROW_KIND",
   "L"."SYNC_RUN_ID" AS "SYNC_RUN_ID",
@@ -44,6 +45,9 @@ FROM (
 LEFT JOIN "HIGHTOUCH_PLANNER"."LIGHTNING_LOCKS" AS "L"
   ON "L"."SYNC_ID" = :sync_id
 CROSS JOIN (
+  /* One row that names the three sync-log tables and reads none of their rows: the lock read */
+  /* (lock_state.sql) joins it, so that the read fails when one of them is missing */
+  /* (State.sync_logs_check). */
   SELECT
     COUNT(*) AS "LOGS"
   FROM (
