@@ -127,7 +127,8 @@ class Dialect(ABC):
 
     # -- statements -------------------------------------------------------------------------
     def count_statement(self) -> None:
-        """One more statement (or catalog request) sent to the warehouse: in
+        """One more request to the warehouse (a statement, several in one request, or a catalog
+        request): in
         ``statements_issued``, or in ``load_statements`` inside :meth:`loading`. Every dialect
         counts what its statement and catalog methods send, transaction control included; not
         the session settings of a new connection, nor the pages of a streamed read."""
