@@ -128,10 +128,10 @@ class Dialect(ABC):
     # -- statements -------------------------------------------------------------------------
     def count_statement(self) -> None:
         """One more request to the warehouse (a statement, several in one request, or a catalog
-        request): in
-        ``statements_issued``, or in ``load_statements`` inside :meth:`loading`. Every dialect
-        counts what its statement and catalog methods send, transaction control included; not
-        the session settings of a new connection, nor the pages of a streamed read."""
+        request): in ``statements_issued``, or in ``load_statements`` inside :meth:`loading`.
+        Every dialect counts what its statement and catalog methods send, transaction control
+        included; not the session settings of a new connection, nor the pages of a streamed
+        read."""
         if self._loading:
             self.load_statements += 1
         else:
