@@ -642,7 +642,7 @@ def snowflake_workspace(root: Path, port: int) -> Iterator[SnowflakeWorkspace]:
 def bigquery_server(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[bigquery_emulator.LocalBigQuery]:
-    """The session's BigQuery emulator (local-bigquery on 127.0.0.1), restarted empty for each
+    """The session's BigQuery emulator (local-bigquery on 127.0.0.1), emptied for each
     workspace. Skipped, saying how to enable it, when the emulator or the client is not
     installed; under CI=true never."""
     python = bigquery_emulator.emulator_python()
@@ -666,10 +666,9 @@ def bigquery_server(
 def bq_ws(
     tmp_path: Path, bigquery_server: bigquery_emulator.LocalBigQuery
 ) -> Iterator[BigQueryWorkspace]:
-    """A workspace on a freshly started, empty BigQuery emulator (see
-    ``LocalBigQuery.restart``)."""
+    """A workspace on an empty BigQuery emulator (see ``LocalBigQuery.fresh``)."""
     workspace = BigQueryWorkspace(
-        tmp_path, bigquery_server.restart(), f"lightning-test-{os.getpid()}-{next(_DATABASES)}"
+        tmp_path, bigquery_server.fresh(), f"lightning-test-{os.getpid()}-{next(_DATABASES)}"
     )
     try:
         yield workspace
