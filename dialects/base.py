@@ -292,6 +292,13 @@ class Dialect(ABC):
         spliced into the object. The formats are the README's "Value formats"."""
         return None
 
+    def json_text(self, value: exp.Expr) -> exp.Expr:
+        """The JSON text of one payload value (a :meth:`json_value` form): NULL (or ``null``)
+        for NULL, and no unescaped control character in it, as JSON requires. The delta
+        stream sends the mapped values' texts joined, the field names written once by Python
+        (engine/joined_payload.py)."""
+        return exp.cast(exp.func("TO_JSON", value), exp.DataType.build("text"))
+
     def array_elements(
         self, value: exp.Expr, type_name: str, element: exp.Expr
     ) -> ArrayElements | None:

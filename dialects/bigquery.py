@@ -354,6 +354,9 @@ class BigQueryDialect(BigQueryCatalog, Dialect):
         text = exp.Anonymous(this="TO_JSON_STRING", expressions=[exp.Struct(expressions=fields)])
         return exp.Anonymous(this="FARM_FINGERPRINT", expressions=[text])
 
+    def json_text(self, value: exp.Expr) -> exp.Expr:
+        return exp.Anonymous(this="TO_JSON_STRING", expressions=[value])
+
     def json_value(self, value: exp.Expr, type_name: str) -> exp.Expr | None:
         return value if type_name.upper() in _JSON_AS_IS else None
 

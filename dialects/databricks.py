@@ -305,6 +305,15 @@ class DatabricksDialect(Dialect):
     def key_text(self, value: exp.Expr) -> exp.Expr:
         return exp.cast(value, exp.DataType.build("string", dialect="spark"))
 
+    def json_text(self, value: exp.Expr) -> exp.Expr:
+        # to_json writes structs, arrays and maps only: the value's text is its one-element
+        # array's, brackets cut (NULL inside an array is written null).
+        array = exp.Anonymous(
+            this="to_json", expressions=[exp.Anonymous(this="array", expressions=[value])]
+        )
+        inner = exp.Sub(this=exp.Length(this=array.copy()), expression=exp.Literal.number(2))
+        return exp.Substring(this=array, start=exp.Literal.number(2), length=inner)
+
     def json_value(self, value: exp.Expr, type_name: str) -> exp.Expr | None:
         as_is = type_name.upper() in _JSON_AS_IS or self.is_integer_type(type_name)
         return value if as_is else None

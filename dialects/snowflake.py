@@ -267,6 +267,11 @@ class SnowflakeDialect(SnowflakeCatalog, Dialect):
     def key_text(self, value: exp.Expr) -> exp.Expr:
         return exp.cast(value, exp.DataType.build("varchar"))
 
+    def json_text(self, value: exp.Expr) -> exp.Expr:
+        # TO_JSON takes a VARIANT (https://docs.snowflake.com/en/sql-reference/functions/to_json).
+        variant = exp.Anonymous(this="TO_VARIANT", expressions=[value])
+        return exp.Anonymous(this="TO_JSON", expressions=[variant])
+
     def json_value(self, value: exp.Expr, type_name: str) -> exp.Expr | None:
         as_is = type_name.upper() in _JSON_AS_IS or self.is_integer_type(type_name)
         return value if as_is else None

@@ -1,5 +1,5 @@
 """The SQL that reads a run's delta out of the warehouse, as expressions: the query streaming
-the rows to send (with the mapped payload the warehouse writes as JSON), and the JSON of a
+the rows to send (with the mapped values the warehouse writes as JSON), and the JSON of a
 model row the sync logs and ``plan``'s sample show. Which mappings the warehouse leaves to
 Python is decided here too (:func:`mappings_left_to_python`).
 """
@@ -13,6 +13,7 @@ from sqlglot import exp
 from dialects.base import Dialect
 from engine.changed_fields import DELTA_COLUMN, changed_fields_for
 from engine.config import Mapping, SyncConfig
+from engine.joined_payload import joined_values_sql
 from engine.model import BoundModel
 from engine.sql import SqlRenderer, quoted_column
 
@@ -59,22 +60,24 @@ class DeltaQueries:
         return exp.Case(ifs=[exp.If(this=is_removed, true=removed)], default=as_json)
 
     def payload_json(self, alias: str) -> exp.Expr | None:
-        """The mapped fields the warehouse writes as JSON, as one JSON object (text); None
-        where it writes none of them. The others (:func:`mappings_left_to_python`) are
-        streamed as columns and spliced into the object by Python."""
+        """The mapped fields the warehouse writes as JSON, as their values' JSON texts joined
+        in mapping order (engine/joined_payload.py: Python writes the names); None where it
+        writes none of them. The others (:func:`mappings_left_to_python`) are streamed as
+        columns and spliced into the object by Python."""
         stored = self.model.stage_columns()
         left = mappings_left_to_python(self.dialect, self.model, self.sync)
         if self.sync.mappings and len(left) == len(self.sync.mappings):
             return None
-        pairs: list[exp.Expr] = []
+        values: list[exp.Expr] = []
         for mapping in self.sync.mappings:
             if mapping in left:
                 continue
             source = str(mapping.from_)
             column = quoted_column(stored[source], alias)
             value = self.dialect.json_value(column, self.model.column_types.get(source, ""))
-            pairs.append(exp.JSONKeyValue(this=exp.Literal.string(mapping.to), expression=value))
-        return exp.cast(exp.JSONObject(expressions=pairs), exp.DataType.build("text"))
+            assert value is not None  # not left to Python: the dialect has a form for it
+            values.append(value)
+        return joined_values_sql(self.dialect, values)
 
     def stream_sql(
         self,
@@ -85,10 +88,10 @@ class DeltaQueries:
         """The query streaming the delta's rows to send, in a stable order.
 
         With ``payload_json`` the rows carry ``_lightning_payload``, the mapped fields the
-        warehouse writes as one JSON object, and besides ``read_columns`` of the model (the
-        ones the destination reads besides the mappings) only the mapped columns it leaves
-        to Python; otherwise (and without it) the payload is NULL and every sent column is
-        streamed.
+        warehouse writes (their values joined, see :meth:`payload_json`), and besides
+        ``read_columns`` of the model (the ones the destination reads besides the mappings)
+        only the mapped columns it leaves to Python; otherwise (and without it) the payload is
+        NULL and every sent column is streamed.
         """
         stored = self.model.stage_columns()
         payload = self.payload_json("d") if payload_json else None

@@ -14,6 +14,7 @@ from engine.changed_fields import DELTA_COLUMN, ChangedFields
 from engine.config import Mapping, SyncConfig
 from engine.destinations.base import DeltaRow, OpType
 from engine.destinations.json_encoding import dumps
+from engine.joined_payload import JoinedPayload
 from engine.mapping_values import MappedRow, MappingFailed
 from engine.model import BoundModel
 
@@ -33,8 +34,9 @@ def to_delta_rows(
     the destination reads (``row_columns``; by default every sent column, see
     :attr:`BoundModel.sent_columns`).
 
-    A payload the warehouse built lacks the mappings it leaves to Python (``left_to_python``,
-    see :func:`engine.delta_queries.mappings_left_to_python`): they are written here (see
+    A payload the warehouse built comes as its values joined (engine/joined_payload.py) and
+    lacks the mappings it leaves to Python (``left_to_python``, see
+    :func:`engine.delta_queries.mappings_left_to_python`): they are written here (see
     :mod:`engine.mapping_values`, with the run's ``variables``) and spliced in. Without one,
     Python writes the whole payload. A row whose mapping fails carries the reason in
     ``failure`` and is not sent. With ``changed_fields`` (``send: changed_fields``) a changed
@@ -66,7 +68,8 @@ def to_delta_rows(
     fields, failures = _python_fields(page, model, python_side, ops, variables or {}, only)
     payloads: list[bytes | None] = [None] * len(ids)
     if in_warehouse:
-        payloads = [value.encode() for value in built]  # type: ignore[union-attr]
+        names = [m.to for m in sync.mappings if m not in left_to_python]
+        payloads = list(JoinedPayload(names).objects(built))  # type: ignore[arg-type]
         if python_side:
             payloads = [
                 _spliced(payload, dumps(record))  # type: ignore[arg-type]

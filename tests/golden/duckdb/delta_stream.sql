@@ -3,16 +3,18 @@ SELECT
   "_lightning_row_id",
   "_lightning_op",
   "_lightning_match",
-  CAST(JSON_OBJECT(
-    'email', "d"."_lightning_col_2",
-    'w', (
-      CASE
-        WHEN MICROSECOND("d"."_lightning_col_3") % 1000000 = 0
-        THEN STRFTIME("d"."_lightning_col_3", '%Y-%m-%dT%H:%M:%S')
-        ELSE STRFTIME("d"."_lightning_col_3", '%Y-%m-%dT%H:%M:%S.%f')
-      END
-    )
-  ) AS TEXT) AS "_lightning_payload",
+  COALESCE(CAST(TO_JSON("d"."_lightning_col_2") AS TEXT), 'null') || '' || COALESCE(
+    CAST(TO_JSON(
+      (
+        CASE
+          WHEN MICROSECOND("d"."_lightning_col_3") % 1000000 = 0
+          THEN STRFTIME("d"."_lightning_col_3", '%Y-%m-%dT%H:%M:%S')
+          ELSE STRFTIME("d"."_lightning_col_3", '%Y-%m-%dT%H:%M:%S.%f')
+        END
+      )
+    ) AS TEXT),
+    'null'
+  ) AS "_lightning_payload",
   "d"."_lightning_col_0",
   "d"."_lightning_col_1",
   "d"."_lightning_col_2",

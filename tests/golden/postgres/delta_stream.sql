@@ -3,16 +3,16 @@ SELECT
   "_lightning_row_id",
   "_lightning_op",
   "_lightning_match",
-  CAST(JSON_BUILD_OBJECT(
-    'email',
-    "d"."_lightning_col_2",
-    'w',
-    TO_CHAR("d"."_lightning_col_3", 'YYYY-MM-DD"T"HH24:MI:SS') || CASE
-      WHEN EXTRACT(MICROSECONDS FROM "d"."_lightning_col_3") % 1000000 = 0
-      THEN ''
-      ELSE TO_CHAR("d"."_lightning_col_3", '.US')
-    END
-  ) AS TEXT) AS "_lightning_payload",
+  COALESCE(CAST(TO_JSON("d"."_lightning_col_2") AS TEXT), 'null') || '' || COALESCE(
+    CAST(TO_JSON(
+      TO_CHAR("d"."_lightning_col_3", 'YYYY-MM-DD"T"HH24:MI:SS') || CASE
+        WHEN EXTRACT(MICROSECONDS FROM "d"."_lightning_col_3") % 1000000 = 0
+        THEN ''
+        ELSE TO_CHAR("d"."_lightning_col_3", '.US')
+      END
+    ) AS TEXT),
+    'null'
+  ) AS "_lightning_payload",
   "d"."_lightning_col_0",
   "d"."_lightning_col_1",
   "d"."_lightning_col_2",
