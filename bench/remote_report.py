@@ -113,8 +113,8 @@ def _bound(
     return (
         f"the target leaves Lightning {basic['client_rx_bytes'] / limit / 1e6:.2f} MB, "
         f"{basic['client_rx_bytes'] / limit / max(light['delta_rows'], 1):.0f} bytes per "
-        f"delta row; it read {per_delta:.0f} (each row's mapped fields as a JSON object, "
-        "field names included)"
+        f"delta row; it read {per_delta:.0f} (each row's mapped values as JSON texts, "
+        "joined; the field names are written by Python)"
     )
 
 
