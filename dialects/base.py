@@ -20,6 +20,7 @@ from sqlglot import exp
 
 from dialects.capabilities import Capabilities
 from dialects.errors import ErrorKind, WarehouseError
+from dialects.run_catalog import columns_by_table, with_values
 
 if TYPE_CHECKING:
     from dialects.array_forms import ArrayElements, ArrayForms
@@ -37,9 +38,9 @@ _COLUMNS = (
     "WHERE table_schema = :schema AND table_name = :name ORDER BY ordinal_position"
 )
 _SCHEMA_COLUMNS = (
-    "SELECT table_name, column_name, data_type FROM information_schema.columns "
-    "WHERE table_schema = :schema AND LOWER(table_name) LIKE :pattern "
-    "ORDER BY table_name, ordinal_position"
+    "SELECT table_name, column_name, data_type, numeric_precision, numeric_scale, "
+    "ordinal_position FROM information_schema.columns "
+    "WHERE table_schema = :schema AND LOWER(table_name) LIKE :pattern"
 )
 # Source settings every warehouse takes (read by the engine, not the dialect).
 COMMON_SETTINGS = frozenset({"stage_model"})
@@ -226,13 +227,24 @@ class Dialect(ABC):
         """(name, type) of each column, in order, of the tables of a schema whose lower-case
         name is LIKE ``pattern``, by table name, in one catalog read; None where the warehouse
         has no such read (then :meth:`list_tables` and :meth:`table_columns`)."""
-        rows = self.fetchall(
-            self._catalog_sql(_SCHEMA_COLUMNS), {"schema": schema, "pattern": pattern}
-        )
-        found: dict[str, list[tuple[str, str]]] = {}
-        for table_name, name, kind in rows:
-            found.setdefault(str(table_name), []).append((str(name), str(kind)))
-        return found
+        query = self.schema_columns_query(schema, pattern)
+        if query is None:
+            return None
+        return self.columns_by_table(self.fetchall(query.sql(dialect=self.sqlglot_dialect)))
+
+    def schema_columns_query(self, schema: str, pattern: str) -> exp.Query | None:
+        """The catalog query :meth:`schema_columns` reads, rows of
+        :data:`dialects.run_catalog.CATALOG_COLUMNS`, in any order (the lock read takes it
+        along); None where there is none, or where naming the catalog in a query is billed."""
+        return with_values(_SCHEMA_COLUMNS, "duckdb", schema=schema, pattern=pattern)
+
+    def columns_by_table(self, rows: Sequence[Sequence[Any]]) -> dict[str, list[tuple[str, str]]]:
+        """The rows of :meth:`schema_columns_query` as (name, type) of each table's columns."""
+        return columns_by_table(rows, self.catalog_column)
+
+    def catalog_column(self, name: Any, kind: Any, precision: Any, scale: Any) -> tuple[str, str]:
+        """A column's (name, type) from a row of :meth:`schema_columns_query`."""
+        return str(name), str(kind)
 
     def _catalog_sql(self, sql: str) -> str:
         return _rendered(sql, self.sqlglot_dialect)

@@ -106,7 +106,7 @@ class BigQueryCatalog:
         except NotFound:
             return []
 
-    def schema_columns(self, schema: str, pattern: str) -> dict[str, list[tuple[str, str]]] | None:
+    def schema_columns_query(self, schema: str, pattern: str) -> exp.Query | None:
         return None  # an API call per table (table_columns); INFORMATION_SCHEMA reads are billed
 
     def table_columns(self, table: exp.Table) -> list[tuple[str, str]]:

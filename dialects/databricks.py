@@ -49,6 +49,7 @@ from dialects.databricks_connect import (
 )
 from dialects.databricks_sql import LightningDatabricks
 from dialects.errors import ErrorKind, WarehouseError
+from dialects.run_catalog import with_values
 
 SQLGLOT_DIALECT = "lightningdatabricks"
 INSERT_ROWS = 200  # rows per INSERT of the rejection loads (five parameters each)
@@ -71,6 +72,11 @@ _SCHEMA_TABLES = (
 _COLUMNS = (
     "SELECT column_name, full_data_type FROM information_schema.columns "
     "WHERE table_schema = :schema AND table_name = :name ORDER BY ordinal_position"
+)
+_SCHEMA_COLUMNS = (  # full_data_type: DECIMAL(10,2), ARRAY<STRING> (data_type: DECIMAL, ARRAY)
+    "SELECT table_name, column_name, full_data_type AS data_type, numeric_precision, "
+    "numeric_scale, ordinal_position FROM information_schema.columns "
+    "WHERE table_schema = :schema AND LOWER(table_name) LIKE :pattern"
 )
 # Functions a model may not call: they reach other systems or cost money per row
 # (https://docs.databricks.com/aws/en/sql/language-manual/sql-ref-functions-builtin-alpha).
@@ -247,8 +253,11 @@ class DatabricksDialect(Dialect):
     def schema_tables(self, schemas: Sequence[str]) -> dict[str, list[str]]:
         return self._tables_by_schema(_SCHEMA_TABLES, schemas)
 
-    def schema_columns(self, schema: str, pattern: str) -> dict[str, list[tuple[str, str]]] | None:
-        return None  # read a table at a time (table_columns)
+    def schema_columns_query(self, schema: str, pattern: str) -> exp.Query | None:
+        return with_values(_SCHEMA_COLUMNS, "databricks", schema=schema, pattern=pattern)
+
+    def catalog_column(self, name: Any, kind: Any, precision: Any, scale: Any) -> tuple[str, str]:
+        return str(name), str(kind).upper()  # as table_columns reads it
 
     def table_columns(self, table: exp.Table) -> list[tuple[str, str]]:
         rows = self.fetchall(_COLUMNS, {"schema": table.db, "name": table.name})

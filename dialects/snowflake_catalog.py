@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import sqlglot
 from sqlglot import exp
 
+from dialects.run_catalog import with_values
+
 # Catalog queries, of the current database only (INFORMATION_SCHEMA is per database).
 _COLUMNS = (
     "SELECT column_name, data_type, numeric_precision, numeric_scale "
@@ -15,10 +17,9 @@ _COLUMNS = (
     "AND table_catalog = CURRENT_DATABASE() ORDER BY ordinal_position"
 )
 _SCHEMA_COLUMNS = (
-    "SELECT table_name, column_name, data_type, numeric_precision, numeric_scale "
-    "FROM information_schema.columns WHERE table_schema = :schema "
-    "AND LOWER(table_name) LIKE :pattern AND table_catalog = CURRENT_DATABASE() "
-    "ORDER BY table_name, ordinal_position"
+    "SELECT table_name, column_name, data_type, numeric_precision, numeric_scale, "
+    "ordinal_position FROM information_schema.columns WHERE table_schema = :schema "
+    "AND LOWER(table_name) LIKE :pattern AND table_catalog = CURRENT_DATABASE()"
 )
 _TABLES = (
     "SELECT table_name FROM information_schema.tables "
@@ -63,12 +64,11 @@ class SnowflakeCatalog:
         rows = self.fetchall(_COLUMNS, {"schema": table.db, "name": table.name})
         return [_column_type(*row) for row in rows]
 
-    def schema_columns(self, schema: str, pattern: str) -> dict[str, list[tuple[str, str]]] | None:
-        found: dict[str, list[tuple[str, str]]] = {}
-        rows = self.fetchall(_SCHEMA_COLUMNS, {"schema": schema, "pattern": pattern})
-        for table_name, *column in rows:
-            found.setdefault(str(table_name), []).append(_column_type(*column))
-        return found
+    def schema_columns_query(self, schema: str, pattern: str) -> exp.Query | None:
+        return with_values(_SCHEMA_COLUMNS, "snowflake", schema=schema, pattern=pattern)
+
+    def catalog_column(self, name: Any, kind: Any, precision: Any, scale: Any) -> tuple[str, str]:
+        return _column_type(name, kind, precision, scale)
 
     def view_definition(self, table: exp.Table) -> str | None:
         # INFORMATION_SCHEMA.VIEWS (per database) holds the view's text as it was created,

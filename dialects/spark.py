@@ -194,6 +194,9 @@ class SparkDialect(DatabricksDialect):
     def schema_tables(self, schemas: Sequence[str]) -> dict[str, list[str]]:
         return {schema: self.list_tables(schema) for schema in schemas}  # no information_schema
 
+    def schema_columns_query(self, schema: str, pattern: str) -> exp.Query | None:
+        return None  # no information_schema: list_tables, then table_columns where needed
+
     def list_tables(self, schema: str) -> list[str]:
         name = exp.to_identifier(schema, quoted=True).sql(self.sqlglot_dialect)
         try:

@@ -359,7 +359,8 @@ class Planner:
         return self.queries.stream_sql(self.tables.as_dict(), payload_json, read_columns)
 
     def drop_run_tables(self, keep_committed_pair: bool, keep_delta: bool = False) -> None:
-        """Drop the stage and delta (and the plan and rejections unless they are kept).
+        """Drop the stage (unless temporary) and delta (and the plan and rejections unless
+        they are kept).
 
         ``keep_delta``: the run did not commit and may have sent rows; its delta tells the
         next runs which keys to look at again (see :meth:`use_baseline`).
@@ -369,7 +370,8 @@ class Planner:
     def run_tables(self, keep_committed_pair: bool, keep_delta: bool = False) -> list[exp.Expr]:
         """The tables :meth:`drop_run_tables` drops."""
         names: list[exp.Expr] = [] if keep_delta else [self.tables.delta]
-        if self.staged:
+        if self.staged and not self.dialect.capabilities.temp_tables:
+            # A session temporary stage goes with the run's connection: no DROP to send.
             names.append(self.tables.stage)
         if not keep_committed_pair:
             names += [self.tables.plan, self.tables.rejections]

@@ -9,9 +9,11 @@
   (run id, owner) keeps the lock and any other run withdraws its row and stops.
 - ``sync_run_id`` is max(now in microseconds, the largest id seen + 1): a BIGINT, unique
   across syncs and increasing within a sync.
-- Within one run (one ``State``), the sync's commits and the planner schema's tables are
-  read once, after the lock is taken (nothing else changes them while it is held), and kept
-  up to date as the run commits and drops tables: a round trip each, not one per use.
+- Within one run (one ``State``), the sync's commits and its tables in the planner schema
+  are read once, with the lock (nothing else changes them while it is held), and kept up to
+  date as the run commits and drops tables. The lock read takes the commits along, and the
+  tables with their columns where the warehouse has a catalog query for them
+  (``Dialect.schema_columns_query``); elsewhere the tables are one more read.
 """
 
 from __future__ import annotations
@@ -87,6 +89,11 @@ def _commit_from_row(row: Sequence[Any]) -> Commit:
     """A commit from (sync_run_id, plan_table, rejections_table, primary_key, hash_version,
     mapping_signature), as commits_select.sql and lock_state.sql read it."""
     return Commit(int(row[0]), row[1], row[2], row[3], row[4], row[5])
+
+
+def _run_tables_pattern(sync_name: str) -> str:
+    """LIKE pattern of the sync's run tables ("_" matches any character: run_tables filters)."""
+    return f"{sync_name.lower()}_%"
 
 
 def run_table_name(sync_name: str, sync_run_id: int, kind: str) -> str:
@@ -202,9 +209,10 @@ class State:
             if serialize is not None:  # before any read: the read must see the winner's row
                 self.dialect.execute(serialize)
             probe = {"hash_probe": self.dialect.hash_probe_value()}
+            run_catalog = self.run_catalog_query(sync_name)
+            read = {**tables, "sync_logs": self.sync_logs_check(), "run_catalog": run_catalog}
             rows = self.dialect.fetchall(
-                self.sql.one("lock_state", {**tables, "sync_logs": self.sync_logs_check()}, probe),
-                {"sync_id": sync_name},
+                self.sql.one("lock_state", read, probe), {"sync_id": sync_name}
             )
             locks = [row[1:6] for row in rows if row[0] == "lock"]
             self.dialect.note_hash_probe(locks[0][4])
@@ -213,6 +221,9 @@ class State:
             # The sync's commits come along: the lock holder's baseline (see committed()).
             commits = [_commit_from_row((row[1], *row[6:])) for row in rows if row[0] == "commit"]
             self._commits[sync_name] = sorted(commits, key=lambda c: c.sync_run_id, reverse=True)
+            if self._catalog_query(sync_name) is not None:  # the run tables came along too
+                columns = [(*row[6:11], row[1]) for row in rows if row[0] == "column"]
+                self._run_catalog[sync_name] = {**self.dialect.columns_by_table(columns)}
             if held:
                 run_id, owner, heartbeat = held[0]
                 stale = heartbeat is None or utcnow() - heartbeat > LOCK_TIMEOUT
@@ -302,16 +313,29 @@ class State:
         return found
 
     def _sync_catalog(self, sync_name: str) -> dict[str, list[tuple[str, str]] | None]:
-        """The sync's run tables with their columns: one catalog read per run (call it with
-        the lock held), kept up to date by :meth:`drop_tables`."""
+        """The sync's run tables with their columns: read with the lock where the warehouse
+        has a catalog query (:meth:`acquire`), else one catalog read per run (call it with the
+        lock held); kept up to date by :meth:`drop_tables`."""
         if sync_name not in self._run_catalog:
             schema = fold_case(PLANNER_SCHEMA, self.dialect)
-            pattern = f"{sync_name.lower()}_%"  # "_" matches any character: run_tables filters
-            read = self.dialect.schema_columns(schema, pattern)
-            if read is None:
-                read = dict.fromkeys(self.dialect.list_tables(schema))
-            self._run_catalog[sync_name] = read
+            read = self.dialect.schema_columns(schema, _run_tables_pattern(sync_name))
+            self._run_catalog[sync_name] = (
+                {**read} if read is not None else dict.fromkeys(self.dialect.list_tables(schema))
+            )
         return self._run_catalog[sync_name]
+
+    def _catalog_query(self, sync_name: str) -> exp.Query | None:
+        """The query of the sync's run tables' columns (Dialect.schema_columns_query)."""
+        schema = fold_case(PLANNER_SCHEMA, self.dialect)
+        return self.dialect.schema_columns_query(schema, _run_tables_pattern(sync_name))
+
+    def run_catalog_query(self, sync_name: str) -> exp.Expr:
+        """The run catalog the lock read takes along (lock_state.sql's __run_catalog__): the
+        dialect's query, or no rows where it has none."""
+        query = self._catalog_query(sync_name)
+        if query is None:
+            return self.sql.parsed(self.sql.one("no_run_catalog"))
+        return self.sql.parsed(query.sql(dialect=self.dialect.sqlglot_dialect))
 
     def stored_columns(self, stored: exp.Table) -> list[tuple[str, str]]:
         """(name, type) of a planner table's columns: from the run's catalog read where it

@@ -27,6 +27,7 @@ def template_tables(planner: Planner) -> dict[str, exp.Expr]:
         "dead_delta": state.planner_table("s_1600000000000000_delta"),
         "no_rejections": planner.no_rejections,
         "sync_logs": state.sync_logs_check(),
+        "run_catalog": state.run_catalog_query(planner.sync_name),
     }
 
 

@@ -156,6 +156,7 @@ from tests.test_round_trips import (  # noqa: F401
     test_a_sync_log_table_dropped_between_runs_is_made_again,
     test_statements_per_run_do_not_grow_with_the_model,
     test_the_hash_probe_read_with_the_lock_matches_the_probe_read_alone,
+    test_the_run_tables_read_with_the_lock_match_the_catalog_read_alone,
 )
 from tests.test_run_basics import (  # noqa: F401
     test_first_run_sends_every_row_then_only_the_delta,

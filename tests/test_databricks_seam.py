@@ -39,6 +39,7 @@ class DatabricksOnSpark(DatabricksDialect):
     list_tables = SparkDialect.list_tables
     schema_tables = SparkDialect.schema_tables
     table_columns = SparkDialect.table_columns
+    schema_columns_query = SparkDialect.schema_columns_query
 
 
 @pytest.fixture

@@ -112,10 +112,13 @@ def case_problems(sql: str, dialect: Dialect, user_names: set[str]) -> list[str]
     problems = []
     seen: dict[str, str] = {}
     for tree in sqlglot.parse(sql, read=dialect.sqlglot_dialect):
+        catalog = _catalog_identifiers(tree) if tree else set()
         for ident in tree.find_all(exp.Identifier) if tree else []:
             name = ident.name
             if isinstance(ident.parent, exp.Placeholder | exp.Parameter):
                 continue  # a bound parameter's name
+            if id(ident) in catalog:
+                continue  # the warehouse's catalog, named unquoted so the warehouse folds it
             if not ident.quoted:
                 if name not in MODEL_SQL_NAMES | user_names:
                     problems.append(f"{name!r} is not quoted")
@@ -128,6 +131,18 @@ def case_problems(sql: str, dialect: Dialect, user_names: set[str]) -> list[str]
             if other != name:
                 problems.append(f'"{name}" and "{other}" in one statement')
     return problems
+
+
+def _catalog_identifiers(tree: exp.Expr) -> set[int]:
+    """The identifiers of every query of information_schema in ``tree`` (a catalog read, or
+    the run catalog the lock read takes along), by id."""
+    found: set[int] = set()
+    for select in tree.find_all(exp.Select):
+        source = select.args.get("from") or select.args.get("from_")
+        table = source.this if source is not None else None
+        if isinstance(table, exp.Table) and table.db.lower() == "information_schema":
+            found.update(id(ident) for ident in select.find_all(exp.Identifier))
+    return found
 
 
 def test_every_template_names_the_engine_objects_in_the_warehouse_case(tmp_path: Path) -> None:
@@ -217,7 +232,7 @@ def test_every_statement_of_real_runs_is_in_the_warehouse_case(
     for sql in issued:
         if sql.startswith(("SET ", "BEGIN", "COMMIT", "ROLLBACK")) or "hash(42" in sql:
             continue  # session settings, transactions, the hash probe: no names
-        if "information_schema" in sql or "duckdb_views()" in sql:
+        if "duckdb_views()" in sql:
             continue  # the warehouse's catalog, named unquoted so the warehouse folds it
         problems = case_problems(sql, dialect, {"id", "eMail", "Name", "users"})
         assert not problems, (problems, sql)

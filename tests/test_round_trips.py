@@ -2,7 +2,9 @@
 10-row model as for a 200-row one, and at most STATEMENTS_PER_RUN (each is a round trip, and
 on Snowflake or BigQuery one costs 0.05-2 s). The sync's commits are read with its lock, and
 no catalog is read to know that the engine's tables exist: the lock read names every one, so
-it fails when one is missing, and only then are they looked up and created."""
+it fails when one is missing, and only then are they looked up and created. Where the
+warehouse has a catalog query for them, the sync's run tables come along with the lock read
+too; a session temporary stage is not dropped (it goes with the run's connection)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from engine.sql import fold_case
+from engine.state import KEEP_COMMITTED, PLANNER_SCHEMA
 from engine.warehouse import connected, dialect_for
 from tests.conftest import Workspace
 from tests.fakes.http_sink import HttpSink
@@ -19,11 +23,11 @@ pytestmark = pytest.mark.each_warehouse
 
 # A steady run (a baseline, one committed pair to drop), transaction control included, as
 # measured on each warehouse: a change that adds a statement must say so here.
-STATEMENTS_PER_RUN = {"duckdb": 13, "postgres": 13, "snowflake": 24, "spark": 27, "bigquery": 20}
+STATEMENTS_PER_RUN = {"duckdb": 12, "postgres": 12, "snowflake": 22, "spark": 27, "bigquery": 20}
 # The first run's lock read fails (no tables yet); it then lists the schemas and creates them
 # and the engine's five tables, and reads the lock again (BigQuery lists them first: its
 # catalog is read through the API for free, where naming a table in a query is billed).
-FIRST_RUN_STATEMENTS = {"duckdb": 23, "postgres": 24, "snowflake": 36, "spark": 35, "bigquery": 27}
+FIRST_RUN_STATEMENTS = {"duckdb": 22, "postgres": 23, "snowflake": 34, "spark": 35, "bigquery": 27}
 
 
 @pytest.fixture
@@ -103,3 +107,33 @@ def test_a_sync_log_table_dropped_between_runs_is_made_again(ws: Workspace) -> N
     assert report["status"] == "succeeded"
     assert report["counts"]["planned"]["changed"] == 2  # diffed against the first run
     assert [r["sync_run_id"] for r in ws.runs()] == [report["sync_run_id"]]
+
+
+def test_the_run_tables_read_with_the_lock_match_the_catalog_read_alone(ws: Workspace) -> None:
+    """Where the lock read takes the sync's run tables along (Dialect.schema_columns_query),
+    it finds the same tables, with the same columns in the same order and of the same types,
+    as the catalog read alone; where it cannot, the run tables are read apart."""
+    ws.simple_project()
+    _users(ws, 10, 0)
+    for version in (1, 2):
+        _users(ws, 10, version)
+        assert ws.cli("run", "s").exit_code == 0
+    with connected(dialect_for(ws.project(), "wh")) as state:
+        run_id = state.acquire("s")
+        try:
+            along = state._run_catalog.get("s")
+            alone = state.dialect.schema_columns(fold_case(PLANNER_SCHEMA, state.dialect), "s_%")
+            tables = state.run_tables("s")
+        finally:
+            state.release("s", run_id)
+    commits = [c.sync_run_id for c in state.committed("s")]
+    assert sorted(tables) == sorted(commits[:KEEP_COMMITTED])  # each kept plan and rejections
+    assert all(sorted(n.lower() for n in names)[0].endswith("_plan") for names in tables.values())
+    if state.dialect.schema_columns_query("x", "x_%") is None:
+        assert alone is None  # read apart: list_tables, and table_columns where needed
+        return
+    assert along == alone
+    assert along is not None and len(along) == 2 * KEEP_COMMITTED
+    plan = next(columns for name, columns in along.items() if name.lower().endswith("_plan"))
+    assert [name.lower() for name, _ in plan][:1] == ["row_id"]
+    assert all(kind for _, kind in plan)

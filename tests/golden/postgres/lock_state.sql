@@ -3,7 +3,10 @@
 /*   each with the largest run id seen (of any sync) and the warehouse's hash probe */
 /*   (Dialect.hash_probe), read along; */
 /* - 'commit' rows: the sync's committed runs (what commits_select.sql reads), so the run */
-/*   that takes the lock knows its baseline without another round trip. */
+/*   that takes the lock knows its baseline without another round trip; */
+/* - 'column' rows: the columns of the sync's run tables (Dialect.schema_columns_query, as */
+/*   rows of __run_catalog__), so that a steady run reads no catalog of its own to know them */
+/*   (State.run_tables); none where the warehouse has no such query (no_run_catalog.sql). */
 /* __sync_logs__ names the sync-log tables (reading no row of them; State.sync_logs_check) so */
 /* that the read fails when any of the engine's tables is missing: a run then creates them */
 /* and reads again, and a steady run needs no catalog read to know they exist */
@@ -90,4 +93,29 @@ SELECT
   "c"."mapping_signature"
 FROM "hightouch_planner"."lightning_commits" AS "c"
 WHERE
-  "c"."sync_id" = %(sync_id)s;
+  "c"."sync_id" = %(sync_id)s
+UNION ALL
+SELECT
+  'column',
+  CAST("cat"."ordinal_position" AS BIGINT),
+  NULL,
+  NULL,
+  NULL,
+  NULL,
+  CAST("cat"."table_name" AS TEXT),
+  CAST("cat"."column_name" AS TEXT),
+  CAST("cat"."data_type" AS TEXT),
+  CAST("cat"."numeric_precision" AS TEXT),
+  CAST("cat"."numeric_scale" AS TEXT)
+FROM (
+  SELECT
+    table_name,
+    column_name,
+    data_type,
+    numeric_precision,
+    numeric_scale,
+    ordinal_position
+  FROM information_schema.columns
+  WHERE
+    table_schema = 'hightouch_planner' AND LOWER(table_name) LIKE 's_%'
+) AS "cat";

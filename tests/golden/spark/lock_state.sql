@@ -3,7 +3,10 @@
 /*   each with the largest run id seen (of any sync) and the warehouse's hash probe */
 /*   (Dialect.hash_probe), read along; */
 /* - 'commit' rows: the sync's committed runs (what commits_select.sql reads), so the run */
-/*   that takes the lock knows its baseline without another round trip. */
+/*   that takes the lock knows its baseline without another round trip; */
+/* - 'column' rows: the columns of the sync's run tables (Dialect.schema_columns_query, as */
+/*   rows of __run_catalog__), so that a steady run reads no catalog of its own to know them */
+/*   (State.run_tables); none where the warehouse has no such query (no_run_catalog.sql). */
 /* __sync_logs__ names the sync-log tables (reading no row of them; State.sync_logs_check) so */
 /* that the read fails when any of the engine's tables is missing: a run then creates them */
 /* and reads again, and a steady run needs no catalog read to know they exist */
@@ -85,4 +88,34 @@ SELECT
   `c`.`mapping_signature`
 FROM `hightouch_planner`.`lightning_commits` AS `c`
 WHERE
-  `c`.`sync_id` = :sync_id;
+  `c`.`sync_id` = :sync_id
+UNION ALL
+SELECT
+  'column',
+  CAST(`cat`.`ordinal_position` AS BIGINT),
+  NULL,
+  NULL,
+  NULL,
+  NULL,
+  CAST(`cat`.`table_name` AS STRING),
+  CAST(`cat`.`column_name` AS STRING),
+  CAST(`cat`.`data_type` AS STRING),
+  CAST(`cat`.`numeric_precision` AS STRING),
+  CAST(`cat`.`numeric_scale` AS STRING)
+FROM (
+  /* No rows of a run catalog (dialects/run_catalog.py: CATALOG_COLUMNS), for the lock read */
+  /* (lock_state.sql) where the warehouse has no catalog query to take along. */
+  SELECT
+    CAST(NULL AS STRING) AS `table_name`,
+    CAST(NULL AS STRING) AS `column_name`,
+    CAST(NULL AS STRING) AS `data_type`,
+    CAST(NULL AS INT) AS `numeric_precision`,
+    CAST(NULL AS INT) AS `numeric_scale`,
+    CAST(NULL AS INT) AS `ordinal_position`
+  FROM (
+    SELECT
+      1 AS `one`
+  ) AS `nothing`
+  WHERE
+    1 = 0
+) AS `cat`;

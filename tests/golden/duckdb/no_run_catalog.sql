@@ -1,0 +1,15 @@
+/* No rows of a run catalog (dialects/run_catalog.py: CATALOG_COLUMNS), for the lock read */
+/* (lock_state.sql) where the warehouse has no catalog query to take along. */
+SELECT
+  CAST(NULL AS TEXT) AS "table_name",
+  CAST(NULL AS TEXT) AS "column_name",
+  CAST(NULL AS TEXT) AS "data_type",
+  CAST(NULL AS INT) AS "numeric_precision",
+  CAST(NULL AS INT) AS "numeric_scale",
+  CAST(NULL AS INT) AS "ordinal_position"
+FROM (
+  SELECT
+    1 AS "one"
+) AS "nothing"
+WHERE
+  1 = 0;
