@@ -209,8 +209,12 @@ class State:
             if serialize is not None:  # before any read: the read must see the winner's row
                 self.dialect.execute(serialize)
             probe = {"hash_probe": self.dialect.hash_probe_value()}
-            run_catalog = self.run_catalog_query(sync_name)
-            read = {**tables, "sync_logs": self.sync_logs_check(), "run_catalog": run_catalog}
+            catalog = self._catalog_query(sync_name)
+            read = {
+                **tables,
+                "sync_logs": self.sync_logs_check(),
+                "run_catalog": self._run_catalog_read(catalog),
+            }
             rows = self.dialect.fetchall(
                 self.sql.one("lock_state", read, probe), {"sync_id": sync_name}
             )
@@ -221,7 +225,7 @@ class State:
             # The sync's commits come along: the lock holder's baseline (see committed()).
             commits = [_commit_from_row((row[1], *row[6:])) for row in rows if row[0] == "commit"]
             self._commits[sync_name] = sorted(commits, key=lambda c: c.sync_run_id, reverse=True)
-            if self._catalog_query(sync_name) is not None:  # the run tables came along too
+            if catalog is not None:  # the run tables came along too
                 columns = [(*row[6:11], row[1]) for row in rows if row[0] == "column"]
                 self._run_catalog[sync_name] = {**self.dialect.columns_by_table(columns)}
             if held:
@@ -332,7 +336,9 @@ class State:
     def run_catalog_query(self, sync_name: str) -> exp.Expr:
         """The run catalog the lock read takes along (lock_state.sql's __run_catalog__): the
         dialect's query, or no rows where it has none."""
-        query = self._catalog_query(sync_name)
+        return self._run_catalog_read(self._catalog_query(sync_name))
+
+    def _run_catalog_read(self, query: exp.Query | None) -> exp.Expr:
         if query is None:
             return self.sql.parsed(self.sql.one("no_run_catalog"))
         return self.sql.parsed(query.sql(dialect=self.dialect.sqlglot_dialect))
