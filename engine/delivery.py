@@ -58,14 +58,21 @@ def storable_error(message: str) -> str:
 
 @dataclass
 class DeliveryReport:
-    """What delivery did: rows sent, failed, aborted; the fatal error if it ended early."""
+    """What delivery did: rows sent, failed, aborted; the fatal error if it ended early.
+
+    ``succeeded_by_op`` and ``failed_by_op`` count the rows that arrived and the rows
+    recorded as failed (the failure loads), by op: with the run's planned counts they give
+    ``sync_runs``' counters (:func:`engine.audit.delivered_counters`) without a read of the
+    rejections table.
+    """
 
     attempted: int = 0
     failed: int = 0
     aborted: int = 0
     fatal_error: str | None = None
     seconds: float = 0.0
-    by_op: dict[str, int] = field(default_factory=dict)
+    succeeded_by_op: Counter[str] = field(default_factory=Counter)
+    failed_by_op: Counter[str] = field(default_factory=Counter)
 
 
 class CancelFlag:
@@ -179,6 +186,9 @@ class Deliverer:
         return storable_error(self.redact(text))
 
     def _record(self, rows: list[tuple[Any, ...]]) -> None:
+        """Load failed and aborted rows (row_id, op, status, reason, match value) into the
+        rejections table; the failed ones are counted by op."""
+        self.report.failed_by_op.update(row[1] for row in rows if row[2] == "failed")
         self._writer.write(rows)
 
     async def run(self) -> DeliveryReport:
@@ -349,8 +359,7 @@ class Deliverer:
         """Count a batch whose every row arrived."""
         self._watch.saw_success()
         self.report.attempted += len(batch)
-        for op, count in Counter(row.op_type for row in batch).items():
-            self.report.by_op[op] = self.report.by_op.get(op, 0) + count
+        self.report.succeeded_by_op.update(row.op_type for row in batch)
 
     def _account(
         self, batch: list[DeltaRow], outcomes: list[Outcome], failures: list[tuple[Any, ...]]
@@ -364,11 +373,11 @@ class Deliverer:
         for row in batch:
             outcome = by_id.get(row.row_id)
             self.report.attempted += 1
-            self.report.by_op[row.op_type] = self.report.by_op.get(row.op_type, 0) + 1
             if outcome is None:
                 outcome = Outcome(row.row_id, False, "destination returned no outcome for the row")
             if outcome.succeeded:
                 self._watch.saw_success()
+                self.report.succeeded_by_op[row.op_type] += 1
             else:
                 fatal = self._watch.see(outcome)
                 if fatal is not None and not self._fatal:

@@ -18,7 +18,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.audit import Audit, RunCounters, RunRecord, count_outcomes
+from engine.audit import Audit, RunCounters, RunRecord, delivered_counters
 from engine.config import ConfigError, Project
 from engine.delivery import CancelFlag, Deliverer, DeliveryReport, storable_error
 from engine.destinations.base import FatalDestinationError, RunContext
@@ -123,7 +123,12 @@ def run_sync(
                 result.workers = job.sync.workers
                 result.delivery = _deliver(job, planner, model, run_id, state, on_progress, cancel)
                 tables = planner.tables.as_dict()
-                result.counters = count_outcomes(job.dialect, state.sql, tables)
+                result.counters = delivered_counters(
+                    planned,
+                    planner.rejected_before_send,
+                    result.delivery.succeeded_by_op,
+                    result.delivery.failed_by_op,
+                )
                 statements += audit.row_statements(
                     tables,
                     sync_name,
