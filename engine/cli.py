@@ -28,6 +28,7 @@ from engine.config import ConfigError, Project
 from engine.destinations.base import DestinationConfigError
 from engine.dry_run import plan_sync
 from engine.interrupts import RunInterrupted
+from engine.lock_rows import SyncLockedError
 from engine.model import ModelError
 from engine.planner import DuplicateKeysError
 from engine.project_file import load_project
@@ -35,7 +36,6 @@ from engine.read_query import ReadOnlyQueryError, read_query
 from engine.rejection_writer import OutcomeWriteError
 from engine.run import RunResult, run_sync
 from engine.secrets import Redactor, no_secrets
-from engine.state import SyncLockedError
 from engine.sync_job import PrimaryKeyChangedError
 from engine.terminal import rows_table
 from engine.warehouse import PermissionProblem, connected, dialect_for

@@ -2,13 +2,14 @@
 
 - A run counts only once its row in ``hightouch_planner.lightning_commits`` exists (the
   commit marker); the last committed run's plan and rejections are the next run's baseline.
-- A sync is locked by a row in ``lightning_locks``; a lock whose process is gone (same host,
-  dead PID) or whose heartbeat is older than ``LOCK_TIMEOUT`` is taken over. Where the
-  warehouse cannot keep two runs from both inserting a row in the same instant (Snowflake has
-  no ``LOCK TABLE``), each run reads the rows back once its own is committed: the lowest
-  (run id, owner) keeps the lock and any other run withdraws its row and stops.
-- ``sync_run_id`` is max(now in microseconds, the largest id seen + 1): a BIGINT, unique
-  across syncs and increasing within a sync.
+- A sync is locked by a row in ``lightning_locks`` (who holds it, take-overs and run ids:
+  :mod:`engine.lock_rows`). Where the warehouse cannot keep two runs from both inserting a
+  row in the same instant (Snowflake has no ``LOCK TABLE``), a run claims the lock with one
+  conditional insert (lock_claim.sql: no lock row for the sync, and a run id above every one
+  seen) and learns from the lock read that follows whether its row went in; a run that
+  takes over an abandoned lock inserts its row after that read and reads it back. Where two
+  runs' rows are both there, the lowest (run id, owner) keeps the lock and the other run
+  withdraws its row and stops.
 - Within one run (one ``State``), the sync's commits and its tables in the planner schema
   are read once, with the lock (nothing else changes them while it is held), and kept up to
   date as the run commits and drops tables. The lock read takes the commits along, and the
@@ -19,22 +20,28 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-import socket
 from collections.abc import Sequence
-from contextlib import nullcontext
+from contextlib import nullcontext, suppress
 from dataclasses import dataclass
 from typing import Any
 
 from sqlglot import exp
 
 from dialects.base import Dialect
+from engine.lock_rows import (
+    Holder,
+    holds,
+    lock_holders,
+    next_run_id,
+    owner_tag,
+    race_lost,
+    refuse_unless_abandoned,
+)
 from engine.sql import SqlRenderer, fold_case, table
 
 PLANNER_SCHEMA = "hightouch_planner"
 AUDIT_SCHEMA = "hightouch_audit"
-LOCK_TIMEOUT = dt.timedelta(minutes=10)
 KEEP_COMMITTED = 2
 # A run's tables in the planner schema; "stage" only where there are no session temporary
 # tables (a stage is never kept past its run).
@@ -46,31 +53,9 @@ STATE_TABLES = {
 }
 
 
-class SyncLockedError(Exception):
-    """Another run of the same sync holds the lock."""
-
-
 def utcnow() -> dt.datetime:
     """Now in UTC, naive (the sync logs store UTC timestamps)."""
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-
-def owner_tag() -> str:
-    """Who holds a lock: host and process id."""
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _owner_is_dead(owner: str) -> bool:
-    host, _, pid = owner.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
 
 
 @dataclass(frozen=True)
@@ -198,71 +183,76 @@ class State:
 
     # -- locks ------------------------------------------------------------------------------
     def acquire(self, sync_name: str) -> int:
-        """Lock the sync and allocate its run id, or raise SyncLockedError."""
+        """Lock the sync and allocate its run id, or raise SyncLockedError (see module doc)."""
         tables = {"locks": self.locks, "commits": self.commits}
         serialize = self.dialect.exclusive_lock(self.locks)
+        # Where nothing keeps a second run out (no LOCK TABLE, more than one writer), the
+        # run claims the lock before its one read, which then shows whether it got it.
+        claims = serialize is None and not self.dialect.capabilities.single_writer
+        mine = (next_run_id(0, utcnow()), owner_tag())
         # A transaction only where it can keep a second run out (the table's lock is taken
-        # first in it); elsewhere one writer is all there is (DuckDB), or the lock is read
-        # back once written (_confirm_lock), and a stop between the reads and writes below
-        # leaves at worst no lock row: two round trips fewer.
+        # first in it); elsewhere one writer is all there is (DuckDB), or the lock row is
+        # read after it is written, and a stop between the statements below leaves at worst
+        # the row of a dead process, which the next run takes over.
         with self.dialect.transaction() if serialize is not None else nullcontext():
             if serialize is not None:  # before any read: the read must see the winner's row
                 self.dialect.execute(serialize)
-            probe = {"hash_probe": self.dialect.hash_probe_value()}
-            catalog = self._catalog_query(sync_name)
-            read = {
-                **tables,
-                "sync_logs": self.sync_logs_check(),
-                "run_catalog": self._run_catalog_read(catalog),
-            }
-            rows = self.dialect.fetchall(
-                self.sql.one("lock_state", read, probe), {"sync_id": sync_name}
-            )
-            locks = [row[1:6] for row in rows if row[0] == "lock"]
-            self.dialect.note_hash_probe(locks[0][4])
-            largest = locks[0][3] or 0
-            held = [row[:3] for row in locks if row[1] is not None]
-            # The sync's commits come along: the lock holder's baseline (see committed()).
-            commits = [_commit_from_row((row[1], *row[6:])) for row in rows if row[0] == "commit"]
-            self._commits[sync_name] = sorted(commits, key=lambda c: c.sync_run_id, reverse=True)
-            if catalog is not None:  # the run tables came along too
-                columns = [(*row[6:11], row[1]) for row in rows if row[0] == "column"]
-                self._run_catalog[sync_name] = {**self.dialect.columns_by_table(columns)}
+            if claims:
+                self.dialect.execute(self.sql.one("lock_claim", tables), _lock_row(sync_name, mine))
+            try:
+                held, largest = self._read_lock_state(sync_name, tables)
+            except BaseException:
+                if claims:
+                    with suppress(Exception):  # the read failed: no lock is kept for it
+                        self.release(sync_name, mine[0])
+                raise
+            if claims and holds(mine, held):
+                self._withdraw_if_lost(sync_name, mine, held)
+                return mine[0]
             if held:
-                run_id, owner, heartbeat = held[0]
-                stale = heartbeat is None or utcnow() - heartbeat > LOCK_TIMEOUT
-                if not (stale or _owner_is_dead(str(owner))):
-                    expires = heartbeat + LOCK_TIMEOUT
-                    raise SyncLockedError(
-                        f"Sync {sync_name!r} is already running (run {run_id}, held by "
-                        f"{owner} since its last heartbeat at {heartbeat:%Y-%m-%d %H:%M:%S} "
-                        f"UTC). Wait for it to finish; if that process is gone, the lock "
-                        f"expires at {expires:%H:%M:%S} UTC."
-                    )
+                refuse_unless_abandoned(sync_name, held[0], utcnow())
                 self.dialect.execute(self.sql.one("lock_steal", tables), {"sync_id": sync_name})
-            now = utcnow()
-            micros = int(now.replace(tzinfo=dt.UTC).timestamp() * 1_000_000)
-            run_id = max(micros, int(largest) + 1)
-            self.dialect.execute(
-                self.sql.one("lock_insert", tables),
-                {"sync_id": sync_name, "sync_run_id": run_id, "owner": owner_tag(), "now": now},
+            mine = (next_run_id(largest, utcnow()), owner_tag())
+            self.dialect.execute(self.sql.one("lock_insert", tables), _lock_row(sync_name, mine))
+        if claims:  # read the row back: another run may have inserted one at once
+            rows = self.dialect.fetchall(
+                self.sql.one("lock_select", tables), {"sync_id": sync_name}
             )
-        if serialize is None and not self.dialect.capabilities.single_writer:
-            self._confirm_lock(sync_name, run_id, tables)
-        return run_id
+            self._withdraw_if_lost(sync_name, mine, lock_holders(rows))
+        return mine[0]
 
-    def _confirm_lock(self, sync_name: str, run_id: int, tables: dict[str, exp.Table]) -> None:
-        """Withdraw this run's lock row if another run inserted one for the sync at once."""
-        held = self.dialect.fetchall(self.sql.one("lock_select", tables), {"sync_id": sync_name})
-        mine = (run_id, owner_tag())
-        first = min((int(r[0]), str(r[1])) for r in held) if held else mine
-        if first == mine:
-            return
-        self.release(sync_name, run_id)
-        raise SyncLockedError(
-            f"Sync {sync_name!r} is already running (run {first[0]}, held by {first[1]}, "
-            "which took the lock at the same time). Wait for it to finish."
+    def _read_lock_state(
+        self, sync_name: str, tables: dict[str, exp.Table]
+    ) -> tuple[list[Holder], int]:
+        """The lock read (lock_state.sql): the sync's lock rows and the largest run id seen;
+        the sync's commits and run tables come along and are kept (see module doc)."""
+        probe = {"hash_probe": self.dialect.hash_probe_value()}
+        catalog = self._catalog_query(sync_name)
+        read = {
+            **tables,
+            "sync_logs": self.sync_logs_check(),
+            "run_catalog": self._run_catalog_read(catalog),
+        }
+        rows = self.dialect.fetchall(
+            self.sql.one("lock_state", read, probe), {"sync_id": sync_name}
         )
+        locks = [row[1:6] for row in rows if row[0] == "lock"]
+        self.dialect.note_hash_probe(locks[0][4])
+        # The sync's commits come along: the lock holder's baseline (see committed()).
+        commits = [_commit_from_row((row[1], *row[6:])) for row in rows if row[0] == "commit"]
+        self._commits[sync_name] = sorted(commits, key=lambda c: c.sync_run_id, reverse=True)
+        if catalog is not None:  # the run tables came along too
+            columns = [(*row[6:11], row[1]) for row in rows if row[0] == "column"]
+            self._run_catalog[sync_name] = {**self.dialect.columns_by_table(columns)}
+        return lock_holders(locks), int(locks[0][3] or 0)
+
+    def _withdraw_if_lost(self, sync_name: str, mine: tuple[int, str], held: list[Holder]) -> None:
+        """Withdraw this run's lock row and stop if another run inserted one for the sync at
+        once with the lower (run id, owner)."""
+        lost = race_lost(sync_name, mine, held)
+        if lost is not None:
+            self.release(sync_name, mine[0])
+            raise lost
 
     def heartbeat(self, sync_name: str, run_id: int) -> None:
         """Keep the lock fresh during a long run."""
@@ -393,3 +383,8 @@ class State:
                     dropped.append(name)
         self.drop_tables([*also, *(self.planner_table(name) for name in dropped)])
         return dropped
+
+
+def _lock_row(sync_name: str, mine: tuple[int, str]) -> dict[str, Any]:
+    """The parameters of lock_claim.sql and lock_insert.sql."""
+    return {"sync_id": sync_name, "sync_run_id": mine[0], "owner": mine[1], "now": utcnow()}

@@ -134,8 +134,8 @@ from tests.test_kill import (  # noqa: F401
     test_sigterm_ends_the_run_early_and_cleanly,
 )
 from tests.test_lock_race import (  # noqa: F401
-    test_the_run_that_inserted_first_keeps_the_lock,
-    test_the_run_that_inserted_second_withdraws,
+    test_the_run_with_the_higher_id_withdraws,
+    test_the_run_with_the_lower_id_keeps_the_lock,
 )
 from tests.test_mappings_run import (  # noqa: F401
     test_a_template_naming_a_missing_column_is_refused,
