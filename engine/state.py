@@ -184,7 +184,7 @@ class State:
     # -- locks ------------------------------------------------------------------------------
     def acquire(self, sync_name: str) -> int:
         """Lock the sync and allocate its run id, or raise SyncLockedError (see module doc)."""
-        tables = {"locks": self.locks, "commits": self.commits}
+        tables = self.lock_tables()
         serialize = self.dialect.exclusive_lock(self.locks)
         # Where nothing keeps a second run out (no LOCK TABLE, more than one writer), the
         # run claims the lock before its one read, which then shows whether it got it.
@@ -221,8 +221,14 @@ class State:
             self._withdraw_if_lost(sync_name, mine, lock_holders(rows))
         return mine[0]
 
+    def lock_tables(self) -> dict[str, exp.Expr]:
+        """The tables the lock's templates name: the lock and commit tables, and run_ids.sql
+        (the largest run id seen)."""
+        tables = {"locks": self.locks, "commits": self.commits}
+        return {**tables, "run_ids": self.sql.parsed(self.sql.one("run_ids", tables))}
+
     def _read_lock_state(
-        self, sync_name: str, tables: dict[str, exp.Table]
+        self, sync_name: str, tables: dict[str, exp.Expr]
     ) -> tuple[list[Holder], int]:
         """The lock read (lock_state.sql): the sync's lock rows and the largest run id seen;
         the sync's commits and run tables come along and are kept (see module doc)."""

@@ -5,12 +5,6 @@
 -- goes on as one that reads first, then inserts, then reads its row back.
 INSERT INTO __locks__ (sync_id, sync_run_id, owner, acquired_at, heartbeat_at)
 SELECT :sync_id, :sync_run_id, :owner, :now, :now
-FROM (
-    SELECT MAX(sync_run_id) AS largest FROM (
-        SELECT sync_run_id FROM __commits__
-        UNION ALL
-        SELECT sync_run_id FROM __locks__
-    ) AS all_ids
-) AS ids
+FROM __run_ids__ AS ids
 WHERE COALESCE(ids.largest, 0) < :sync_run_id
     AND NOT EXISTS (SELECT 1 FROM __locks__ AS l WHERE l.sync_id = :sync_id);

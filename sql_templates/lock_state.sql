@@ -23,13 +23,7 @@ SELECT
     CAST(NULL AS VARCHAR) AS primary_key,
     CAST(NULL AS VARCHAR) AS hash_version,
     CAST(NULL AS VARCHAR) AS mapping_signature
-FROM (
-    SELECT MAX(sync_run_id) AS largest FROM (
-        SELECT sync_run_id FROM __commits__
-        UNION ALL
-        SELECT sync_run_id FROM __locks__
-    ) AS all_ids
-) AS ids
+FROM __run_ids__ AS ids
 LEFT JOIN __locks__ AS l ON l.sync_id = :sync_id
 CROSS JOIN __sync_logs__ AS logs
 UNION ALL

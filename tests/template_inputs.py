@@ -20,8 +20,7 @@ def template_tables(planner: Planner) -> dict[str, exp.Expr]:
     return {
         **planner.tables.as_dict(),
         **state.audit_tables(),
-        "commits": state.commits,
-        "locks": state.locks,
+        **state.lock_tables(),
         "model": planner.model.query,
         "stage_query": planner.stage_query(),
         "dead_delta": state.planner_table("s_1600000000000000_delta"),

@@ -17,6 +17,8 @@ SELECT
   @now,
   @now
 FROM (
+  /* The largest run id of every sync, committed or holding a lock (NULL when there is none): a */
+  /* new run id is above it (lock_state.sql reads it, lock_claim.sql checks the claim against it). */
   SELECT
     MAX(`sync_run_id`) AS `largest`
   FROM (

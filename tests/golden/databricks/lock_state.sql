@@ -33,6 +33,8 @@ SELECT
   CAST(NULL AS STRING) AS `hash_version`,
   CAST(NULL AS STRING) AS `mapping_signature`
 FROM (
+  /* The largest run id of every sync, committed or holding a lock (NULL when there is none): a */
+  /* new run id is above it (lock_state.sql reads it, lock_claim.sql checks the claim against it). */
   SELECT
     MAX(`sync_run_id`) AS `largest`
   FROM (

@@ -33,6 +33,8 @@ SELECT
   CAST(NULL AS VARCHAR) AS "HASH_VERSION",
   CAST(NULL AS VARCHAR) AS "MAPPING_SIGNATURE"
 FROM (
+  /* The largest run id of every sync, committed or holding a lock (NULL when there is none): a */
+  /* new run id is above it (lock_state.sql reads it, lock_claim.sql checks the claim against it). */
   SELECT
     MAX("SYNC_RUN_ID") AS "LARGEST"
   FROM (
