@@ -21,6 +21,8 @@ def function_names(statement: str, read: str | type[sqlglot.Dialect]) -> set[str
     names = set()
     for tree in sqlglot.parse(statement, read=read):
         for node in tree.find_all(exp.Func) if tree is not None else ():
+            if isinstance(node, exp.Exists) and isinstance(node.this, exp.Query):
+                continue  # EXISTS (subquery): a predicate of the grammar, not a function
             if isinstance(node, exp.Anonymous):
                 names.add(str(node.name).upper())
                 continue

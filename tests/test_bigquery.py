@@ -407,7 +407,7 @@ def test_anonymous_needs_an_api_endpoint_and_typos_are_refused(ws: Workspace) ->
 # -- a process killed between any two jobs -----------------------------------------------------
 # Measured on the emulator: the writes of a run with changes (query jobs other than plain
 # reads, load jobs, datasets made through the API). See tests/kill_after_statements.py.
-WRITES_PER_DELTA_RUN = 11
+WRITES_PER_DELTA_RUN = 10
 
 
 @pytest.mark.parametrize("kill_at", range(1, WRITES_PER_DELTA_RUN + 2))
