@@ -11,7 +11,8 @@ plain Spark lacks is declared in ``Capabilities`` and handled here:
 - Tables are Spark's default data source tables (Parquet), not Delta: there is no ``DELETE``,
   ``UPDATE`` or ``MERGE`` (``Capabilities.delete``/``merge`` are False). Each of them is run
   as a rewrite of the table: the rows it keeps (or changes) go to a scratch table, then
-  ``INSERT OVERWRITE`` replaces the table's rows with them and the scratch table is dropped.
+  ``INSERT OVERWRITE`` replaces the table's rows with them and the scratch table is dropped
+  (3 statements; 5 when a stopped rewrite left its scratch table, which is dropped first).
   A process killed during that overwrite can leave the table short of rows, so plain Spark
   is for what a lost lock or log row cannot hurt; Databricks runs the statements as they are.
 - No ``information_schema``: schemas, tables and columns are read with ``SHOW`` and
@@ -40,6 +41,15 @@ _CHANGES = re.compile(r"\b(DELETE|UPDATE|MERGE)\b", re.IGNORECASE)
 _RELATION_CACHE = "spark.sql.filesourceTableRelationCacheSize"
 _NO_SCHEMA = frozenset({"SCHEMA_NOT_FOUND", "NO_SUCH_DATABASE", "NO_SUCH_NAMESPACE"})
 _NOT_FOUND = _NO_SCHEMA | {"TABLE_OR_VIEW_NOT_FOUND"}
+# A top-level column in the schema tree of SHOW TABLE EXTENDED's "information" text:
+# " |-- <name>: <type> (nullable = true)"; nested fields are indented further.
+_TREE_COLUMN = re.compile(
+    r"^ \|-- (?P<name>.+): (?P<kind>[a-z_]+(?:\(\d+,\d+\))?) \(nullable = \w+\)$"
+)
+# The tree's type names that DESCRIBE spells otherwise; a complex type's tree line names no
+# element type (then the table is described instead).
+_TREE_TYPES = {"long": "BIGINT", "integer": "INT", "short": "SMALLINT", "byte": "TINYINT"}
+_TREE_COMPLEX = frozenset({"array", "map", "struct"})
 
 
 class SparkDialect(DatabricksDialect):
@@ -120,8 +130,14 @@ class SparkDialect(DatabricksDialect):
         plain_target = exp.Table(this=target.this.copy(), db=target.args.get("db"))
         written = self.sqlglot_dialect
         drop = f"DROP TABLE IF EXISTS {scratch.sql(written)}"
-        super().execute(drop)
-        super().execute(f"CREATE TABLE {scratch.sql(written)} AS {kept.sql(written)}", params)
+        create = f"CREATE TABLE {scratch.sql(written)} AS {kept.sql(written)}"
+        try:
+            super().execute(create, params)
+        except Exception as error:  # noqa: BLE001 - only a scratch table left behind is ours
+            if error_class(error) != "TABLE_OR_VIEW_ALREADY_EXISTS":
+                raise
+            super().execute(drop)  # left by a rewrite that was stopped before its drop
+            super().execute(create, params)
         overwrite = f"INSERT OVERWRITE TABLE {plain_target.sql(written)}"
         super().execute(f"{overwrite} SELECT * FROM {scratch.sql(written)}")
         super().execute(drop)
@@ -195,7 +211,36 @@ class SparkDialect(DatabricksDialect):
         return {schema: self.list_tables(schema) for schema in schemas}  # no information_schema
 
     def schema_columns_query(self, schema: str, pattern: str) -> exp.Query | None:
-        return None  # no information_schema: list_tables, then table_columns where needed
+        return None  # no information_schema: the lock read cannot take the catalog along
+
+    def schema_columns(self, schema: str, pattern: str) -> dict[str, list[tuple[str, str]]] | None:
+        # One SHOW TABLE EXTENDED gives the tables and each one's schema tree, where SHOW
+        # TABLES and a DESCRIBE per table would be a statement each. Its pattern is a regular
+        # expression with * for .*: LIKE's _ becomes ., and other characters must be plain.
+        if not re.fullmatch(r"[A-Za-z0-9_%]+", pattern):
+            return None
+        glob = pattern.replace("_", ".").replace("%", "*")
+        name = exp.to_identifier(schema, quoted=True).sql(self.sqlglot_dialect)
+        try:
+            rows = self.fetchall(f"SHOW TABLE EXTENDED IN {name} LIKE '{glob}'")
+        except Exception as error:  # noqa: BLE001 - a missing schema has no tables
+            if error_class(error) in _NO_SCHEMA:
+                return {}
+            raise
+        found: dict[str, list[tuple[str, str]]] = {}
+        for _, table, is_temporary, information in rows:
+            if is_temporary:
+                continue
+            columns = _tree_columns(str(information))
+            if columns is None:  # a type the tree does not spell out: read it as DESCRIBE does
+                columns = self.table_columns(
+                    exp.Table(
+                        this=exp.to_identifier(str(table), quoted=True),
+                        db=exp.to_identifier(schema, quoted=True),
+                    )
+                )
+            found[str(table)] = columns
+        return found
 
     def list_tables(self, schema: str) -> list[str]:
         name = exp.to_identifier(schema, quoted=True).sql(self.sqlglot_dialect)
@@ -226,3 +271,24 @@ class SparkDialect(DatabricksDialect):
                 break  # partition and detail sections follow the columns
             columns.append((str(name), str(kind).upper()))
         return columns
+
+
+def _tree_columns(information: str) -> list[tuple[str, str]] | None:
+    """(name, type) of a table's top-level columns, as DESCRIBE TABLE spells them, from its
+    "Schema: root" tree (where CHAR(n) and VARCHAR(n) are STRING); None where a column's type
+    is complex or a line is not understood."""
+    lines = information.split("\n")
+    if "Schema: root" not in lines:
+        return None
+    columns: list[tuple[str, str]] = []
+    for line in lines[lines.index("Schema: root") + 1 :]:
+        if not line.strip():
+            break
+        if line.startswith(" |    "):
+            continue  # a nested field of a complex column, which is already refused
+        match = _TREE_COLUMN.match(line)
+        if match is None or match["kind"] in _TREE_COMPLEX:
+            return None
+        kind = match["kind"]
+        columns.append((match["name"], _TREE_TYPES.get(kind, kind.upper())))
+    return columns
