@@ -42,7 +42,8 @@ _RELATION_CACHE = "spark.sql.filesourceTableRelationCacheSize"
 _NO_SCHEMA = frozenset({"SCHEMA_NOT_FOUND", "NO_SUCH_DATABASE", "NO_SUCH_NAMESPACE"})
 _NOT_FOUND = _NO_SCHEMA | {"TABLE_OR_VIEW_NOT_FOUND"}
 # A top-level column in the schema tree of SHOW TABLE EXTENDED's "information" text:
-# " |-- <name>: <type> (nullable = true)"; nested fields are indented further.
+# " |-- <name>: <type> (nullable = true)". Only a complex column has nested field lines
+# after it, and such a table is described instead.
 _TREE_COLUMN = re.compile(
     r"^ \|-- (?P<name>.+): (?P<kind>[a-z_]+(?:\(\d+,\d+\))?) \(nullable = \w+\)$"
 )
@@ -284,8 +285,6 @@ def _tree_columns(information: str) -> list[tuple[str, str]] | None:
     for line in lines[lines.index("Schema: root") + 1 :]:
         if not line.strip():
             break
-        if line.startswith(" |    "):
-            continue  # a nested field of a complex column, which is already refused
         match = _TREE_COLUMN.match(line)
         if match is None or match["kind"] in _TREE_COMPLEX:
             return None
