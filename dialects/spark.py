@@ -16,7 +16,8 @@ plain Spark lacks is declared in ``Capabilities`` and handled here:
   A process killed during that overwrite can leave the table short of rows, so plain Spark
   is for what a lost lock or log row cannot hurt; Databricks runs the statements as they are.
 - No ``information_schema``: schemas, tables and columns are read with ``SHOW`` and
-  ``DESCRIBE``.
+  ``DESCRIBE``. A table model's columns come with the view check's ``DESCRIBE TABLE
+  EXTENDED`` of its table, so binding it is one statement, not that and a ``DESCRIBE QUERY``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import sqlglot
@@ -51,6 +53,9 @@ _TREE_COLUMN = re.compile(
 # element type (then the table is described instead).
 _TREE_TYPES = {"long": "BIGINT", "integer": "INT", "short": "SMALLINT", "byte": "TINYINT"}
 _TREE_COMPLEX = frozenset({"array", "map", "struct"})
+# DESCRIBE TABLE EXTENDED's "Type" of a table (not a view) and the row its details follow.
+_TABLE_TYPES = frozenset({"MANAGED", "EXTERNAL"})
+_DETAILS = "# Detailed Table Information"
 
 
 class SparkDialect(DatabricksDialect):
@@ -67,6 +72,12 @@ class SparkDialect(DatabricksDialect):
         read_only_sessions=False,
         snapshot_rereads=False,
     )
+
+    def __init__(self, settings: dict[str, Any], project_dir: Path):
+        super().__init__(settings, project_dir)
+        # The columns of the tables view_definition described (by their SQL name), for the
+        # query_columns call that follows it to answer a table model's query with.
+        self._described: dict[str, list[tuple[str, str]]] = {}
 
     def describe(self) -> str:
         return f"Spark at {self.settings.get('remote') or '(no remote)'}"
@@ -256,22 +267,57 @@ class SparkDialect(DatabricksDialect):
     def view_definition(self, table: exp.Table) -> str | None:
         # A view's query is the "View Text" row of DESCRIBE TABLE EXTENDED; a table has none,
         # and a name that is neither is left to the model's own run to report.
+        name = table.sql(self.sqlglot_dialect)
         try:
-            rows = self.fetchall(f"DESCRIBE TABLE EXTENDED {table.sql(self.sqlglot_dialect)}")
+            rows = self.fetchall(f"DESCRIBE TABLE EXTENDED {name}")
         except Exception as error:  # noqa: BLE001 - not there: the run itself says so
             if error_class(error) in _NOT_FOUND:
                 return None
             raise
-        return next((str(row[1]) for row in rows if row[0] == "View Text"), None)
+        names = [str(row[0]) for row in rows]
+        start = names.index(_DETAILS) + 1 if _DETAILS in names else 0
+        details = {str(row[0]): str(row[1]) for row in rows[start:]}
+        columns = _column_rows(rows)
+        # DESCRIBE QUERY reads CHAR(n) and VARCHAR(n) as STRING: such a table is not kept.
+        if details.get("Type") in _TABLE_TYPES and not any("CHAR(" in k for _, k in columns):
+            self._described[name] = columns
+        return details.get("View Text")
+
+    def query_columns(self, sql: str) -> list[tuple[str, str]]:
+        # A table model's query, SELECT * FROM its table, has the columns view_definition has
+        # just read from DESCRIBE TABLE EXTENDED, spelled as DESCRIBE QUERY spells them.
+        # What was described is used once: a later model reads the catalog as it is then.
+        described, self._described = self._described, {}
+        table = _whole_table(sql, self.sqlglot_dialect)
+        known = described.get(table.sql(self.sqlglot_dialect)) if table else None
+        return known if known is not None else super().query_columns(sql)
 
     def table_columns(self, table: exp.Table) -> list[tuple[str, str]]:
-        rows = self.fetchall(f"DESCRIBE TABLE {table.sql(self.sqlglot_dialect)}")
-        columns = []
-        for name, kind, *_ in rows:
-            if not name or str(name).startswith("#"):
-                break  # partition and detail sections follow the columns
-            columns.append((str(name), str(kind).upper()))
-        return columns
+        return _column_rows(self.fetchall(f"DESCRIBE TABLE {table.sql(self.sqlglot_dialect)}"))
+
+
+def _column_rows(rows: Sequence[Sequence[Any]]) -> list[tuple[str, str]]:
+    """(name, type) of the columns DESCRIBE TABLE lists first."""
+    columns = []
+    for name, kind, *_ in rows:
+        if not name or str(name).startswith("#"):
+            break  # partition and detail sections follow the columns
+        columns.append((str(name), str(kind).upper()))
+    return columns
+
+
+def _whole_table(sql: str, dialect: str) -> exp.Table | None:
+    """The table of ``SELECT * FROM <table>`` (a table model's query); None for any other."""
+    try:
+        tree = sqlglot.parse_one(sql, read=dialect)
+    except sqlglot.ParseError:
+        return None
+    if not isinstance(tree, exp.Select) or [type(e) for e in tree.expressions] != [exp.Star]:
+        return None
+    source = tree.args.get("from_")
+    table = source.this if isinstance(source, exp.From) else None
+    others = [k for k, v in tree.args.items() if v and k not in ("expressions", "from_")]
+    return table if isinstance(table, exp.Table) and not others and not table.alias else None
 
 
 def _tree_columns(information: str) -> list[tuple[str, str]] | None:

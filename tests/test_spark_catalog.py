@@ -2,8 +2,10 @@
 
 The run tables' columns come from one ``SHOW TABLE EXTENDED`` (its schema tree), where
 ``SHOW TABLES`` and a ``DESCRIBE`` per table would be a statement each; they must read as
-``DESCRIBE TABLE`` reads them. A ``DELETE`` is a rewrite through a scratch table, which a
-rewrite stopped half-way leaves behind for the next one to drop.
+``DESCRIBE TABLE`` reads them. A table model's columns come with the view check's
+``DESCRIBE TABLE EXTENDED`` and must be what ``DESCRIBE QUERY`` reads. A ``DELETE`` is a
+rewrite through a scratch table, which a rewrite stopped half-way leaves behind for the next
+one to drop.
 """
 
 from __future__ import annotations
@@ -12,9 +14,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlglot
 from sqlglot import exp
 
+from dialects.databricks import DatabricksDialect
 from dialects.spark import SparkDialect
+from engine.read_only import check_views
 from tests.conftest import Workspace
 
 SCHEMA = "catalog_read"
@@ -82,3 +87,46 @@ def test_a_delete_is_three_statements_and_drops_a_scratch_table_left_behind(
     assert spark.statements_issued == before + 5
     assert spark.fetchall(f"SELECT a FROM {SCHEMA}.t") == [(1,)]
     assert spark.fetchall(f"SHOW TABLES IN {SCHEMA} LIKE 't__*'") == []
+
+
+def test_a_table_models_columns_come_with_the_view_check_as_describe_query_reads_them(
+    spark: SparkDialect,
+) -> None:
+    spark.execute(
+        f"CREATE TABLE {SCHEMA}.wide (a BIGINT, b DECIMAL(10,2), c TIMESTAMP, d TIMESTAMP_NTZ, "
+        "e ARRAY<STRUCT<x: INT, y: STRING>>, f MAP<STRING, DOUBLE>, g BINARY, h DATE, "
+        "`i j` INT, k STRING COLLATE UTF8_LCASE)"
+    )
+    spark.execute(
+        f"CREATE TABLE {SCHEMA}.parts (a BIGINT, b STRING, dt STRING) PARTITIONED BY (dt)"
+    )
+    spark.execute(f"CREATE TABLE {SCHEMA}.chars (a BIGINT, b VARCHAR(5), c STRUCT<x: CHAR(2)>)")
+    spark.execute(f"CREATE VIEW {SCHEMA}.wide_view AS SELECT a, b FROM {SCHEMA}.wide")
+
+    def bind(sql: str) -> tuple[int, list[tuple[str, str]]]:
+        """The statements and columns of binding a model (engine.model._describe's steps)."""
+        before = spark.statements_issued or 0
+        check_views(sqlglot.parse_one(sql, read="databricks"), spark)
+        columns = spark.query_columns(sql)
+        return (spark.statements_issued or 0) - before, columns
+
+    for sql, statements in (
+        (f"SELECT * FROM {SCHEMA}.wide", 1),  # a table model: one DESCRIBE TABLE EXTENDED
+        (f"SELECT * FROM `{SCHEMA}`.`parts`", 1),  # partition columns listed once, last
+        (f"SELECT * FROM {SCHEMA}.chars", 2),  # DESCRIBE QUERY reads VARCHAR(5) as STRING
+        (f"SELECT * FROM {SCHEMA}.wide_view", 3),  # a view: its table is checked too
+        (f"SELECT a FROM {SCHEMA}.wide", 2),  # not the whole table
+        (f"SELECT * FROM {SCHEMA}.wide WHERE a > 0", 2),
+    ):
+        counted, columns = bind(sql)
+        assert (counted, columns) == (statements, DatabricksDialect.query_columns(spark, sql))
+    assert bind(f"SELECT * FROM {SCHEMA}.chars")[1][1:] == [
+        ("b", "STRING"),
+        ("c", "STRUCT<X:STRING>"),
+    ]
+    # What the view check described answers only the query_columns call that follows it.
+    check_views(sqlglot.parse_one(f"SELECT * FROM {SCHEMA}.wide", read="databricks"), spark)
+    spark.query_columns(f"SELECT 1 AS a FROM {SCHEMA}.wide")
+    before = spark.statements_issued or 0
+    spark.query_columns(f"SELECT * FROM {SCHEMA}.wide")
+    assert spark.statements_issued == before + 1
