@@ -11,7 +11,7 @@ for their fields.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -121,8 +121,8 @@ class Planner:
         for statement in self.sql.statements(template, tables, **kw):
             self.dialect.execute(statement, params)
 
-    def _fetch(self, template: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
-        return self.dialect.fetchall(self.sql.one(template, self.tables.as_dict()), params)
+    def _fetch(self, template: str, tables: dict[str, exp.Expr] | None = None) -> list[Any]:
+        return self.dialect.fetchall(self.sql.one(template, tables or self.tables.as_dict()))
 
     # -- steps ------------------------------------------------------------------------------
     def plan_and_diff(
@@ -139,12 +139,15 @@ class Planner:
             return self._plan_and_diff(diff, resend_unchanged)
 
     def _plan_and_diff(self, diff: bool, resend_unchanged: bool) -> tuple[KeyStats, dict[str, int]]:
-        stats = self.build_plan()
+        self.build_plan()
         if diff:
-            return stats, self.build_delta(resend_unchanged)
+            planned = self.build_delta(resend_unchanged)
+            return self.keys, planned
+        with self._timed("keys"):
+            self.check_keys(self._fetch("key_stats")[0])
         with self._timed("plan"):
             self._run("rejections_table", extra_tables={"no_rejections": self.no_rejections})
-        return stats, dict.fromkeys(ALL_OPS, 0)
+        return self.keys, dict.fromkeys(ALL_OPS, 0)
 
     def stage_query(self) -> exp.Expr:
         """The model's rows with row_id, hash and match value (see stage_query.sql)."""
@@ -164,8 +167,8 @@ class Planner:
         """The query reading the model's rows as the run does (to estimate what it scans)."""
         return self.stage_query().sql(dialect=self.dialect.sqlglot_dialect)
 
-    def build_plan(self) -> KeyStats:
-        """Stage the model (or not), build the plan table and validate keys (steps 2-3)."""
+    def build_plan(self) -> None:
+        """Stage the model (or not) and build the plan table (step 2; :meth:`check_keys`)."""
         try:
             if self.staged:
                 with self._timed("stage"):
@@ -195,14 +198,17 @@ class Planner:
                 wrapped.kind,
                 error,
             ) from error
-        with self._timed("keys"):
-            null_rows, dup_keys, dup_rows = self._fetch("key_stats")[0]
-            sample: tuple[str, ...] = ()
-            if dup_keys:
-                sample = tuple(str(r[0]) for r in self._fetch("duplicate_sample"))
-            if null_rows:
-                self._run("plan_drop_null_key")
-        stats = self.keys = KeyStats(int(null_rows), int(dup_keys), int(dup_rows), sample)
+
+    def check_keys(self, key_stats: Sequence[Any]) -> None:
+        """Step 3 on key_stats.sql's row: a sample of the duplicated keys, the NULL-key group
+        out of the plan (no baseline holds it), and the refusal the sync may ask for."""
+        null_rows, dup_keys, dup_rows = (int(value) for value in key_stats)
+        sample: tuple[str, ...] = ()
+        if dup_keys:
+            sample = tuple(str(r[0]) for r in self._fetch("duplicate_sample"))
+        if null_rows:
+            self._run("plan_drop_null_key")
+        stats = self.keys = KeyStats(null_rows, dup_keys, dup_rows, sample)
         if stats.duplicate_keys and self.sync.on_duplicate_keys == "fail":
             raise DuplicateKeysError(
                 f"Model {self.model.name!r} has {stats.duplicate_keys} primary key value(s) "
@@ -211,7 +217,6 @@ class Planner:
                 f"Fix the model so {', '.join(self.model.key_columns)} is unique, or set "
                 f"on_duplicate_keys: reject on sync {self.sync_name!r} to reject only those rows."
             )
-        return stats
 
     def use_baseline(self, baseline: Commit | None, unconfirmed: list[str] | None = None) -> None:
         """Diff against this committed run (None: no baseline, every row is added), and look
@@ -269,8 +274,9 @@ class Planner:
         return parts[0] if len(parts) == 1 else exp.union(*parts, distinct=False)
 
     def build_delta(self, resend_unchanged: bool = False) -> dict[str, int]:
-        """Diff into the delta table (step 4) and create the run's rejections table with the
-        rows rejected before sending; returns planned counts by op."""
+        """Diff into the delta table (step 4), create the run's rejections table with the rows
+        rejected before sending, and check the keys (step 3) with the planned counts, which
+        it returns by op."""
         params = acted_ops(self.sync)
         params["resend_unchanged"] = params["resend_unchanged"] or resend_unchanged
         with self._timed("diff"):
@@ -287,14 +293,30 @@ class Planner:
                 exprs |= self.changed_fields.delta_exprs(comparable)
             self._run("delta", params, exprs=exprs)
             self._run("rejections_from_delta")  # the run's rejections table
-            if self.keys.duplicate_keys:
-                self.fill_duplicate_fields()
             planned = {op: 0 for op in ALL_OPS}
             self.rejected_before_send = {op: 0 for op in ALL_OPS}
-            for op, count, rejected in self._fetch("delta_counts"):
-                planned[str(op)] = int(count)
-                self.rejected_before_send[str(op)] = int(rejected)
+            tables = {**self.tables.as_dict(), "key_stats": self.key_stats_query()}
+            key_row: Sequence[Any] = ()  # always one (an aggregate)
+            for part, op, count, rejected, duplicate_rows in self._fetch("delta_counts", tables):
+                if part == "keys":
+                    key_row = (count, rejected, duplicate_rows)
+                else:
+                    planned[str(op)] = int(count)
+                    self.rejected_before_send[str(op)] = int(rejected)
+        with self._timed("keys"):
+            try:
+                self.check_keys(key_row)
+            except DuplicateKeysError:
+                self.state.drop_tables([self.tables.delta])  # unsent: not to be looked at again
+                raise
+        if self.keys.duplicate_keys:
+            with self._timed("diff"):
+                self.fill_duplicate_fields()
         return planned
+
+    def key_stats_query(self) -> exp.Expr:
+        """The plan's key check (key_stats.sql), as a table delta_counts.sql reads along."""
+        return self.sql.parsed(self.sql.one("key_stats", self.tables.as_dict()))
 
     def match_reasons(self) -> dict[str, exp.Expr]:
         """Why a key's match value fails its row (see match_rejects.sql)."""

@@ -5,7 +5,8 @@
 CREATE TABLE __delta__ AS
 WITH changes AS (
     -- Keys whose plan rows differ (or that only one plan has); equal rows drop out here,
-    -- before any per-row CASE runs.
+    -- before any per-row CASE runs. The plan's NULL-key group is not a key: it is counted
+    -- (key_stats.sql) and then deleted from the plan, after this.
     SELECT
         COALESCE(c.row_id, p.row_id) AS row_id,
         c.row_id IS NOT NULL AS in_current,
@@ -13,7 +14,7 @@ WITH changes AS (
         c.copies AS copies,
         COALESCE(c.match_value, p.match_value) AS match_value,
         __changed_fields__
-    FROM __plan__ AS c
+    FROM (SELECT * FROM __plan__ WHERE row_id IS NOT NULL) AS c
     FULL OUTER JOIN __prev_plan__ AS p ON c.row_id = p.row_id
     WHERE c.row_id IS NULL
         OR p.row_id IS NULL

@@ -1,12 +1,13 @@
 -- Keys whose match value (the column addressing the record in the destination) is shared
 -- with another key: like a duplicated key, their rows fail before sending. (A NULL match
--- value fails in the destination's own row check, with its reason.)
+-- value fails in the destination's own row check, with its reason.) The plan's NULL-key group
+-- (deleted from it after the delta is built) is no key and shares no match value.
 SELECT p.row_id AS row_id, __duplicate_reason__ AS reason
 FROM __plan__ AS p
 INNER JOIN (
     SELECT match_value
     FROM __plan__
-    WHERE match_value IS NOT NULL
+    WHERE match_value IS NOT NULL AND row_id IS NOT NULL
     GROUP BY match_value
     HAVING COUNT(*) > 1
 ) AS shared ON shared.match_value = p.match_value;

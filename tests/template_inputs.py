@@ -23,6 +23,7 @@ def template_tables(planner: Planner) -> dict[str, exp.Expr]:
         **state.lock_tables(),
         "model": planner.model.query,
         "stage_query": planner.stage_query(),
+        "key_stats": planner.key_stats_query(),
         "dead_delta": state.planner_table("s_1600000000000000_delta"),
         "no_rejections": planner.no_rejections,
         "sync_logs": state.sync_logs_check(),

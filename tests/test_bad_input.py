@@ -469,6 +469,13 @@ def test_duplicate_keys_fail_the_run(ws: Workspace) -> None:
     assert "'11'" not in message and "Nothing was sent" in message
     assert "on_duplicate_keys: reject" in message
     assert ws.runs()[-1]["status"] == "failed"
+    ws.sql("DELETE FROM users WHERE name = 'copy'")
+    ws.sql("UPDATE users SET name = 'first' WHERE id = 15")
+    fixed = ws.cli("run", "s", "--json")
+    assert fixed.exit_code == 0, fixed.stderr
+    # Nothing of the refused run was sent: the change it held back, undone since, is not
+    # looked at again.
+    assert fixed.json()["counts"]["planned"] == {"added": 0, "changed": 0, "removed": 0}
 
 
 @pytest.mark.each_warehouse
@@ -510,6 +517,22 @@ def test_null_keys_are_dropped_and_counted(ws: Workspace) -> None:
     assert "2 row(s) with a NULL primary key would be skipped" in flat(text.stdout)
     summary = ws.cli("run", "s")
     assert "Skipped 2 row(s) whose primary key is NULL" in flat(summary.stdout)
+
+
+@pytest.mark.each_warehouse
+def test_null_keys_are_never_removed_in_mirror_mode(ws: Workspace) -> None:
+    # The plan's NULL-key group is no key: no run plans it as added or removed.
+    ws.users([*ROWS, (None, "n1@x", "N1")])
+    ws.simple_project(sync={"mode": "mirror", "delete_behavior": "delete"})
+    for planned in (
+        {"added": 3, "changed": 0, "removed": 0},
+        dict.fromkeys(("added", "changed", "removed"), 0),
+    ):
+        result = ws.cli("run", "s", "--json")
+        assert result.exit_code == 0, result.stderr
+        assert result.json()["keys"]["null_key_rows"] == 1
+        assert result.json()["counts"]["planned"] == planned
+    assert sorted(r[2] for r in ws.changelog()) == ["1", "2", "3"]
 
 
 # -- the destination -------------------------------------------------------------------------

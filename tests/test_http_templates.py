@@ -249,6 +249,17 @@ def test_first_run_skip_sends_nothing_then_only_changes(ws: Workspace, wire_sink
     ]
 
 
+def test_a_null_key_row_shares_no_match_value(ws: Workspace, wire_sink: HttpSink) -> None:
+    # Rows with a NULL key are skipped, not keys: their match value is no other key's.
+    people(ws, [[1, "own@x", "a", None, None], [None, "own@x", "b", None, None]])
+    put = {"method": "PUT", "path": "/u"}
+    project(ws, wire_sink, {"match_column": "email", "added": put, "changed": put})
+    report = run_ok(ws)
+    assert report["keys"]["null_key_rows"] == 1
+    assert report["counts"]["succeeded"]["added"] == 1 and failures(ws) == {}
+    assert len(wire_sink.requests) == 1
+
+
 def test_match_column_null_or_shared_fails_those_rows(ws: Workspace, wire_sink: HttpSink) -> None:
     sink = wire_sink
     people(

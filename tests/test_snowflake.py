@@ -135,7 +135,7 @@ def test_rejections_are_bulk_loaded_in_two_statements(ws: Workspace) -> None:
 
 # -- a process killed between any two statements -------------------------------------------
 # The statements of the delta run below; kill_at one past them checks that it is exact.
-STATEMENTS_PER_DELTA_RUN = 17
+STATEMENTS_PER_DELTA_RUN = 16
 
 
 @pytest.mark.parametrize("kill_at", range(1, STATEMENTS_PER_DELTA_RUN + 2))

@@ -10,7 +10,13 @@ WITH `changes` AS (
     NOT `p`.`row_id` IS NULL AS `in_previous`,
     `c`.`copies` AS `copies`,
     COALESCE(`c`.`match_value`, `p`.`match_value`) AS `match_value`
-  FROM `hightouch_planner`.`s_1700000000000000_plan` AS `c`
+  FROM (
+    SELECT
+      *
+    FROM `hightouch_planner`.`s_1700000000000000_plan`
+    WHERE
+      NOT `row_id` IS NULL
+  ) AS `c`
   FULL OUTER JOIN (
     SELECT
       *
