@@ -10,9 +10,11 @@ plain Spark lacks is declared in ``Capabilities`` and handled here:
 
 - Tables are Spark's default data source tables (Parquet), not Delta: there is no ``DELETE``,
   ``UPDATE`` or ``MERGE`` (``Capabilities.delete``/``merge`` are False). Each of them is run
-  as a rewrite of the table: the rows it keeps (or changes) go to a scratch table, then
-  ``INSERT OVERWRITE`` replaces the table's rows with them and the scratch table is dropped
-  (3 statements; 5 when a stopped rewrite left its scratch table, which is dropped first).
+  as a rewrite of the table. Where it keeps at most 100 rows (the lock table), they are read
+  here and written back with ``INSERT OVERWRITE ... VALUES`` (or ``TRUNCATE TABLE``): 2
+  statements. Otherwise the rows go to a scratch table, then ``INSERT OVERWRITE`` replaces
+  the table's rows with them and the scratch table is dropped (4 statements with the read;
+  6 when a stopped rewrite left its scratch table, which is dropped first).
   A process killed during that overwrite can leave the table short of rows, so plain Spark
   is for what a lost lock or log row cannot hurt; Databricks runs the statements as they are.
 - No ``information_schema``: schemas, tables and columns are read with ``SHOW`` and
@@ -22,6 +24,7 @@ plain Spark lacks is declared in ``Capabilities`` and handled here:
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 from collections.abc import Sequence
@@ -53,6 +56,11 @@ _TREE_COLUMN = re.compile(
 # element type (then the table is described instead).
 _TREE_TYPES = {"long": "BIGINT", "integer": "INT", "short": "SMALLINT", "byte": "TINYINT"}
 _TREE_COMPLEX = frozenset({"array", "map", "struct"})
+# A rewritten table keeping at most this many rows is overwritten from here (see
+# SparkDialect._overwrite_from_here), with values of these types: as read, so bound (a
+# timestamp is read and bound as naive UTC). None is a NULL of the column's type.
+_FROM_HERE = 100
+_BOUND_AS_READ = frozenset({type(None), str, int, float, bool, dt.datetime})
 # DESCRIBE TABLE EXTENDED's "Type" of a table (not a view) and the row its details follow.
 _TABLE_TYPES = frozenset({"MANAGED", "EXTERNAL"})
 _DETAILS = "# Detailed Table Information"
@@ -135,12 +143,14 @@ class SparkDialect(DatabricksDialect):
             super().execute(sql, params)
             return
         target, kept = self._rows_after(tree)
+        plain_target = exp.Table(this=target.this.copy(), db=target.args.get("db"))
+        written = self.sqlglot_dialect
+        if self._overwrite_from_here(plain_target.sql(written), kept, params):
+            return
         scratch = exp.Table(
             this=exp.to_identifier(f"{target.name}__rewrite", quoted=True),
             db=target.args.get("db"),
         )
-        plain_target = exp.Table(this=target.this.copy(), db=target.args.get("db"))
-        written = self.sqlglot_dialect
         drop = f"DROP TABLE IF EXISTS {scratch.sql(written)}"
         create = f"CREATE TABLE {scratch.sql(written)} AS {kept.sql(written)}"
         try:
@@ -153,6 +163,25 @@ class SparkDialect(DatabricksDialect):
         overwrite = f"INSERT OVERWRITE TABLE {plain_target.sql(written)}"
         super().execute(f"{overwrite} SELECT * FROM {scratch.sql(written)}")
         super().execute(drop)
+
+    def _overwrite_from_here(
+        self, target: str, kept: exp.Select, params: dict[str, Any] | None
+    ) -> bool:
+        """Overwrite a small table (a lock table's few rows) with the rows it keeps, read
+        here and written back as parameters: 2 statements and no scratch table. False, with
+        nothing written, where it keeps more rows or a value a parameter does not carry as
+        it was read."""
+        rows = self.fetchall(kept.limit(_FROM_HERE + 1).sql(self.sqlglot_dialect), params)
+        if len(rows) > _FROM_HERE or not all(type(v) in _BOUND_AS_READ for r in rows for v in r):
+            return False
+        if not rows:
+            super().execute(f"TRUNCATE TABLE {target}")
+            return True
+        values = {f"lightning_v{i}": v for i, v in enumerate(v for row in rows for v in row)}
+        names = iter(values)
+        tuples = ", ".join(f"({', '.join(f':{next(names)}' for _ in row)})" for row in rows)
+        super().execute(f"INSERT OVERWRITE TABLE {target} VALUES {tuples}", values)
+        return True
 
     def _rows_after(self, tree: exp.Expr) -> tuple[exp.Table, exp.Select]:
         """The target table, and a query of its rows as the statement would leave them."""

@@ -4,8 +4,9 @@ The run tables' columns come from one ``SHOW TABLE EXTENDED`` (its schema tree),
 ``SHOW TABLES`` and a ``DESCRIBE`` per table would be a statement each; they must read as
 ``DESCRIBE TABLE`` reads them. A table model's columns come with the view check's
 ``DESCRIBE TABLE EXTENDED`` and must be what ``DESCRIBE QUERY`` reads. A ``DELETE`` is a
-rewrite through a scratch table, which a rewrite stopped half-way leaves behind for the next
-one to drop.
+rewrite: a small table's kept rows are read and written back, with every value as it was;
+a larger one's go through a scratch table, which a rewrite stopped half-way leaves behind
+for the next one to drop.
 """
 
 from __future__ import annotations
@@ -72,21 +73,58 @@ def test_the_tables_columns_read_in_one_statement_as_describe_reads_them(
     assert spark.schema_columns(SCHEMA, "s|t_%") is None  # not a plain pattern: read apart
 
 
-def test_a_delete_is_three_statements_and_drops_a_scratch_table_left_behind(
+def test_a_small_tables_delete_is_two_statements_with_its_values_as_they_were(
     spark: SparkDialect,
 ) -> None:
-    spark.execute(f"CREATE TABLE {SCHEMA}.t (a INT)")
-    spark.execute(f"INSERT INTO {SCHEMA}.t VALUES (1), (2), (3)")
+    spark.execute(
+        f"CREATE TABLE {SCHEMA}.locks (s STRING, n BIGINT, i INT, ntz TIMESTAMP_NTZ, "
+        "ltz TIMESTAMP, b BOOLEAN, d DOUBLE)"
+    )
+    spark.execute(
+        f"INSERT INTO {SCHEMA}.locks VALUES "
+        "('it''s \\u00e9 \\n', 9223372036854775807, -2147483648, "
+        "TIMESTAMP_NTZ'2026-01-02 03:04:05.123456', TIMESTAMP'2026-01-02 03:04:05.5', true, "
+        "CAST('NaN' AS DOUBLE)), (NULL, NULL, NULL, NULL, NULL, NULL, NULL), "
+        "('gone', 1, 1, NULL, NULL, false, 1.5)"
+    )
+    before_rows = spark.fetchall(f"SELECT * FROM {SCHEMA}.locks WHERE s IS NULL OR s <> 'gone'")
     before = spark.statements_issued or 0
-    spark.execute(f"DELETE FROM {SCHEMA}.t WHERE a = 3")
-    assert spark.statements_issued == before + 3  # scratch table, overwrite, drop
+    spark.execute(f"DELETE FROM {SCHEMA}.locks WHERE s = :s", {"s": "gone"})
+    assert spark.statements_issued == before + 2  # the kept rows read, then written back
+    after = spark.fetchall(f"SELECT * FROM {SCHEMA}.locks")
+    key = repr  # NaN is not equal to itself: compare the rows' texts
+    assert sorted(map(key, after)) == sorted(map(key, before_rows))
+    assert spark.table_columns(_table("locks"))[3:5] == [
+        ("ntz", "TIMESTAMP_NTZ"),
+        ("ltz", "TIMESTAMP"),
+    ]
+    before = spark.statements_issued or 0
+    spark.execute(f"DELETE FROM {SCHEMA}.locks")
+    assert spark.statements_issued == before + 2  # nothing kept: TRUNCATE TABLE
+    assert spark.fetchall(f"SELECT COUNT(*) FROM {SCHEMA}.locks") == [(0,)]
+
+
+def test_a_larger_tables_delete_goes_through_a_scratch_table_left_behind_or_not(
+    spark: SparkDialect,
+) -> None:
+    spark.execute(f"CREATE TABLE {SCHEMA}.t AS SELECT CAST(id AS INT) AS a FROM range(200)")
+    before = spark.statements_issued or 0
+    spark.execute(f"DELETE FROM {SCHEMA}.t WHERE a >= 150")  # keeps 150 rows
+    assert spark.statements_issued == before + 4  # the read, scratch table, overwrite, drop
+    assert spark.fetchall(f"SELECT COUNT(*), MAX(a) FROM {SCHEMA}.t") == [(150, 149)]
     # A rewrite stopped before its drop leaves the scratch table: the next one drops it first.
     spark.execute(f"CREATE TABLE {SCHEMA}.t__rewrite AS SELECT 99 AS a")
     before = spark.statements_issued or 0
     spark.execute(f"DELETE FROM {SCHEMA}.t WHERE a = 2")
-    assert spark.statements_issued == before + 5
-    assert spark.fetchall(f"SELECT a FROM {SCHEMA}.t") == [(1,)]
+    assert spark.statements_issued == before + 6
+    assert spark.fetchall(f"SELECT COUNT(*), MIN(a) FROM {SCHEMA}.t WHERE a < 3") == [(2, 0)]
     assert spark.fetchall(f"SHOW TABLES IN {SCHEMA} LIKE 't__*'") == []
+    # A small table with a value a parameter would not carry as read (a DATE) does the same.
+    spark.execute(f"CREATE TABLE {SCHEMA}.dates AS SELECT DATE'2026-01-01' AS d, 1 AS a")
+    before = spark.statements_issued or 0
+    spark.execute(f"UPDATE {SCHEMA}.dates SET a = 2")
+    assert spark.statements_issued == before + 5  # the columns described, then as above
+    assert spark.fetchall(f"SELECT CAST(d AS STRING), a FROM {SCHEMA}.dates") == [("2026-01-01", 2)]
 
 
 def test_a_table_models_columns_come_with_the_view_check_as_describe_query_reads_them(

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.each_warehouse
 
 # Measured on Spark: the writes of the delta run of tests/killed_runs.py (statements that are
 # not reads or session settings). The last case is not killed and checks the count is exact.
-WRITES_PER_DELTA_RUN = 13
+WRITES_PER_DELTA_RUN = 11
 
 
 @pytest.mark.parametrize("kill_at", range(1, WRITES_PER_DELTA_RUN + 2))
