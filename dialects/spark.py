@@ -18,7 +18,7 @@ plain Spark lacks is declared in ``Capabilities`` and handled here:
   A process killed during that overwrite can leave the table short of rows, so plain Spark
   is for what a lost lock or log row cannot hurt; Databricks runs the statements as they are.
 - No ``information_schema``: schemas, tables and columns are read with ``SHOW`` and
-  ``DESCRIBE``. A table model's columns come with the view check's ``DESCRIBE TABLE
+  ``DESCRIBE``. A whole-table model's columns come with the view check's ``DESCRIBE TABLE
   EXTENDED`` of its table, so binding it is one statement, not that and a ``DESCRIBE QUERY``.
 """
 
@@ -84,7 +84,7 @@ class SparkDialect(DatabricksDialect):
     def __init__(self, settings: dict[str, Any], project_dir: Path):
         super().__init__(settings, project_dir)
         # The columns of the tables view_definition described (by their SQL name), for the
-        # query_columns call that follows it to answer a table model's query with.
+        # query_columns call that follows it to answer a whole-table model's query with.
         self._described: dict[str, list[tuple[str, str]]] = {}
 
     def describe(self) -> str:
@@ -313,8 +313,8 @@ class SparkDialect(DatabricksDialect):
         return details.get("View Text")
 
     def query_columns(self, sql: str) -> list[tuple[str, str]]:
-        # A table model's query, SELECT * FROM its table, has the columns view_definition has
-        # just read from DESCRIBE TABLE EXTENDED, spelled as DESCRIBE QUERY spells them.
+        # A whole-table model's query, SELECT * FROM a table, has the columns view_definition
+        # has just read from DESCRIBE TABLE EXTENDED, spelled as DESCRIBE QUERY spells them.
         # What was described is used once: a later model reads the catalog as it is then.
         described, self._described = self._described, {}
         table = _whole_table(sql, self.sqlglot_dialect)
@@ -336,7 +336,7 @@ def _column_rows(rows: Sequence[Sequence[Any]]) -> list[tuple[str, str]]:
 
 
 def _whole_table(sql: str, dialect: str) -> exp.Table | None:
-    """The table of ``SELECT * FROM <table>`` (a table model's query); None for any other."""
+    """The table of ``SELECT * FROM <table>`` (a whole-table model's query); else None."""
     try:
         tree = sqlglot.parse_one(sql, read=dialect)
     except sqlglot.ParseError:

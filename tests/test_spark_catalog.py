@@ -2,7 +2,7 @@
 
 The run tables' columns come from one ``SHOW TABLE EXTENDED`` (its schema tree), where
 ``SHOW TABLES`` and a ``DESCRIBE`` per table would be a statement each; they must read as
-``DESCRIBE TABLE`` reads them. A table model's columns come with the view check's
+``DESCRIBE TABLE`` reads them. A whole-table model's columns come with the view check's
 ``DESCRIBE TABLE EXTENDED`` and must be what ``DESCRIBE QUERY`` reads. A ``DELETE`` is a
 rewrite: a small table's kept rows are read and written back, with every value as it was;
 a larger one's go through a scratch table, which a rewrite stopped half-way leaves behind
@@ -149,7 +149,7 @@ def test_a_table_models_columns_come_with_the_view_check_as_describe_query_reads
         return (spark.statements_issued or 0) - before, columns
 
     for sql, statements in (
-        (f"SELECT * FROM {SCHEMA}.wide", 1),  # a table model: one DESCRIBE TABLE EXTENDED
+        (f"SELECT * FROM {SCHEMA}.wide", 1),  # a whole table: one DESCRIBE TABLE EXTENDED
         (f"SELECT * FROM `{SCHEMA}`.`parts`", 1),  # partition columns listed once, last
         (f"SELECT * FROM {SCHEMA}.chars", 2),  # DESCRIBE QUERY reads VARCHAR(5) as STRING
         (f"SELECT * FROM {SCHEMA}.wide_view", 3),  # a view: its table is checked too
