@@ -112,6 +112,25 @@ def utc_naive(value: Any) -> Any:
     return value
 
 
+def value_tuples(
+    rows: Sequence[Sequence[Any]], casts: Sequence[str] | None = None
+) -> tuple[str, dict[str, Any]]:
+    """``(:r0_0, ...), (...)``: one tuple of named parameters per row (each cast to its
+    column's type where ``casts`` names them), and those parameters."""
+    params: dict[str, Any] = {}
+    tuples = []
+    for i, row in enumerate(rows):
+        names = [f"r{i}_{j}" for j in range(len(row))]
+        params.update(zip(names, row, strict=True))
+        values = (
+            (f"CAST(:{n} AS {kind})" for n, kind in zip(names, casts, strict=True))
+            if casts is not None
+            else (f":{n}" for n in names)
+        )
+        tuples.append("(" + ", ".join(values) + ")")
+    return ", ".join(tuples), params
+
+
 class DatabricksDialect(Dialect):
     """The Databricks dialect (``type: databricks``)."""
 
@@ -231,15 +250,8 @@ class DatabricksDialect(Dialect):
         types = {name.lower(): kind for name, kind in self.table_columns(table)}
         casts = [types.get(c.lower(), "STRING") for c in columns]
         for start in range(0, len(rows), INSERT_ROWS):
-            chunk = rows[start : start + INSERT_ROWS]
-            params: dict[str, Any] = {}
-            tuples = []
-            for i, row in enumerate(chunk):
-                names = [f"r{i}_{j}" for j in range(len(columns))]
-                params.update(zip(names, row, strict=True))
-                values = (f"CAST(:{n} AS {kind})" for n, kind in zip(names, casts, strict=True))
-                tuples.append("(" + ", ".join(values) + ")")
-            self.execute(f"INSERT INTO {target} VALUES {', '.join(tuples)}", params)
+            tuples, params = value_tuples(rows[start : start + INSERT_ROWS], casts)
+            self.execute(f"INSERT INTO {target} VALUES {tuples}", params)
 
     def transaction(self) -> AbstractContextManager[None]:
         return nullcontext()  # no multi-statement transactions (see the module doc)

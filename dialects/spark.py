@@ -35,7 +35,7 @@ import sqlglot
 from sqlglot import exp
 
 from dialects.capabilities import Capabilities
-from dialects.databricks import DatabricksDialect
+from dialects.databricks import DatabricksDialect, value_tuples
 from dialects.databricks_connect import error_class
 from dialects.errors import ErrorKind, WarehouseError
 from dialects.spark_cursor import SparkConnection
@@ -177,9 +177,7 @@ class SparkDialect(DatabricksDialect):
         if not rows:
             super().execute(f"TRUNCATE TABLE {target}")
             return True
-        values = {f"lightning_v{i}": v for i, v in enumerate(v for row in rows for v in row)}
-        names = iter(values)
-        tuples = ", ".join(f"({', '.join(f':{next(names)}' for _ in row)})" for row in rows)
+        tuples, values = value_tuples(rows)
         super().execute(f"INSERT OVERWRITE TABLE {target} VALUES {tuples}", values)
         return True
 
